@@ -1,0 +1,159 @@
+// @ts-check
+/**
+ * Apache Kafka in KRaft mode (one node that is both broker and controller), from Maven Central jars:
+ * fetched once into the git-ignored cache by Maven's dependency plugin, storage formatted once, bounded
+ * heap, loopback only. No Docker and no download from outside the registries this machine reaches.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { kafkaApiVersions } from '../lib/probes.mjs';
+import { ensureAptPackages, log, run, runningPid, startDetached, stopProcess, waitFor, which } from '../lib/proc.mjs';
+
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
+
+/** @param {import('../config.mjs').StackConfig} cfg */
+function paths(cfg) {
+  const dist = join(cfg.cacheDir, `kafka-${cfg.kafka.version}`);
+  return {
+    dist,
+    libs: join(dist, 'libs'),
+    complete: join(dist, '.complete'),
+    home: join(cfg.localDir, 'kafka'),
+    properties: join(cfg.localDir, 'kafka', 'server.properties'),
+    data: join(cfg.dataDir, 'kafka'),
+  };
+}
+
+/** Fetches the broker's jars once; a partial fetch (no `.complete`) is redone. */
+export function ensureJars(/** @type {import('../config.mjs').StackConfig} */ cfg) {
+  const p = paths(cfg);
+  if (existsSync(p.complete)) return;
+  ensureAptPackages([
+    { pkg: 'openjdk-17-jre-headless', probe: () => which('java') !== null },
+    { pkg: 'maven', probe: () => which('mvn') !== null },
+  ]);
+  log(`fetching Kafka ${cfg.kafka.version} jars from Maven Central into ${p.dist}`);
+  rmSync(p.dist, { recursive: true, force: true });
+  run('mvn', [
+    '-q',
+    '-B',
+    '-f',
+    join(cfg.root, 'ops/local/kafka/pom.xml'),
+    `-Dmaven.repo.local=${join(cfg.cacheDir, 'm2')}`,
+    `-Dkafka.version=${cfg.kafka.version}`,
+    `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+    `-DoutputDirectory=${p.libs}`,
+    '-DincludeScope=runtime',
+  ]);
+  writeFileSync(p.complete, new Date().toISOString());
+}
+
+/** @param {import('../config.mjs').StackConfig} cfg */
+function writeProperties(cfg) {
+  const p = paths(cfg);
+  const { host } = cfg;
+  const { port, controllerPort } = cfg.kafka;
+  mkdirSync(p.home, { recursive: true });
+  const props = {
+    'process.roles': 'broker,controller',
+    'node.id': '1',
+    'controller.quorum.voters': `1@${host}:${controllerPort}`,
+    listeners: `PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://${host}:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'log.dirs': p.data,
+    'num.partitions': '3',
+    // Topics are created explicitly (ops/kafka/topics.ts) with the partitioning the design wants.
+    'auto.create.topics.enable': 'false',
+    // One node: internal topics cannot be replicated.
+    'offsets.topic.replication.factor': '1',
+    'offsets.topic.num.partitions': '10',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    'share.coordinator.state.topic.replication.factor': '1',
+    'share.coordinator.state.topic.min.isr': '1',
+    // Consumers join a group without the 3 s wait meant for rolling restarts of many members.
+    'group.initial.rebalance.delay.ms': '0',
+    'log.retention.hours': '24',
+    'log.segment.bytes': String(64 * 1024 * 1024),
+  };
+  writeFileSync(
+    p.properties,
+    `${Object.entries(props)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+  );
+  return p.properties;
+}
+
+/** A Kafka cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints). */
+function clusterId() {
+  return randomBytes(16).toString('base64url');
+}
+
+/** @param {import('../config.mjs').StackConfig} cfg */
+function javaArgs(cfg, mainClass, ...args) {
+  const p = paths(cfg);
+  return [
+    `-Xms${Math.min(256, cfg.kafka.heapMb)}m`,
+    `-Xmx${cfg.kafka.heapMb}m`,
+    '-XX:+UseG1GC',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${join(cfg.root, 'ops/local/kafka/log4j2.properties')}`,
+    '-cp',
+    `${p.libs}/*`,
+    mainClass,
+    ...args,
+  ];
+}
+
+/** @param {import('../config.mjs').StackConfig} cfg */
+export async function up(cfg) {
+  const { host } = cfg;
+  const { port } = cfg.kafka;
+  if (runningPid(cfg, 'kafka') === null && (await kafkaApiVersions(host, port).catch(() => false))) {
+    log(`a Kafka broker already answers on ${host}:${port}; using it`);
+    return 0;
+  }
+  ensureJars(cfg);
+  const p = paths(cfg);
+  const properties = writeProperties(cfg);
+  if (!existsSync(join(p.data, 'meta.properties'))) {
+    const id = clusterId();
+    log(`formatting Kafka storage (cluster ${id})`);
+    mkdirSync(p.data, { recursive: true });
+    run('java', javaArgs(cfg, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', properties, '--ignore-formatted'));
+  }
+  let logPath = join(cfg.logDir, 'kafka.log');
+  if (runningPid(cfg, 'kafka') === null) {
+    ({ logPath } = startDetached(cfg, 'kafka', 'java', javaArgs(cfg, 'kafka.Kafka', properties)));
+  }
+  return waitFor('Kafka', () => kafkaApiVersions(host, port), {
+    timeoutMs: 90_000,
+    logPath,
+    alive: () => runningPid(cfg, 'kafka') !== null,
+  });
+}
+
+/** @param {import('../config.mjs').StackConfig} cfg */
+export function down(cfg) {
+  // A controlled shutdown moves leadership and flushes logs; give it time before SIGKILL.
+  return stopProcess(cfg, 'kafka', 30_000);
+}
+
+/** @param {import('../config.mjs').StackConfig} cfg */
+export function wipe(cfg) {
+  rmSync(paths(cfg).data, { recursive: true, force: true });
+}
+
+/** @param {import('../config.mjs').StackConfig} cfg */
+export async function status(cfg) {
+  const ok = await kafkaApiVersions(cfg.host, cfg.kafka.port).catch(() => false);
+  const pid = runningPid(cfg, 'kafka');
+  const meta = join(paths(cfg).data, 'meta.properties');
+  const cluster = existsSync(meta) ? /cluster\.id=(.*)/.exec(readFileSync(meta, 'utf8'))?.[1] : undefined;
+  return `${ok ? 'answering' : 'not answering'} on port ${cfg.kafka.port}${pid ? ` (pid ${pid})` : ''}${cluster ? `, cluster ${cluster}` : ''}`;
+}

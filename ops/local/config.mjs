@@ -1,0 +1,112 @@
+// @ts-check
+/**
+ * The one place that says where the local stack lives: ports, versions, folders.
+ * Every value can be overridden by an environment variable of the same name. The stack manager,
+ * `npm start` and `npm test` read it; services never do: they get plain URLs through their env.
+ *
+ * Dependency-free on purpose: it runs before `npm ci` on a fresh clone.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** @param {NodeJS.ProcessEnv} env @param {string} name @param {number} fallback */
+function port(env, name, fallback) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new Error(`${name} must be a TCP port (1-65535), got "${raw}"`);
+  }
+  return n;
+}
+
+/** @param {NodeJS.ProcessEnv} env @param {string} name @param {string} fallback */
+function str(env, name, fallback) {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+/** @param {NodeJS.ProcessEnv} [env] */
+export function stackConfig(env = process.env) {
+  const localDir = resolve(ROOT, str(env, 'STACK_DIR', '.local'));
+  const cacheDir = resolve(ROOT, str(env, 'STACK_CACHE_DIR', '.cache'));
+  return {
+    root: ROOT,
+    localDir,
+    cacheDir,
+    logDir: join(localDir, 'logs'),
+    dataDir: join(localDir, 'data'),
+    runDir: join(localDir, 'run'),
+    secretsDir: join(localDir, 'secrets'),
+    host: '127.0.0.1',
+    postgres: {
+      port: port(env, 'PG_PORT', 5432),
+      user: str(env, 'PG_USER', 'orders'),
+      database: str(env, 'PG_DATABASE', 'orders'),
+      testDatabase: str(env, 'PG_TEST_DATABASE', 'orders_test'),
+      registryDatabase: str(env, 'PG_REGISTRY_DATABASE', 'schema_registry'),
+    },
+    redis: { port: port(env, 'REDIS_PORT', 6379) },
+    kafka: {
+      version: str(env, 'KAFKA_VERSION', '4.1.1'),
+      port: port(env, 'KAFKA_PORT', 9092),
+      controllerPort: port(env, 'KAFKA_CONTROLLER_PORT', 9093),
+      heapMb: Number(str(env, 'KAFKA_HEAP_MB', '512')),
+    },
+    registry: {
+      version: str(env, 'SCHEMA_REGISTRY_VERSION', '3.3.3'),
+      port: port(env, 'SCHEMA_REGISTRY_PORT', 8081),
+      heapMb: Number(str(env, 'SCHEMA_REGISTRY_HEAP_MB', '384')),
+      /** Apicurio 3.3 is compiled for Java 21; the stack looks for such a JDK and says so if there is none. */
+      minJava: 21,
+    },
+    services: {
+      gatewayPort: port(env, 'GATEWAY_PORT', 8080),
+      wsEdgePort: port(env, 'WS_EDGE_PORT', 8090),
+      paymentProviderPort: port(env, 'PAYMENT_PROVIDER_PORT', 8070),
+      workerMetricsPort: port(env, 'WORKER_METRICS_PORT', 9400),
+    },
+  };
+}
+
+/** @typedef {ReturnType<typeof stackConfig>} StackConfig */
+
+/**
+ * Local secrets are generated on first use and kept in the git-ignored `.local/secrets`, so nothing
+ * secret is committed and every clone gets its own.
+ * @param {StackConfig} cfg @param {string} name @param {() => string} make
+ */
+export function localSecret(cfg, name, make = () => randomBytes(24).toString('base64url')) {
+  const file = join(cfg.secretsDir, name);
+  if (!existsSync(file)) {
+    mkdirSync(cfg.secretsDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, make(), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** @param {StackConfig} cfg */
+export function pgPassword(cfg) {
+  return localSecret(cfg, 'pg-password');
+}
+
+/**
+ * The connection URLs services need, derived from the stack config. `npm start` and `npm test` pass
+ * these (and nothing else about the stack) to the service processes.
+ * @param {StackConfig} cfg @param {{ database?: string, registry?: boolean }} [opts]
+ */
+export function stackUrls(cfg, opts = {}) {
+  const db = opts.database ?? cfg.postgres.database;
+  const pw = encodeURIComponent(pgPassword(cfg));
+  return {
+    DATABASE_URL: `postgres://${cfg.postgres.user}:${pw}@${cfg.host}:${cfg.postgres.port}/${db}`,
+    REDIS_URL: `redis://${cfg.host}:${cfg.redis.port}`,
+    KAFKA_BROKERS: `${cfg.host}:${cfg.kafka.port}`,
+    SCHEMA_REGISTRY_URL: opts.registry === false ? '' : `http://${cfg.host}:${cfg.registry.port}/apis/ccompat/v7`,
+  };
+}
