@@ -7,7 +7,7 @@
  * Dependency-free on purpose: it runs before `npm ci` on a fresh clone.
  */
 
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,25 @@ export function localSecret(cfg, name, make = () => randomBytes(24).toString('ba
 /** @param {StackConfig} cfg */
 export function pgPassword(cfg) {
   return localSecret(cfg, 'pg-password');
+}
+
+/**
+ * The local JWT keys: an EC P-256 signing key (private JWK, gateway only) and the public key set every
+ * service verifies with. Generated once per clone; the key id carries the creation date so a rotation
+ * is visible in tokens.
+ * @param {StackConfig} cfg
+ */
+export function jwtKeyFiles(cfg) {
+  const signing = join(cfg.secretsDir, 'jwt-signing.jwk.json');
+  const jwks = join(cfg.secretsDir, 'jwt-public.jwks.json');
+  if (!existsSync(signing) || !existsSync(jwks)) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const kid = `local-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`;
+    mkdirSync(cfg.secretsDir, { recursive: true, mode: 0o700 });
+    writeFileSync(signing, JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid }), { mode: 0o600 });
+    writeFileSync(jwks, JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid }] }), { mode: 0o644 });
+  }
+  return { JWT_SIGNING_KEY_FILE: signing, JWT_PUBLIC_KEYS_FILE: jwks };
 }
 
 /**

@@ -94,7 +94,7 @@ function clusterId() {
   return randomBytes(16).toString('base64url');
 }
 
-/** @param {import('../config.mjs').StackConfig} cfg */
+/** @param {import('../config.mjs').StackConfig} cfg @param {string} mainClass @param {string[]} args */
 function javaArgs(cfg, mainClass, ...args) {
   const p = paths(cfg);
   return [

@@ -1,0 +1,52 @@
+/**
+ * Builds the gateway's clients from its configuration: PostgreSQL pool, Redis, the Kafka producer, the
+ * event codec (schema ids resolved up front), token verifier and signer.
+ */
+import { EventCodec, namespaced, schemaRegistryFor, Topics } from '@orders/contracts';
+import {
+  ACCESS_TOKEN_TTL_SECONDS,
+  createPostgres,
+  createRedis,
+  createSigner,
+  createVerifier,
+  type Logger,
+  type Metrics,
+  parsePublicKeySet,
+  parseSigningKey,
+} from '@orders/platform';
+import type { GatewayEnv } from './env';
+import { createProducer } from './outbox/producer';
+import { OutboxPublisher } from './outbox/publisher';
+
+export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metrics) {
+  const sql = createPostgres({
+    url: env.DATABASE_URL,
+    max: env.DATABASE_POOL_MAX,
+    applicationName: 'orders-gateway',
+    statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+  });
+  const redis = createRedis({ url: env.REDIS_URL, connectionName: 'orders-gateway' });
+  const jwt = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };
+  const verify = createVerifier(jwt, parsePublicKeySet(env.jwtPublicKeys));
+  const sign = await createSigner({ ...jwt, ttlSeconds: ACCESS_TOKEN_TTL_SECONDS }, parseSigningKey(env.jwtSigningKey));
+  const registry = schemaRegistryFor(env.SCHEMA_REGISTRY_URL || undefined);
+  const codec = new EventCodec(registry);
+  await codec.prepare();
+  logger.info({ registry: registry.describe }, 'event schemas ready');
+  const kafka = createProducer({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, logger });
+  await kafka.producer.connect();
+  const outbox = new OutboxPublisher({
+    sql,
+    producer: kafka.producer,
+    codec,
+    topic: namespaced(Topics.orderEvents, env.NAMESPACE),
+    batchSize: env.OUTBOX_BATCH_SIZE,
+    sweepIntervalMs: env.OUTBOX_SWEEP_INTERVAL_MS,
+    maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
+    logger,
+    metrics,
+  });
+  return { sql, redis, verify, sign, codec, kafka, outbox };
+}
+
+export type GatewayDeps = Awaited<ReturnType<typeof createDeps>>;

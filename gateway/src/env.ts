@@ -1,0 +1,61 @@
+/**
+ * The gateway's whole configuration, parsed and validated once at start-up. Nothing else in the
+ * gateway reads `process.env`.
+ */
+import { readFileSync } from 'node:fs';
+import { bool, ConfigError, commonSpec, int, list, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+
+const spec = {
+  ...commonSpec,
+  HOST: str({ default: '127.0.0.1' }),
+  PORT: port({ default: 8080 }),
+  PUBLIC_URL: optionalStr(),
+  DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'], secret: true }),
+  DATABASE_POOL_MAX: int({ default: 20, min: 1, max: 500 }),
+  DATABASE_STATEMENT_TIMEOUT_MS: int({ default: 5_000, min: 0 }),
+  REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
+  KAFKA_BROKERS: list({ default: ['127.0.0.1:9092'] }),
+  KAFKA_CLIENT_ID: str({ default: 'orders-gateway' }),
+  SCHEMA_REGISTRY_URL: optionalStr(),
+  JWT_ISSUER: str({ default: 'order-platform' }),
+  JWT_AUDIENCE: str({ default: 'order-platform-api' }),
+  /** JWKS JSON of the public keys tokens may be signed with (inline, or a file path in JWT_PUBLIC_KEYS_FILE). */
+  JWT_PUBLIC_KEYS: optionalStr(),
+  JWT_PUBLIC_KEYS_FILE: optionalStr(),
+  /** The active private signing key as a JWK with a kid (inline or JWT_SIGNING_KEY_FILE). */
+  JWT_SIGNING_KEY: { ...optionalStr(), secret: true },
+  JWT_SIGNING_KEY_FILE: optionalStr(),
+  BODY_LIMIT_BYTES: int({ default: 64 * 1024, min: 1_024, max: 10 * 1024 * 1024 }),
+  OUTBOX_BATCH_SIZE: int({ default: 200, min: 1, max: 5_000 }),
+  OUTBOX_SWEEP_INTERVAL_MS: int({ default: 1_000, min: 50 }),
+  OUTBOX_MAX_ATTEMPTS: int({ default: 20, min: 1 }),
+  /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside STAGE=dev. */
+  DEV_TOKENS: bool({ default: false }),
+};
+
+export type GatewayEnv = ReturnType<typeof loadEnv>;
+
+function fromInlineOrFile(inline: string, file: string, name: string, problems: string[]): string {
+  if (inline !== '') return inline;
+  if (file !== '') {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      problems.push(`${name}_FILE cannot be read (${file})`);
+      return '';
+    }
+  }
+  problems.push(`${name} or ${name}_FILE is required`);
+  return '';
+}
+
+export function loadEnv(source: Record<string, string | undefined>) {
+  const env = parseEnv(spec, source);
+  const problems: string[] = [];
+  const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
+  const jwtSigningKey = fromInlineOrFile(env.JWT_SIGNING_KEY, env.JWT_SIGNING_KEY_FILE, 'JWT_SIGNING_KEY', problems);
+  if (env.DEV_TOKENS && env.STAGE !== 'dev' && env.STAGE !== 'test')
+    problems.push(`DEV_TOKENS must stay off outside dev (STAGE is ${env.STAGE})`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...env, jwtPublicKeys, jwtSigningKey };
+}

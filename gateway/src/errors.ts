@@ -1,0 +1,35 @@
+/**
+ * Domain errors the gateway's services throw. They know nothing of HTTP; `plugins/errors.ts` maps each
+ * kind to a status. Codes are stable and documented in the OpenAPI document.
+ */
+export type DomainErrorKind =
+  | 'not_found'
+  | 'conflict'
+  | 'unprocessable'
+  | 'forbidden'
+  | 'unauthenticated'
+  | 'precondition_failed'
+  | 'unavailable';
+
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+  constructor(
+    readonly kind: DomainErrorKind,
+    readonly code: string,
+    readonly title: string,
+    detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+}
+
+export const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  precondition_failed: 412,
+  unprocessable: 422,
+  unavailable: 503,
+};

@@ -1,0 +1,21 @@
+/** Starts the gateway: configuration, clients, app, listen, graceful shutdown. */
+import { createLogger, createMetrics } from '@orders/platform';
+import type { Server } from 'bun';
+import { createApp } from './app';
+import { createDeps } from './deps';
+import { loadEnv } from './env';
+import { gatewayShutdown } from './shutdown';
+
+const env = loadEnv(process.env);
+const logger = createLogger({ service: 'gateway', level: env.LOG_LEVEL });
+const metrics = createMetrics('gateway');
+const deps = await createDeps(env, logger, metrics);
+
+let server: Server<unknown> | undefined;
+const shutdown = gatewayShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, server: () => server, deps });
+const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping });
+app.listen({ hostname: env.HOST, port: env.PORT, maxRequestBodySize: env.BODY_LIMIT_BYTES * 2 });
+server = app.server ?? undefined;
+deps.outbox.start();
+shutdown.listen();
+logger.info({ url: `http://${env.HOST}:${server?.port}`, stage: env.STAGE, namespace: env.NAMESPACE || undefined }, 'gateway listening');

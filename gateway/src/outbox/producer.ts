@@ -1,0 +1,50 @@
+/**
+ * The gateway's Kafka producer (kafkajs, pure JS, so it runs on Bun): idempotent, acks from all in-sync
+ * replicas, one request in flight so a retried batch can never overtake the next. kafkajs logs go
+ * through the service logger.
+ */
+import type { Logger } from '@orders/platform';
+import { Kafka, type LogEntry, logLevel, type Producer } from 'kafkajs';
+
+function logCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...rest } = log;
+      const fields = { kafka: rest };
+      if (level === logLevel.ERROR) logger.error(fields, `kafka: ${message}`);
+      else if (level === logLevel.WARN) logger.warn(fields, `kafka: ${message}`);
+      else logger.debug(fields, `kafka: ${message}`);
+    };
+}
+
+export interface ProducerHandle {
+  producer: Producer;
+  isConnected(): boolean;
+}
+
+export function createProducer(opts: { brokers: string[]; clientId: string; logger: Logger }): ProducerHandle {
+  const kafka = new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    logLevel: logLevel.WARN,
+    logCreator: logCreator(opts.logger),
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 5_000 },
+  });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    // Bounded retries: the outbox keeps the rows and tries again, so a dead broker cannot wedge a send forever.
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 5_000 },
+  });
+  let connected = false;
+  producer.on(producer.events.CONNECT, () => {
+    connected = true;
+  });
+  producer.on(producer.events.DISCONNECT, () => {
+    connected = false;
+  });
+  return { producer, isConnected: () => connected };
+}

@@ -1,0 +1,143 @@
+/**
+ * The outbox publisher. Rows committed with an order are sent to Kafka right after the commit (the
+ * request path calls `wake()`), and a periodic sweep picks up anything left behind, including rows a
+ * crashed instance had claimed: claims are row locks (`FOR UPDATE SKIP LOCKED`) that die with their
+ * transaction, so several gateway instances share the work without sending a row twice at once.
+ *
+ * A row is deleted only after Kafka acknowledged it. A crash between the two re-sends it: duplicates
+ * are possible and harmless (consumers de-duplicate on the event id); loss is not.
+ */
+import { type EventCodec, type EventPayloads, type EventType, isEventType } from '@orders/contracts';
+import type { Logger, Metrics, Sql } from '@orders/platform';
+import type { Producer } from 'kafkajs';
+
+export interface OutboxOptions {
+  sql: Sql;
+  producer: Producer;
+  codec: EventCodec;
+  topic: string;
+  batchSize: number;
+  sweepIntervalMs: number;
+  maxAttempts: number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+interface OutboxRow {
+  id: number;
+  event_id: string;
+  event_type: string;
+  aggregate_id: string;
+  payload: unknown;
+  headers: Record<string, string>;
+  attempts: number;
+}
+
+export class OutboxPublisher {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private failures = 0;
+  private readonly published;
+  private readonly failed;
+  private readonly latency;
+
+  constructor(private readonly o: OutboxOptions) {
+    this.published = o.metrics.counter('outbox_published_total', 'Outbox rows published to Kafka');
+    this.failed = o.metrics.counter('outbox_publish_failures_total', 'Outbox batches that failed to publish', ['reason']);
+    this.latency = o.metrics.histogram('outbox_commit_to_publish_seconds', 'Time from outbox row commit to Kafka acknowledgement');
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** New rows were committed: publish now instead of at the next sweep. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.schedule(0);
+  }
+
+  /** Finishes the batch in flight and stops; unpublished rows stay for the next instance or start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+        // Back off while Kafka or PostgreSQL fails; otherwise sweep at the regular interval.
+        const backoff = this.failures > 0 ? Math.min(this.o.sweepIntervalMs * 2 ** this.failures, 30_000) : this.o.sweepIntervalMs;
+        this.schedule(this.again && this.failures === 0 ? 0 : backoff);
+        this.again = false;
+      });
+    }, ms);
+  }
+
+  /** Publishes batches until the backlog is empty (or a batch fails). */
+  private async drain(): Promise<void> {
+    try {
+      while (!this.stopped) {
+        const sent = await this.publishBatch();
+        this.failures = 0;
+        if (sent < this.o.batchSize) return;
+      }
+    } catch (err) {
+      this.failures += 1;
+      this.failed.inc({ reason: 'send' });
+      this.o.logger.warn({ err, failures: this.failures }, 'outbox batch not published; will retry');
+    }
+  }
+
+  private async publishBatch(): Promise<number> {
+    const { sql, producer, codec, topic, batchSize, maxAttempts } = this.o;
+    return sql.begin(async (tx) => {
+      const rows = await tx<(OutboxRow & { created_at: Date })[]>`
+        SELECT id, event_id, event_type, aggregate_id, payload, headers, attempts, created_at
+        FROM outbox
+        WHERE attempts < ${maxAttempts}
+        ORDER BY id
+        LIMIT ${batchSize}
+        FOR UPDATE SKIP LOCKED`;
+      if (rows.length === 0) return 0;
+      const messages = [];
+      const poison: { id: number; error: string }[] = [];
+      for (const row of rows) {
+        try {
+          if (!isEventType(row.event_type)) throw new Error(`unknown event type ${row.event_type}`);
+          const type: EventType = row.event_type;
+          const value = codec.encode(type, row.payload as EventPayloads[typeof type]);
+          messages.push({
+            key: row.aggregate_id,
+            value,
+            headers: { ...row.headers, 'event-id': row.event_id, 'event-type': row.event_type },
+          });
+        } catch (err) {
+          // A row that cannot be encoded is a bug, not a transient failure: set it aside (with the reason)
+          // instead of blocking every row behind it. `attempts` reaching the maximum excludes it from sweeps.
+          poison.push({ id: row.id, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      if (messages.length > 0) await producer.send({ topic, messages, acks: -1 });
+      const sentIds = rows.filter((r) => !poison.some((p) => p.id === r.id)).map((r) => r.id);
+      if (sentIds.length > 0) await tx`DELETE FROM outbox WHERE id IN ${tx(sentIds)}`;
+      for (const p of poison) {
+        this.failed.inc({ reason: 'encode' });
+        this.o.logger.error({ outboxId: p.id, error: p.error }, 'outbox row cannot be encoded; set aside');
+        await tx`UPDATE outbox SET attempts = ${maxAttempts}, last_error = ${p.error.slice(0, 500)} WHERE id = ${p.id}`;
+      }
+      const now = Date.now();
+      for (const r of rows) if (sentIds.includes(r.id)) this.latency.observe((now - r.created_at.getTime()) / 1000);
+      this.published.inc(sentIds.length);
+      return rows.length;
+    });
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The one place where gateway errors become HTTP answers: every error is problem+json (RFC 9457) with
+ * a stable code. Validation failures list the fields (paths and rules, never the submitted values);
+ * anything unexpected is logged with its stack and answered with a generic 500.
+ */
+import { AuthError, type FieldError, HttpError, internalError, type Logger, problemResponse } from '@orders/platform';
+import { Elysia, ValidationError } from 'elysia';
+import { DomainError, STATUS_BY_KIND } from '../errors';
+
+export function authProblem(err: AuthError): HttpError {
+  const headers = { 'www-authenticate': `Bearer error="invalid_token", error_description="${err.message}"` };
+  if (err.code === 'AUTH_TOKEN_MISSING')
+    return new HttpError(401, err.code, 'Authentication required', err.message, { headers: { 'www-authenticate': 'Bearer' } });
+  return new HttpError(401, err.code, err.code === 'AUTH_TOKEN_EXPIRED' ? 'Token expired' : 'Invalid token', err.message, { headers });
+}
+
+function validationProblem(err: ValidationError): HttpError {
+  const where = err.type === 'body' ? '' : `/${err.type}`;
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  for (const e of err.all) {
+    const path = 'path' in e && typeof e.path === 'string' ? e.path : '';
+    const message = 'message' in e && typeof e.message === 'string' ? e.message : 'is not valid';
+    const key = `${path}|${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    errors.push({ field: `${where}${path}` || '/', message });
+  }
+  return new HttpError(400, 'VALIDATION_FAILED', 'Request validation failed', `The ${err.type} has ${errors.length} invalid field(s).`, {
+    errors: errors.slice(0, 50),
+  });
+}
+
+export function errorHandler(logger: Logger) {
+  return new Elysia({ name: 'errors', normalize: false }).onError({ as: 'global' }, ({ code, error, request, path }) => {
+    let http: HttpError;
+    // Elysia wraps whatever a parser throws in a ParseError; the body plugin's own answer is the cause.
+    if (code === 'PARSE' && error instanceof Error && error.cause instanceof HttpError) http = error.cause;
+    else if (error instanceof HttpError) http = error;
+    else if (error instanceof DomainError)
+      http = new HttpError(STATUS_BY_KIND[error.kind], error.code, error.title, error.message, error.extra);
+    else if (error instanceof AuthError) http = authProblem(error);
+    else if (error instanceof ValidationError) http = validationProblem(error);
+    else if (code === 'NOT_FOUND') http = new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${request.method} ${path}.`);
+    else if (code === 'PARSE') http = new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body could not be parsed.');
+    else {
+      logger.error({ err: error, method: request.method, path }, 'unhandled error');
+      http = internalError();
+    }
+    if (http.status >= 500 && error instanceof HttpError) logger.error({ code: http.code, path }, http.title);
+    return problemResponse(http, path);
+  });
+}

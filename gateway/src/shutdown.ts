@@ -1,0 +1,25 @@
+/**
+ * The gateway's shutdown sequence: stop taking requests (readiness fails first so a load balancer
+ * drains us), let in-flight requests finish, publish what the outbox holds, then disconnect.
+ */
+import { createShutdown, type Logger, type Shutdown } from '@orders/platform';
+import type { Server } from 'bun';
+import type { GatewayDeps } from './deps';
+
+export function gatewayShutdown(opts: {
+  logger: Logger;
+  timeoutMs: number;
+  server: () => Server<unknown> | undefined;
+  deps: GatewayDeps;
+}): Shutdown {
+  const s = createShutdown({ logger: opts.logger, timeoutMs: opts.timeoutMs });
+  s.add('stop accepting and drain requests', async () => {
+    await opts.server()?.stop(false);
+  });
+  s.add('stop the outbox publisher', () => opts.deps.outbox.stop());
+  s.add('disconnect kafka', () => opts.deps.kafka.producer.disconnect());
+  s.add('close redis', async () => void (await opts.deps.redis.quit()));
+  s.add('close postgres', () => opts.deps.sql.end({ timeout: 5 }));
+  s.add('flush logs', () => new Promise<void>((resolve) => opts.logger.flush(() => resolve())));
+  return s;
+}

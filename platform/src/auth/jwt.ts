@@ -1,0 +1,128 @@
+/**
+ * Access tokens: ES256 JWTs, 15 minutes, signed by the gateway with the active key and verified by
+ * every service (gateway, WebSocket edge) against a key set, so keys rotate by adding the new public
+ * key, switching the signer, then retiring the old key once its tokens have expired.
+ *
+ * Verification pins the algorithm (a token claiming `none` or HS256 is refused), requires `exp`, `iat`,
+ * `sub`, `kid`, and checks issuer and audience. jose does the cryptography; it is the library under
+ * @elysiajs/jwt, used directly here because the edge is not an Elysia app and key sets need `kid`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, errors, importJWK, type JWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+
+export const JWT_ALGORITHM = 'ES256';
+export const ROLES = ['customer', 'admin'] as const;
+export const TIERS = ['free', 'standard', 'premium', 'enterprise'] as const;
+export type Role = (typeof ROLES)[number];
+export type Tier = (typeof TIERS)[number];
+
+export interface Principal {
+  userId: string;
+  role: Role;
+  tier: Tier;
+  tokenId: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+export type AuthErrorCode = 'AUTH_TOKEN_MISSING' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_EXPIRED';
+
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  constructor(
+    readonly code: AuthErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface JwtSettings {
+  issuer: string;
+  audience: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Parses a JWKS document (`{"keys":[...]}`): public EC P-256 keys, each with a `kid`. */
+export function parsePublicKeySet(text: string): { keys: JWK[] } {
+  const doc = JSON.parse(text) as { keys?: JWK[] };
+  if (!Array.isArray(doc.keys) || doc.keys.length === 0) throw new Error('the JWT key set has no keys');
+  for (const k of doc.keys) {
+    if (!k.kid) throw new Error('every JWT public key needs a kid');
+    if (k.kty !== 'EC' || k.crv !== 'P-256') throw new Error(`JWT key ${k.kid} is not an EC P-256 key`);
+    if ('d' in k) throw new Error(`JWT key ${k.kid} is a private key; the verifier only needs public keys`);
+  }
+  return { keys: doc.keys.map((k) => ({ ...k, alg: JWT_ALGORITHM, use: 'sig' })) };
+}
+
+export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }) {
+  const keys = createLocalJWKSet(keySet);
+  return async function verifyAccessToken(token: string | undefined | null): Promise<Principal> {
+    if (!token) throw new AuthError('AUTH_TOKEN_MISSING', 'an access token is required');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        algorithms: [JWT_ALGORITHM],
+        issuer: settings.issuer,
+        audience: settings.audience,
+        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+        clockTolerance: 5,
+      }));
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw new AuthError('AUTH_TOKEN_EXPIRED', 'the access token has expired');
+      throw new AuthError('AUTH_TOKEN_INVALID', 'the access token is not valid');
+    }
+    const { sub, role, tier, jti, exp } = payload as JWTPayload & { role?: unknown; tier?: unknown };
+    if (typeof sub !== 'string' || !UUID.test(sub)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid subject');
+    if (!ROLES.includes(role as Role)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid role');
+    if (!TIERS.includes(tier as Tier)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid tier');
+    return { userId: sub.toLowerCase(), role: role as Role, tier: tier as Tier, tokenId: String(jti), expiresAt: Number(exp) };
+  };
+}
+
+export type VerifyAccessToken = ReturnType<typeof createVerifier>;
+
+/** Parses the active signing key: a private EC P-256 JWK with a `kid`. */
+export function parseSigningKey(text: string): JWK {
+  const jwk = JSON.parse(text) as JWK;
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.d) throw new Error('the JWT signing key must be a private EC P-256 JWK');
+  if (!jwk.kid) throw new Error('the JWT signing key needs a kid');
+  return jwk;
+}
+
+export interface TokenClaims {
+  userId: string;
+  role: Role;
+  tier: Tier;
+}
+
+export async function createSigner(settings: JwtSettings & { ttlSeconds: number }, signingKey: JWK) {
+  const key = await importJWK({ ...signingKey, alg: JWT_ALGORITHM }, JWT_ALGORITHM);
+  const kid = String(signingKey.kid);
+  return async function signAccessToken(claims: TokenClaims, now = Math.floor(Date.now() / 1000)) {
+    const expiresAt = now + settings.ttlSeconds;
+    const token = await new SignJWT({ role: claims.role, tier: claims.tier })
+      .setProtectedHeader({ alg: JWT_ALGORITHM, kid, typ: 'JWT' })
+      .setSubject(claims.userId)
+      .setIssuer(settings.issuer)
+      .setAudience(settings.audience)
+      .setIssuedAt(now)
+      .setExpirationTime(expiresAt)
+      .setJti(randomUUID())
+      .sign(key);
+    return { token, expiresAt };
+  };
+}
+
+export type SignAccessToken = Awaited<ReturnType<typeof createSigner>>;
+
+/** Access tokens live 15 minutes. */
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+
+/** `Authorization: Bearer <token>` → token; anything else → undefined. */
+export function bearerToken(header: string | null | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/.exec(header.trim());
+  return match?.[1];
+}

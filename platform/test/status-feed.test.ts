@@ -1,0 +1,100 @@
+/** The status feed against the real Redis of the local stack (REDIS_URL). */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { StatusUpdate } from '@orders/contracts';
+import { createRedis } from '../src/clients/redis';
+import { type FeedKeys, feedKeys, parseStatusUpdate, readSince, StatusFeedPublisher } from '../src/status-feed/index';
+
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function update(userId: string, seq: number): StatusUpdate {
+  return {
+    type: 'order.status',
+    seq,
+    userId,
+    orderId: randomUUID(),
+    status: 'validated',
+    previousStatus: 'pending',
+    version: 2,
+    reason: null,
+    occurredAt: Date.now(),
+    eventId: randomUUID(),
+  };
+}
+
+describe('status feed on real Redis', () => {
+  const redis = createRedis({ url, connectionName: 'test-feed' });
+  const sub = createRedis({ url, connectionName: 'test-feed-sub' });
+  let keys: FeedKeys;
+  let publisher: StatusFeedPublisher;
+  const received: StatusUpdate[] = [];
+
+  before(async () => {
+    keys = feedKeys(`t${randomUUID().slice(0, 8)}`);
+    publisher = new StatusFeedPublisher(redis, keys);
+    await sub.subscribe(keys.channel);
+    sub.on('message', (_channel, text) => {
+      const u = parseStatusUpdate(text);
+      if (u) received.push(u);
+    });
+  });
+
+  after(async () => {
+    await Promise.all([redis.quit(), sub.quit()]);
+  });
+
+  async function until(pred: () => boolean, ms = 2000) {
+    const end = Date.now() + ms;
+    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  it('publishes to subscribers and keeps the update for recovery', async () => {
+    const user = randomUUID();
+    const u1 = update(user, 1);
+    assert.equal(await publisher.publish(u1), true);
+    await until(() => received.some((r) => r.eventId === u1.eventId));
+    assert.ok(
+      received.some((r) => r.eventId === u1.eventId),
+      'subscriber got the update',
+    );
+    const since = await readSince(redis, keys, user, 0);
+    assert.deepEqual(since, { ok: true, updates: [u1] });
+    assert.ok((await redis.ttl(keys.stream(user))) > 0, 'idle streams expire');
+  });
+
+  it('does not publish the same sequence twice (a redelivered event)', async () => {
+    const user = randomUUID();
+    const first = update(user, 1);
+    assert.equal(await publisher.publish(first), true);
+    assert.equal(await publisher.publish({ ...first, eventId: 'again' }), false);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(received.filter((r) => r.userId === user).length, 1);
+  });
+
+  it('returns only what came after the client’s last sequence, in order', async () => {
+    const user = randomUUID();
+    for (let seq = 1; seq <= 5; seq++) await publisher.publish(update(user, seq));
+    const since = await readSince(redis, keys, user, 2);
+    assert.ok(since.ok);
+    assert.deepEqual(
+      since.updates.map((u) => u.seq),
+      [3, 4, 5],
+    );
+    assert.deepEqual(await readSince(redis, keys, user, 5), { ok: true, updates: [] });
+  });
+
+  it('reports a gap when the stream no longer holds the next update', async () => {
+    const user = randomUUID();
+    for (let seq = 1; seq <= 3; seq++) await publisher.publish(update(user, seq));
+    await redis.xtrim(keys.stream(user), 'MAXLEN', 1);
+    assert.deepEqual(await readSince(redis, keys, user, 0), { ok: false, reason: 'gap' });
+    await redis.del(keys.stream(user));
+    assert.deepEqual(await readSince(redis, keys, user, 1, 3), { ok: false, reason: 'gap' });
+  });
+
+  it('survives a script cache flush (EVALSHA falls back to EVAL)', async () => {
+    await redis.script('FLUSH');
+    assert.equal(await publisher.publish(update(randomUUID(), 1)), true);
+  });
+});

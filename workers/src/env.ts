@@ -1,0 +1,40 @@
+/**
+ * The workers' configuration, parsed once at start-up. Nothing else in the workers reads `process.env`.
+ */
+import { commonSpec, int, list, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+
+export const STAGE_NAMES = ['validator', 'projector'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+const spec = {
+  ...commonSpec,
+  /** Which stages this process runs: a comma list, or `all` (the local default: one process). */
+  WORKER_STAGES: list({ default: ['all'] }),
+  DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'], secret: true }),
+  DATABASE_POOL_MAX: int({ default: 10, min: 1, max: 200 }),
+  REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
+  KAFKA_BROKERS: list({ default: ['127.0.0.1:9092'] }),
+  KAFKA_CLIENT_ID: str({ default: 'orders-workers' }),
+  KAFKA_SESSION_TIMEOUT_MS: int({ default: 10_000, min: 1_000 }),
+  KAFKA_MAX_POLL_INTERVAL_MS: int({ default: 300_000, min: 10_000 }),
+  /** Messages fetched per consume call; partitions of a batch are processed in parallel. */
+  KAFKA_BATCH_SIZE: int({ default: 100, min: 1, max: 10_000 }),
+  KAFKA_CONSUME_TIMEOUT_MS: int({ default: 200, min: 10, max: 10_000 }),
+  SCHEMA_REGISTRY_URL: optionalStr(),
+  /** Attempts of a failing handler before its message is dead-lettered. */
+  HANDLER_MAX_ATTEMPTS: int({ default: 3, min: 1, max: 20 }),
+  HANDLER_RETRY_BASE_MS: int({ default: 200, min: 1 }),
+  METRICS_HOST: str({ default: '127.0.0.1' }),
+  METRICS_PORT: port({ default: 9400 }),
+};
+
+export function loadEnv(source: Record<string, string | undefined>) {
+  const env = parseEnv(spec, source);
+  const stages = env.WORKER_STAGES.includes('all') ? [...STAGE_NAMES] : env.WORKER_STAGES;
+  const unknown = stages.filter((s) => !(STAGE_NAMES as readonly string[]).includes(s));
+  if (unknown.length > 0)
+    throw new Error(`WORKER_STAGES names unknown stages: ${unknown.join(', ')} (known: ${STAGE_NAMES.join(', ')}, all)`);
+  return { ...env, stages: stages as StageName[] };
+}
+
+export type WorkersEnv = ReturnType<typeof loadEnv>;

@@ -1,0 +1,69 @@
+/**
+ * Starts the worker stages named in WORKER_STAGES (all of them in one process by default), each as its
+ * own consumer group, sharing one PostgreSQL pool, one Redis connection and one producer.
+ */
+import { EventCodec, namespaced, schemaRegistryFor } from '@orders/contracts';
+import { createLogger, createMetrics, createPostgres, createRedis, feedKeys, StatusFeedPublisher } from '@orders/platform';
+import { loadEnv } from './env';
+import { startHttp } from './runtime/http';
+import { createConsumer, createProducer } from './runtime/kafka';
+import { StageRunner, stageMetrics } from './runtime/runner';
+import { workersShutdown } from './shutdown';
+import { STAGES } from './stages/index';
+
+const env = loadEnv(process.env);
+const logger = createLogger({ service: 'workers', level: env.LOG_LEVEL });
+const metrics = createMetrics('workers');
+
+const sql = createPostgres({ url: env.DATABASE_URL, max: env.DATABASE_POOL_MAX, applicationName: 'orders-workers' });
+const redis = createRedis({ url: env.REDIS_URL, connectionName: 'orders-workers' });
+const registry = schemaRegistryFor(env.SCHEMA_REGISTRY_URL || undefined);
+const codec = new EventCodec(registry);
+await codec.prepare();
+const kafkaSettings = {
+  brokers: env.KAFKA_BROKERS,
+  clientId: env.KAFKA_CLIENT_ID,
+  sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+  maxPollIntervalMs: env.KAFKA_MAX_POLL_INTERVAL_MS,
+};
+const producer = await createProducer(kafkaSettings);
+const feed = new StatusFeedPublisher(redis, feedKeys(env.NAMESPACE));
+const sm = stageMetrics(metrics);
+
+const runners: StageRunner[] = [];
+for (const name of env.stages) {
+  const stage = STAGES[name];
+  const consumer = await createConsumer(kafkaSettings, namespaced(stage.group, env.NAMESPACE));
+  runners.push(
+    new StageRunner(stage, consumer, {
+      sql,
+      codec,
+      producer,
+      feed,
+      logger,
+      metrics: sm,
+      namespace: env.NAMESPACE,
+      batchSize: env.KAFKA_BATCH_SIZE,
+      consumeTimeoutMs: env.KAFKA_CONSUME_TIMEOUT_MS,
+      maxAttempts: env.HANDLER_MAX_ATTEMPTS,
+      retryBaseMs: env.HANDLER_RETRY_BASE_MS,
+    }),
+  );
+}
+
+const http = await startHttp({
+  host: env.METRICS_HOST,
+  port: env.METRICS_PORT,
+  metrics,
+  ready: () => ({
+    producer: producer.isConnected(),
+    ...Object.fromEntries(runners.map((r) => [r.stage.name, r.isAssigned()])),
+  }),
+});
+const shutdown = workersShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, runners, producer, redis, sql, http });
+shutdown.listen();
+for (const r of runners) r.start();
+logger.info(
+  { stages: env.stages, registry: registry.describe, metrics: `http://${env.METRICS_HOST}:${env.METRICS_PORT}/metrics` },
+  'workers running',
+);

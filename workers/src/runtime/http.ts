@@ -1,0 +1,34 @@
+/**
+ * The workers' small HTTP side: `/healthz` (alive), `/readyz` (every stage connected and assigned
+ * partitions), `/metrics` (Prometheus). Loopback by default.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Metrics } from '@orders/platform';
+
+export function startHttp(opts: { host: string; port: number; metrics: Metrics; ready: () => Record<string, boolean> }): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' }).end();
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else if (path === '/readyz') {
+      const checks = opts.ready();
+      const ok = Object.values(checks).every(Boolean);
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: ok ? 'ready' : 'not ready', checks }));
+    } else if (path === '/metrics') {
+      const { body, contentType } = await opts.metrics.render();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+    } else {
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"title":"Not found","status":404,"code":"ROUTE_NOT_FOUND"}');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve(server));
+  });
+}

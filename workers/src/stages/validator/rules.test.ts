@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { OrderPlaced } from '@orders/contracts';
+import { samplePayloads } from '@orders/contracts/testing/samples';
+import { baselineRisk, MAX_ORDER_TOTAL_CENTS, validateOrder } from './rules';
+
+const order: OrderPlaced = samplePayloads['order.placed'];
+const catalogue = new Map([
+  ['SKU-MUG', { sku: 'SKU-MUG', currency: 'EUR', active: true }],
+  ['SKU-TEE', { sku: 'SKU-TEE', currency: 'EUR', active: true }],
+]);
+
+describe('validator rules', () => {
+  it('accepts a consistent order with a low risk score', () => {
+    const v = validateOrder(order, catalogue);
+    assert.ok(v.ok);
+    assert.ok(v.riskScore >= 0 && v.riskScore < 0.1, String(v.riskScore));
+  });
+
+  it('rejects products that are no longer sold, naming them', () => {
+    const v = validateOrder(order, new Map([...catalogue, ['SKU-TEE', { sku: 'SKU-TEE', currency: 'EUR', active: false }]]));
+    assert.deepEqual(v, { ok: false, code: 'PRODUCT_UNAVAILABLE', reason: 'no longer sold: SKU-TEE' });
+    assert.equal(validateOrder(order, new Map()).ok, false);
+  });
+
+  it('rejects a total that does not match its lines, and a currency mismatch', () => {
+    assert.equal((validateOrder({ ...order, totalCents: order.totalCents + 1 }, catalogue) as { code: string }).code, 'TOTAL_MISMATCH');
+    assert.equal((validateOrder({ ...order, currency: 'USD' }, catalogue) as { code: string }).code, 'CURRENCY_MISMATCH');
+  });
+
+  it('rejects orders above the amount limit and empty orders', () => {
+    const big = {
+      ...order,
+      items: [{ sku: 'SKU-MUG', quantity: 1, unitPriceCents: MAX_ORDER_TOTAL_CENTS + 1 }],
+      totalCents: MAX_ORDER_TOTAL_CENTS + 1,
+    };
+    assert.equal((validateOrder(big, catalogue) as { code: string }).code, 'AMOUNT_LIMIT');
+    assert.equal((validateOrder({ ...order, items: [], totalCents: 0 }, catalogue) as { code: string }).code, 'EMPTY_ORDER');
+  });
+
+  it('scores risk higher for larger orders, always below 1', () => {
+    const small = baselineRisk(order);
+    const large = baselineRisk({
+      ...order,
+      totalCents: MAX_ORDER_TOTAL_CENTS,
+      items: [{ sku: 'SKU-MUG', quantity: 500, unitPriceCents: 2000 }],
+    });
+    assert.ok(large > small);
+    assert.ok(large < 1);
+  });
+});

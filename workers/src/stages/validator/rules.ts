@@ -1,0 +1,41 @@
+/**
+ * Business rules an order must pass before anyone charges for it. Pure functions over the order and
+ * the catalogue as it is now, so they are unit-tested without a database.
+ */
+import type { OrderPlaced } from '@orders/contracts';
+
+export interface CatalogueEntry {
+  sku: string;
+  currency: string;
+  active: boolean;
+}
+
+export type Verdict = { ok: true; riskScore: number } | { ok: false; code: string; reason: string };
+
+/** Orders above this total go to manual review in a real shop; here they are refused. */
+export const MAX_ORDER_TOTAL_CENTS = 1_000_000;
+
+export function validateOrder(order: OrderPlaced, catalogue: Map<string, CatalogueEntry>): Verdict {
+  if (order.items.length === 0) return { ok: false, code: 'EMPTY_ORDER', reason: 'the order has no lines' };
+  const missing = order.items.filter((i) => !catalogue.get(i.sku)?.active).map((i) => i.sku);
+  if (missing.length > 0) return { ok: false, code: 'PRODUCT_UNAVAILABLE', reason: `no longer sold: ${missing.join(', ')}` };
+  const wrongCurrency = order.items.filter((i) => catalogue.get(i.sku)?.currency !== order.currency).map((i) => i.sku);
+  if (wrongCurrency.length > 0)
+    return { ok: false, code: 'CURRENCY_MISMATCH', reason: `priced in another currency: ${wrongCurrency.join(', ')}` };
+  const sum = order.items.reduce((s, i) => s + i.quantity * i.unitPriceCents, 0);
+  if (sum !== order.totalCents)
+    return { ok: false, code: 'TOTAL_MISMATCH', reason: `lines add up to ${sum}, total says ${order.totalCents}` };
+  if (order.totalCents > MAX_ORDER_TOTAL_CENTS)
+    return { ok: false, code: 'AMOUNT_LIMIT', reason: `total exceeds ${MAX_ORDER_TOTAL_CENTS} cents` };
+  return { ok: true, riskScore: baselineRisk(order) };
+}
+
+/**
+ * A transparent baseline risk score in [0, 1): grows with the amount and the number of units. It is
+ * what the order carries until the fraud model (scored on the worker-thread pool) replaces it.
+ */
+export function baselineRisk(order: OrderPlaced): number {
+  const units = order.items.reduce((s, i) => s + i.quantity, 0);
+  const amount = order.totalCents / MAX_ORDER_TOTAL_CENTS;
+  return Math.round(Math.min(0.999, 0.6 * amount + 0.4 * (1 - 1 / (1 + units / 50))) * 1000) / 1000;
+}

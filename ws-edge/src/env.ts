@@ -1,0 +1,35 @@
+/** The WebSocket edge's configuration, parsed once at start-up. Nothing else reads `process.env`. */
+import { readFileSync } from 'node:fs';
+import { ConfigError, commonSpec, int, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+
+const spec = {
+  ...commonSpec,
+  HOST: str({ default: '127.0.0.1' }),
+  PORT: port({ default: 8090 }),
+  REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
+  JWT_ISSUER: str({ default: 'order-platform' }),
+  JWT_AUDIENCE: str({ default: 'order-platform-api' }),
+  JWT_PUBLIC_KEYS: optionalStr(),
+  JWT_PUBLIC_KEYS_FILE: optionalStr(),
+  /** A socket that has not authenticated within this time is closed (4401). */
+  WS_AUTH_TIMEOUT_MS: int({ default: 5_000, min: 100 }),
+  /** Largest client frame accepted; clients only ever send small control messages. */
+  WS_MAX_MESSAGE_BYTES: int({ default: 16 * 1024, min: 256 }),
+  WS_IDLE_TIMEOUT_SECONDS: int({ default: 60, min: 5, max: 960 }),
+};
+
+export function loadEnv(source: Record<string, string | undefined>) {
+  const env = parseEnv(spec, source);
+  let jwtPublicKeys = env.JWT_PUBLIC_KEYS;
+  if (jwtPublicKeys === '' && env.JWT_PUBLIC_KEYS_FILE !== '') {
+    try {
+      jwtPublicKeys = readFileSync(env.JWT_PUBLIC_KEYS_FILE, 'utf8');
+    } catch {
+      throw new ConfigError([`JWT_PUBLIC_KEYS_FILE cannot be read (${env.JWT_PUBLIC_KEYS_FILE})`]);
+    }
+  }
+  if (jwtPublicKeys === '') throw new ConfigError(['JWT_PUBLIC_KEYS or JWT_PUBLIC_KEYS_FILE is required']);
+  return { ...env, jwtPublicKeys };
+}
+
+export type EdgeEnv = ReturnType<typeof loadEnv>;

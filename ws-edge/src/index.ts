@@ -1,0 +1,65 @@
+/** Starts the WebSocket edge: configuration, one Redis subscription, the server, graceful drain. */
+import {
+  createLogger,
+  createMetrics,
+  createRedis,
+  createShutdown,
+  createVerifier,
+  feedKeys,
+  parsePublicKeySet,
+  parseStatusUpdate,
+} from '@orders/platform';
+import { loadEnv } from './env';
+import { startEdge } from './server';
+
+const env = loadEnv(process.env);
+const logger = createLogger({ service: 'ws-edge', level: env.LOG_LEVEL });
+const metrics = createMetrics('ws-edge');
+const verify = createVerifier({ issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE }, parsePublicKeySet(env.jwtPublicKeys));
+const keys = feedKeys(env.NAMESPACE);
+const delivered = metrics.counter('ws_feed_messages_total', 'Feed messages received from Redis', ['outcome']);
+
+// A dedicated connection: in subscribe mode it can do nothing else. No command timeout: it waits for messages.
+const subscriber = createRedis({ url: env.REDIS_URL, connectionName: 'orders-ws-edge-sub', commandTimeoutMs: 0 });
+let subscribed = false;
+subscriber.on('ready', () => {
+  subscriber.subscribe(keys.channel).then(
+    () => {
+      subscribed = true;
+      logger.info({ channel: keys.channel }, 'subscribed to the status feed');
+    },
+    (err) => logger.error({ err }, 'subscribe failed'),
+  );
+});
+subscriber.on('close', () => {
+  subscribed = false;
+});
+
+const edge = startEdge({
+  host: env.HOST,
+  port: env.PORT,
+  verify,
+  logger,
+  metrics,
+  authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
+  maxMessageBytes: env.WS_MAX_MESSAGE_BYTES,
+  idleTimeoutSeconds: env.WS_IDLE_TIMEOUT_SECONDS,
+  ready: () => subscribed,
+});
+
+subscriber.on('message', (_channel: string, text: string) => {
+  const update = parseStatusUpdate(text);
+  if (!update) {
+    delivered.inc({ outcome: 'malformed' });
+    return;
+  }
+  edge.deliver(update.userId, text);
+  delivered.inc({ outcome: 'delivered' });
+});
+
+const shutdown = createShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS });
+shutdown.add('tell clients to reconnect elsewhere and stop', () => edge.drain());
+shutdown.add('close redis', async () => void (await subscriber.quit()));
+shutdown.add('flush logs', () => new Promise<void>((resolve) => logger.flush(() => resolve())));
+shutdown.listen();
+logger.info({ url: `ws://${env.HOST}:${edge.server.port}/ws/orders` }, 'ws-edge listening');

@@ -1,0 +1,176 @@
+/**
+ * The WebSocket edge: Bun's native server, one topic per user (`user:<id>`, admins also `admins`).
+ * One Redis subscription per process feeds every socket through Bun's topic publish, so the cost of a
+ * status update does not depend on how many sockets a process holds.
+ */
+import {
+  bearerToken,
+  HttpError,
+  type Logger,
+  type Metrics,
+  type Principal,
+  problemResponse,
+  type VerifyAccessToken,
+} from '@orders/platform';
+import type { Server, ServerWebSocket } from 'bun';
+import { CloseCodes, parseClientMessage } from './protocol';
+
+export interface SocketData {
+  principal: Principal | null;
+  /** Verified at upgrade from an Authorization header (non-browser clients). */
+  preauth: Principal | null;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  badFrames: number;
+}
+
+export interface EdgeOptions {
+  host: string;
+  port: number;
+  verify: VerifyAccessToken;
+  logger: Logger;
+  metrics: Metrics;
+  authTimeoutMs: number;
+  maxMessageBytes: number;
+  idleTimeoutSeconds: number;
+  ready: () => boolean;
+}
+
+const MAX_BAD_FRAMES = 5;
+
+export function userTopic(userId: string): string {
+  return `user:${userId}`;
+}
+export const ADMIN_TOPIC = 'admins';
+
+export function startEdge(o: EdgeOptions) {
+  const connections = o.metrics.gauge('ws_connections', 'Open WebSocket connections', ['state']);
+  const closes = o.metrics.counter('ws_closes_total', 'WebSocket closes by code', ['code']);
+  let draining = false;
+  const sockets = new Set<ServerWebSocket<SocketData>>();
+
+  function send(ws: ServerWebSocket<SocketData>, frame: unknown) {
+    ws.send(JSON.stringify(frame));
+  }
+
+  function close(ws: ServerWebSocket<SocketData>, code: number, reason: string) {
+    closes.inc({ code: String(code) });
+    ws.close(code, reason);
+  }
+
+  /** Authenticates (or re-authenticates) a socket; a refreshed token moves its expiry timer. */
+  function admit(ws: ServerWebSocket<SocketData>, principal: Principal) {
+    const previous = ws.data.principal;
+    if (previous && previous.userId !== principal.userId) {
+      close(ws, CloseCodes.forbidden, 'a socket belongs to one user');
+      return;
+    }
+    if (ws.data.timer) clearTimeout(ws.data.timer);
+    ws.data.principal = principal;
+    if (!previous) {
+      ws.subscribe(userTopic(principal.userId));
+      if (principal.role === 'admin') ws.subscribe(ADMIN_TOPIC);
+      connections.dec({ state: 'pending' });
+      connections.inc({ state: 'authenticated' });
+    }
+    // Close when the token expires unless the client sends a fresh one first.
+    const msLeft = principal.expiresAt * 1000 - Date.now();
+    ws.data.timer = setTimeout(() => close(ws, CloseCodes.unauthenticated, 'token expired'), Math.max(0, msLeft));
+    send(ws, { type: 'ready', userId: principal.userId, expiresAt: principal.expiresAt });
+  }
+
+  const server: Server<SocketData> = Bun.serve<SocketData>({
+    hostname: o.host,
+    port: o.port,
+    async fetch(req, srv) {
+      const url = new URL(req.url);
+      if (url.pathname === '/ws/orders') {
+        if (draining)
+          return problemResponse(new HttpError(503, 'EDGE_DRAINING', 'Restarting', 'Reconnect to another edge instance.'), url.pathname);
+        let principal: Principal | null = null;
+        const header = req.headers.get('authorization');
+        if (header) {
+          try {
+            principal = await o.verify(bearerToken(header) ?? 'malformed');
+          } catch {
+            return problemResponse(
+              new HttpError(401, 'AUTH_TOKEN_INVALID', 'Invalid token', 'The access token is not valid.'),
+              url.pathname,
+            );
+          }
+        }
+        if (srv.upgrade(req, { data: { principal: null, preauth: principal, timer: undefined, badFrames: 0 } })) return undefined;
+        return problemResponse(
+          new HttpError(426, 'UPGRADE_REQUIRED', 'Upgrade required', 'Connect with a WebSocket client.'),
+          url.pathname,
+        );
+      }
+      if (url.pathname === '/healthz') return Response.json({ status: 'ok' });
+      if (url.pathname === '/readyz') {
+        return o.ready() && !draining
+          ? Response.json({ status: 'ready' })
+          : problemResponse(
+              new HttpError(503, 'NOT_READY', 'Not ready', draining ? 'Draining.' : 'Redis subscription is down.'),
+              url.pathname,
+            );
+      }
+      if (url.pathname === '/metrics') {
+        const { body, contentType } = await o.metrics.render();
+        return new Response(body, { headers: { 'content-type': contentType } });
+      }
+      return problemResponse(
+        new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${req.method} ${url.pathname}.`),
+        url.pathname,
+      );
+    },
+    websocket: {
+      maxPayloadLength: o.maxMessageBytes,
+      idleTimeout: o.idleTimeoutSeconds,
+      sendPings: true,
+      open(ws) {
+        sockets.add(ws);
+        connections.inc({ state: 'pending' });
+        if (ws.data.preauth) {
+          admit(ws, ws.data.preauth);
+          return;
+        }
+        ws.data.timer = setTimeout(() => close(ws, CloseCodes.unauthenticated, 'authenticate first'), o.authTimeoutMs);
+      },
+      async message(ws, raw) {
+        const text = typeof raw === 'string' ? raw : new TextDecoder().decode(raw);
+        const msg = parseClientMessage(text);
+        if ('error' in msg) {
+          ws.data.badFrames += 1;
+          send(ws, { type: 'error', code: 'BAD_FRAME', message: msg.error });
+          if (ws.data.badFrames >= MAX_BAD_FRAMES) close(ws, CloseCodes.badMessages, 'too many malformed frames');
+          return;
+        }
+        try {
+          admit(ws, await o.verify(msg.token));
+        } catch {
+          close(ws, CloseCodes.unauthenticated, 'invalid or expired token');
+        }
+      },
+      close(ws) {
+        sockets.delete(ws);
+        if (ws.data.timer) clearTimeout(ws.data.timer);
+        connections.dec({ state: ws.data.principal ? 'authenticated' : 'pending' });
+      },
+    },
+  });
+
+  return {
+    server,
+    /** Forwards one feed message (already JSON) to its user's sockets and to admins. */
+    deliver(userId: string, json: string) {
+      server.publish(userTopic(userId), json);
+      server.publish(ADMIN_TOPIC, json);
+    },
+    /** Stops accepting, tells every client to reconnect elsewhere, closes. */
+    async drain() {
+      draining = true;
+      for (const ws of sockets) close(ws, CloseCodes.restarting, 'edge restarting; reconnect');
+      await server.stop(true);
+    },
+    connectionCount: () => sockets.size,
+  };
+}
