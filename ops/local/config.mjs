@@ -71,6 +71,13 @@ export function stackConfig(env = process.env) {
       paymentProviderPort: port(env, 'PAYMENT_PROVIDER_PORT', 8070),
       workerMetricsPort: port(env, 'WORKER_METRICS_PORT', 9400),
     },
+    /** The test suites run their own service processes beside a running `npm start`, on these ports. */
+    testServices: {
+      gatewayPort: port(env, 'TEST_GATEWAY_PORT', 18080),
+      wsEdgePort: port(env, 'TEST_WS_EDGE_PORT', 18090),
+      paymentProviderPort: port(env, 'TEST_PAYMENT_PROVIDER_PORT', 18070),
+      workerMetricsPort: port(env, 'TEST_WORKER_METRICS_PORT', 19400),
+    },
   };
 }
 

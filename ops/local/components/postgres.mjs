@@ -99,6 +99,15 @@ export function ensureRoleAndDatabases(cfg, databases) {
 }
 
 /**
+ * Drops and recreates one database (the test database before each `npm test`).
+ * @param {import('../config.mjs').StackConfig} cfg @param {string} db
+ */
+export function recreateDatabase(cfg, db) {
+  superPsql(cfg.postgres.port, ['-v', `db=${db}`], `SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'db') \\gexec\n`);
+  ensureRoleAndDatabases(cfg, [db]);
+}
+
+/**
  * Drops and recreates the project's databases (the cluster itself may hold other people's data).
  * @param {import('../config.mjs').StackConfig} cfg
  */

@@ -82,7 +82,8 @@ export class StageRunner {
       // Nothing stored since the last auto-commit is not an error.
       this.log.debug({ err }, 'final commit had nothing to do');
     }
-    await new Promise<void>((resolve) => this.consumer.disconnect(10_000, () => resolve()));
+    // KafkaConsumer.disconnect takes only a callback (the typings also offer a timeout it ignores).
+    await new Promise<void>((resolve) => this.consumer.disconnect(() => resolve()));
   }
 
   private async run(): Promise<void> {

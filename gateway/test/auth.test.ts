@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { randomUUID } from 'node:crypto';
+import { ConfigError } from '@orders/platform';
+import { loadEnv } from '../src/env';
+import { type Gateway, gateway } from './support';
+
+let gw: Gateway;
+
+beforeAll(async () => {
+  gw = await gateway();
+});
+
+afterAll(async () => {
+  await gw.close();
+});
+
+const body = { items: [{ sku: 'MUG-BLUE', quantity: 1 }] };
+
+describe('authentication', () => {
+  test('a missing token is 401 with a Bearer challenge, checked before the body is validated', async () => {
+    const r = await gw.call('POST', '/api/v1/orders', { body: { not: 'even valid' } });
+    expect(r.status).toBe(401);
+    expect(r.json.code).toBe('AUTH_TOKEN_MISSING');
+    expect(r.headers.get('www-authenticate')).toBe('Bearer');
+  });
+
+  test('an expired token is 401 AUTH_TOKEN_EXPIRED', async () => {
+    const u = await gw.user();
+    const { token } = await gw.deps.sign({ userId: u.userId, role: 'customer', tier: 'free' }, Math.floor(Date.now() / 1000) - 3600);
+    const r = await gw.call('POST', '/api/v1/orders', { token, body });
+    expect([r.status, r.json.code]).toEqual([401, 'AUTH_TOKEN_EXPIRED']);
+  });
+
+  test('a malformed or tampered token is 401 AUTH_TOKEN_INVALID', async () => {
+    const u = await gw.user();
+    for (const header of ['Bearer nope', `Bearer ${u.accessToken}x`, `Basic ${btoa('a:b')}`]) {
+      const r = await gw.call('POST', '/api/v1/orders', { headers: { authorization: header }, body });
+      expect([r.status, r.json.code]).toEqual([401, 'AUTH_TOKEN_INVALID']);
+    }
+  });
+
+  test('a valid token for an account that does not exist writes nothing', async () => {
+    const { token } = await gw.deps.sign({ userId: randomUUID(), role: 'customer', tier: 'free' });
+    const r = await gw.call('POST', '/api/v1/orders', { token, body });
+    expect([r.status, r.json.code]).toEqual([401, 'AUTH_UNKNOWN_USER']);
+  });
+
+  test('the dev token route does not exist unless DEV_TOKENS is on, and cannot be on in prod', async () => {
+    const off = await gateway({ DEV_TOKENS: 'false' });
+    try {
+      const r = await off.call('POST', '/api/v1/auth/dev-token', { body: { email: 'x@example.com' } });
+      expect([r.status, r.json.code]).toEqual([404, 'ROUTE_NOT_FOUND']);
+    } finally {
+      await off.close();
+    }
+    expect(() => loadEnv({ ...process.env, STAGE: 'prod', DEV_TOKENS: 'true' })).toThrow(ConfigError);
+  });
+});
+
+describe('operations endpoints', () => {
+  test('healthz, readyz with every dependency, metrics, and problem+json for unknown routes', async () => {
+    expect((await gw.call('GET', '/healthz')).status).toBe(200);
+    const ready = await gw.call('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.json).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok', kafka: 'ok' } });
+    const metrics = await gw.app.handle(new Request('http://localhost/metrics'));
+    expect(await metrics.text()).toContain('orders_http_request_duration_seconds');
+    const nowhere = await gw.call('GET', '/api/v1/nowhere');
+    expect(nowhere.status).toBe(404);
+    expect(nowhere.headers.get('content-type')).toStartWith('application/problem+json');
+    expect(nowhere.json.code).toBe('ROUTE_NOT_FOUND');
+  });
+
+  test('configuration errors are refused at start-up with every problem named', () => {
+    const bad = () => loadEnv({ DATABASE_URL: 'mysql://nope', PORT: 'eighty', JWT_PUBLIC_KEYS: '', JWT_SIGNING_KEY: '' });
+    expect(bad).toThrow(ConfigError);
+    expect(bad).toThrow(/DATABASE_URL must use postgres: or postgresql:/);
+    expect(bad).toThrow(/PORT must be an integer \(got "eighty"\)/);
+  });
+});

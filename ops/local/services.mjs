@@ -1,0 +1,140 @@
+// @ts-check
+/**
+ * The platform's service processes as the local stack runs them: what to start, with which
+ * environment, and how to tell that each is ready. Used by `npm start` and by the end-to-end tests,
+ * so both run the services exactly the same way.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jwtKeyFiles, stackUrls } from './config.mjs';
+
+/**
+ * @typedef {{ gatewayPort: number, wsEdgePort: number, paymentProviderPort: number, workerMetricsPort: number }} Ports
+ * @typedef {{ database: string, namespace: string, stage: 'dev' | 'test', ports: Ports, registry: boolean, logLevel?: string }} Mode
+ */
+
+/**
+ * How the test suites run the platform: the test database, the `test` namespace for topics, groups
+ * and Redis keys, the test ports. Beside a running `npm start`, nothing is shared but the servers.
+ * @param {import('./config.mjs').StackConfig} cfg @param {boolean} registry @returns {Mode}
+ */
+export function testMode(cfg, registry) {
+  return { database: cfg.postgres.testDatabase, namespace: 'test', stage: 'test', ports: cfg.testServices, registry, logLevel: 'warn' };
+}
+
+/** @param {import('./config.mjs').StackConfig} cfg @param {Mode} mode */
+export function serviceEnv(cfg, mode) {
+  return {
+    ...stackUrls(cfg, { database: mode.database, registry: mode.registry }),
+    ...jwtKeyFiles(cfg),
+    STAGE: mode.stage,
+    NAMESPACE: mode.namespace,
+    LOG_LEVEL: mode.logLevel ?? 'info',
+    DEV_TOKENS: 'true',
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+  };
+}
+
+/** @param {import('./config.mjs').StackConfig} cfg @param {Mode} mode */
+export function serviceDefinitions(cfg, mode) {
+  const bun = join(cfg.root, 'node_modules/.bin/bun');
+  const { ports } = mode;
+  const host = cfg.host;
+  return [
+    {
+      name: 'gateway',
+      cmd: bun,
+      args: ['src/index.ts'],
+      cwd: join(cfg.root, 'gateway'),
+      env: { HOST: host, PORT: String(ports.gatewayPort) },
+      ready: `http://${host}:${ports.gatewayPort}/readyz`,
+    },
+    {
+      name: 'ws-edge',
+      cmd: bun,
+      args: ['src/index.ts'],
+      cwd: join(cfg.root, 'ws-edge'),
+      env: { HOST: host, PORT: String(ports.wsEdgePort) },
+      ready: `http://${host}:${ports.wsEdgePort}/readyz`,
+    },
+    {
+      name: 'workers',
+      // Node, not Bun: node-rdkafka is a NAN addon Bun cannot load (and this module also runs under bun test).
+      cmd: 'node',
+      args: ['--import', 'tsx', 'src/index.ts'],
+      cwd: join(cfg.root, 'workers'),
+      env: { METRICS_HOST: host, METRICS_PORT: String(ports.workerMetricsPort) },
+      ready: `http://${host}:${ports.workerMetricsPort}/readyz`,
+    },
+  ];
+}
+
+/**
+ * Starts every service, each line of output prefixed with its name (or handed to `onLine`), and
+ * waits until all answer their readiness endpoint.
+ * @param {import('./config.mjs').StackConfig} cfg @param {Mode} mode
+ * @param {{ onLine?: (service: string, line: string) => void, timeoutMs?: number }} [opts]
+ */
+export async function startServices(cfg, mode, opts = {}) {
+  const base = serviceEnv(cfg, mode);
+  const onLine = opts.onLine ?? ((service, line) => process.stdout.write(`[${service}] ${line}\n`));
+  const procs = serviceDefinitions(cfg, mode).map((def) => {
+    const child = spawn(def.cmd, def.args, {
+      cwd: def.cwd,
+      env: { ...process.env, ...base, ...def.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      let buffered = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        buffered += chunk;
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) onLine(def.name, line);
+      });
+    }
+    /** @type {Promise<number | null>} */
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))));
+    return { def, child, exited };
+  });
+  const started = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  for (const p of procs) {
+    for (;;) {
+      if (p.child.exitCode !== null) {
+        await stopServices(procs);
+        throw new Error(`${p.def.name} exited with code ${p.child.exitCode} before it was ready`);
+      }
+      const ok = await fetch(p.def.ready, { signal: AbortSignal.timeout(1_000) })
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ok) break;
+      if (Date.now() - started > timeoutMs) {
+        await stopServices(procs);
+        throw new Error(`${p.def.name} was not ready within ${timeoutMs} ms (${p.def.ready})`);
+      }
+      await sleep(200);
+    }
+  }
+  return { procs, readyMs: Date.now() - started };
+}
+
+/**
+ * SIGTERM to every service, then wait (SIGKILL after the grace period). Resolves with each exit code.
+ * @param {{ def: { name: string }, child: import('node:child_process').ChildProcess, exited: Promise<number | null> }[]} procs
+ * @param {number} [graceMs]
+ */
+export async function stopServices(procs, graceMs = 20_000) {
+  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');
+  const codes = await Promise.all(
+    procs.map(async (p) => {
+      const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+      const code = await p.exited;
+      clearTimeout(timer);
+      return /** @type {[string, number | null]} */ ([p.def.name, code]);
+    }),
+  );
+  return Object.fromEntries(codes);
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * `npm test`: the same set-up as `npm start` (dependencies, stack), then a fresh test database and
+ * fresh `test.*` topics, then every suite in turn against the real PostgreSQL, Redis, Kafka and schema
+ * registry: static checks, each package's unit and integration tests, the end-to-end suite.
+ * One suite at a time: they share the machine's two cores and the stack.
+ */
+import { spawnSync } from 'node:child_process';
+import { bootstrap, prepareData } from './bootstrap.mjs';
+import { recreateDatabase } from './components/postgres.mjs';
+import { serviceEnv, testMode } from './services.mjs';
+
+const t0 = Date.now();
+const { cfg, registry, stackReadyMs } = await bootstrap();
+const mode = testMode(cfg, registry);
+recreateDatabase(cfg, mode.database);
+prepareData(cfg, { database: mode.database, namespace: mode.namespace, seed: 'dev', resetTopics: true });
+const setupMs = Date.now() - t0;
+
+const env = { ...process.env, ...serviceEnv(cfg, mode), FORCE_COLOR: '0' };
+const only = process.argv.slice(2);
+const suites = [
+  ['lint', 'npx', ['biome', 'check', '.']],
+  ['typecheck', 'npm', ['run', 'typecheck', '--workspaces']],
+  ['contracts', 'npm', ['test', '-w', 'contracts']],
+  ['platform', 'npm', ['test', '-w', 'platform']],
+  ['workers', 'npm', ['test', '-w', 'workers']],
+  ['gateway', 'npm', ['test', '-w', 'gateway']],
+  ['ws-edge', 'npm', ['test', '-w', 'ws-edge']],
+  ['ops + end-to-end', 'npm', ['test', '-w', 'ops']],
+].filter(([name]) => only.length === 0 || only.some((o) => String(name).startsWith(o)));
+
+/** @type {[string, boolean, number][]} */
+const results = [];
+for (const [name, cmd, args] of suites) {
+  const started = Date.now();
+  process.stdout.write(`\n━━ ${name} ━━\n`);
+  const res = spawnSync(/** @type {string} */ (cmd), /** @type {string[]} */ (args), { cwd: cfg.root, env, stdio: 'inherit' });
+  results.push([/** @type {string} */ (name), res.status === 0, Date.now() - started]);
+}
+
+process.stdout.write(`\n━━ summary ━━\nset-up ${(setupMs / 1000).toFixed(1)} s (stack ready in ${(stackReadyMs / 1000).toFixed(1)} s)\n`);
+for (const [name, ok, ms] of results) process.stdout.write(`${ok ? 'pass' : 'FAIL'}  ${name.padEnd(18)} ${(ms / 1000).toFixed(1)} s\n`);
+process.stdout.write(`total ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+process.exit(results.every(([, ok]) => ok) ? 0 : 1);
