@@ -28,7 +28,7 @@ process.stdout.write(`
  Try it:
    TOKEN=$(curl -s -X POST ${gw}/api/v1/auth/dev-token -H 'content-type: application/json' \\
              -d '{"email":"ada@example.com"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')
-   npm run watch -- "$TOKEN"          # in a second terminal: live status updates
+   TOKEN=$TOKEN npm run watch &       # live status updates (or run it in a second terminal)
    curl -s -X POST ${gw}/api/v1/orders -H "authorization: Bearer $TOKEN" \\
         -H 'content-type: application/json' -d '{"items":[{"sku":"MUG-BLUE","quantity":2}]}'
 

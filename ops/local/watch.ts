@@ -1,12 +1,14 @@
 /**
- * Watches your orders live: connects to the WebSocket edge, authenticates with an access token in the
- * first frame (never in the URL), and prints every frame it receives.
+ * Watches your orders live: connects to the WebSocket edge, authenticates with the access token in
+ * its first frame (never in the URL, and never on the command line where shells and npm echo it), and
+ * prints every frame it receives.
  *
- *   npm run watch -- <access token> [ws://127.0.0.1:8090/ws/orders]
+ *   TOKEN=<access token> npm run watch [-- ws://127.0.0.1:8090/ws/orders]
  */
-const [token, url = 'ws://127.0.0.1:8090/ws/orders'] = process.argv.slice(2);
+const token = process.env.TOKEN;
+const url = process.argv[2] ?? 'ws://127.0.0.1:8090/ws/orders';
 if (!token) {
-  process.stderr.write('usage: npm run watch -- <access token> [ws url]\n');
+  process.stderr.write('usage: TOKEN=<access token> npm run watch [-- <ws url>]\n');
   process.exit(2);
 }
 const ws = new WebSocket(url);
