@@ -22,13 +22,15 @@ export interface AppContext {
   logger: Logger;
   metrics: Metrics;
   isStopping: () => boolean;
+  /** Shared with shutdown: how many requests are being handled. */
+  inflight?: { value: number };
 }
 
-export function createApp({ env, deps, logger, metrics, isStopping }: AppContext) {
+export function createApp({ env, deps, logger, metrics, isStopping, inflight }: AppContext) {
   const auth = authPlugin(deps.verify);
   const app = new Elysia({ name: 'gateway', normalize: false })
     .use(errorHandler(logger))
-    .use(observability(metrics))
+    .use(observability(metrics, inflight))
     .use(jsonBody(env.BODY_LIMIT_BYTES))
     .use(
       healthModule(

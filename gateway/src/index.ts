@@ -12,8 +12,9 @@ const metrics = createMetrics('gateway');
 const deps = await createDeps(env, logger, metrics);
 
 let server: Server<unknown> | undefined;
-const shutdown = gatewayShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, server: () => server, deps });
-const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping });
+const inflight = { value: 0 };
+const shutdown = gatewayShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, server: () => server, deps, inflight });
+const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping, inflight });
 // The hard cap only guards memory against absurd uploads; the body plugin answers 413 below it.
 app.listen({ hostname: env.HOST, port: env.PORT, maxRequestBodySize: env.BODY_LIMIT_BYTES * 16 });
 server = app.server ?? undefined;

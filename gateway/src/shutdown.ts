@@ -11,10 +11,19 @@ export function gatewayShutdown(opts: {
   timeoutMs: number;
   server: () => Server<unknown> | undefined;
   deps: GatewayDeps;
+  inflight: { value: number };
 }): Shutdown {
   const s = createShutdown({ logger: opts.logger, timeoutMs: opts.timeoutMs });
   s.add('stop accepting and drain requests', async () => {
-    await opts.server()?.stop(false);
+    const server = opts.server();
+    if (!server) return;
+    // stop(false) refuses new connections but would also wait for idle keep-alive connections to time
+    // out; wait for the requests actually in flight instead (bounded), then close what is left.
+    void server.stop(false);
+    const deadline = Date.now() + Math.max(1_000, opts.timeoutMs / 2);
+    while (opts.inflight.value > 0 && Date.now() < deadline) await Bun.sleep(10);
+    if (opts.inflight.value > 0) opts.logger.warn({ inflight: opts.inflight.value }, 'requests still in flight at the drain deadline');
+    await server.stop(true);
   });
   s.add('stop the outbox publisher', () => opts.deps.outbox.stop());
   s.add('disconnect kafka', () => opts.deps.kafka.producer.disconnect());

@@ -71,6 +71,21 @@ describe('operations endpoints', () => {
     expect(nowhere.json.code).toBe('ROUTE_NOT_FOUND');
   });
 
+  test('the in-flight count (what shutdown drains) returns to zero after successes and every kind of error', async () => {
+    const u = await gw.user();
+    await Promise.all([
+      gw.call('GET', '/healthz'),
+      gw.call('GET', '/nowhere'),
+      gw.call('POST', '/api/v1/orders', { body: {} }),
+      gw.call('POST', '/api/v1/orders', { token: u.accessToken, raw: '{', headers: { 'content-type': 'application/json' } }),
+      gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [] } }),
+      gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] } }),
+    ]);
+    // after-response hooks run once the response is handed over, a tick after handle() resolves
+    await Bun.sleep(50);
+    expect(gw.inflight.value).toBe(0);
+  });
+
   test('configuration errors are refused at start-up with every problem named', () => {
     const bad = () => loadEnv({ DATABASE_URL: 'mysql://nope', PORT: 'eighty', JWT_PUBLIC_KEYS: '', JWT_SIGNING_KEY: '' });
     expect(bad).toThrow(ConfigError);

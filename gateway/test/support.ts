@@ -14,7 +14,8 @@ export async function gateway(overrides: Record<string, string> = {}) {
   const logger = createLogger({ service: 'gateway-test', level: env.LOG_LEVEL, destination: pino.destination({ fd: 2, sync: true }) });
   const metrics = createMetrics('gateway', { defaultMetrics: false });
   const deps = await createDeps(env, logger, metrics);
-  const app = createApp({ env, deps, logger, metrics, isStopping: () => false });
+  const inflight = { value: 0 };
+  const app = createApp({ env, deps, logger, metrics, isStopping: () => false, inflight });
 
   async function call(
     method: string,
@@ -56,7 +57,7 @@ export async function gateway(overrides: Record<string, string> = {}) {
     await deps.sql.end({ timeout: 5 });
   }
 
-  return { env, deps, app, call, user, close, sql: deps.sql };
+  return { env, deps, app, call, user, close, sql: deps.sql, inflight };
 }
 
 export type Gateway = Awaited<ReturnType<typeof gateway>>;

@@ -21,7 +21,7 @@ const setupMs = Date.now() - t0;
 const env = { ...process.env, ...serviceEnv(cfg, mode), FORCE_COLOR: '0' };
 const only = process.argv.slice(2);
 const suites = [
-  ['lint', 'npx', ['biome', 'check', '.']],
+  ['lint', 'npx', ['biome', 'check', '--error-on-warnings', '.']],
   ['typecheck', 'npm', ['run', 'typecheck', '--workspaces']],
   ['contracts', 'npm', ['test', '-w', 'contracts']],
   ['platform', 'npm', ['test', '-w', 'platform']],

@@ -26,20 +26,26 @@ export function createShutdown(opts: ShutdownOptions): Shutdown {
   const steps: { name: string; step: () => Promise<void> | void }[] = [];
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   let running: Promise<number> | undefined;
+  let current: string | undefined;
 
   async function runSteps(reason: string): Promise<number> {
     const started = Date.now();
     opts.logger.info({ reason, steps: steps.map((s) => s.name) }, 'shutting down');
     let code = 0;
+    const timings: Record<string, number> = {};
     for (const { name, step } of steps) {
+      const t0 = Date.now();
+      current = name;
+      opts.logger.debug({ step: name }, 'shutdown step');
       try {
         await step();
       } catch (err) {
         code = 1;
         opts.logger.error({ err, step: name }, 'shutdown step failed; continuing with the next');
       }
+      timings[name] = Date.now() - t0;
     }
-    opts.logger.info({ ms: Date.now() - started, code }, 'shutdown complete');
+    opts.logger.info({ ms: Date.now() - started, code, steps: timings }, 'shutdown complete');
     return code;
   }
 
@@ -63,7 +69,7 @@ export function createShutdown(opts: ShutdownOptions): Shutdown {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const timeout = new Promise<number>((resolve) => {
           timer = setTimeout(() => {
-            opts.logger.error({ timeoutMs: opts.timeoutMs }, 'shutdown timed out; exiting with work possibly undrained');
+            opts.logger.error({ timeoutMs: opts.timeoutMs, step: current }, 'shutdown timed out; exiting with work possibly undrained');
             resolve(1);
           }, opts.timeoutMs);
         });

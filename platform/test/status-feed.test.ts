@@ -3,25 +3,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { StatusUpdate } from '@orders/contracts';
+import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
 import { createRedis } from '../src/clients/redis';
 import { type FeedKeys, feedKeys, parseStatusUpdate, readSince, StatusFeedPublisher } from '../src/status-feed/index';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function update(userId: string, seq: number): StatusUpdate {
-  return {
-    type: 'order.status',
-    seq,
-    userId,
-    orderId: randomUUID(),
-    status: 'validated',
-    previousStatus: 'pending',
-    version: 2,
-    reason: null,
-    occurredAt: Date.now(),
-    eventId: randomUUID(),
-  };
-}
+const update = sampleStatusUpdate;
 
 describe('status feed on real Redis', () => {
   const redis = createRedis({ url, connectionName: 'test-feed' });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { StatusUpdate } from '@orders/contracts';
+import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
 import { ACCESS_TOKEN_TTL_SECONDS, createRedis, createSigner, feedKeys, parseSigningKey, StatusFeedPublisher } from '@orders/platform';
 import type { Subprocess } from 'bun';
 
@@ -24,20 +24,7 @@ async function token(userId = randomUUID(), ttlSeconds = ACCESS_TOKEN_TTL_SECOND
   return { userId, token: (await sign({ userId, role, tier: 'standard' })).token };
 }
 
-function update(userId: string, seq: number): StatusUpdate {
-  return {
-    type: 'order.status',
-    seq,
-    userId,
-    orderId: randomUUID(),
-    status: 'validated',
-    previousStatus: 'pending',
-    version: 2,
-    reason: null,
-    occurredAt: Date.now(),
-    eventId: randomUUID(),
-  };
-}
+const update = sampleStatusUpdate;
 
 class Client {
   frames: Record<string, unknown>[] = [];

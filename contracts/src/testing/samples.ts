@@ -2,7 +2,9 @@
  * One valid payload per event type, typed against the payload interfaces: if a schema gains a required
  * field that the TypeScript type lacks (or the other way round), the round-trip test fails.
  */
+import { randomUUID } from 'node:crypto';
 import type { EventPayloads, EventType } from '../events';
+import type { StatusUpdate } from '../status-feed';
 
 const base = {
   eventId: '0192f5b4-6a1e-7cc0-9a57-1f1f5b0e8a01',
@@ -42,3 +44,19 @@ export const samplePayloads: { [K in EventType]: EventPayloads[K] } = {
     causationType: 'order.validated',
   },
 };
+
+/** A live status update for a user: the feed's unit of delivery. */
+export function sampleStatusUpdate(userId: string, seq: number): StatusUpdate {
+  return {
+    type: 'order.status',
+    seq,
+    userId,
+    orderId: randomUUID(),
+    status: 'validated',
+    previousStatus: 'pending',
+    version: 2,
+    reason: null,
+    occurredAt: Date.now(),
+    eventId: randomUUID(),
+  };
+}

@@ -9,11 +9,17 @@ import { Elysia } from 'elysia';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
-export function observability(metrics: Metrics) {
+/** Requests being handled right now; shutdown waits for it to reach zero before closing connections. */
+export interface InFlight {
+  count(): number;
+}
+
+export function observability(metrics: Metrics, inflight: { value: number } = { value: 0 }) {
   const duration = metrics.histogram('http_request_duration_seconds', 'HTTP request latency by route', ['method', 'route', 'status']);
   const started = new WeakMap<Request, number>();
   return new Elysia({ name: 'observability', normalize: false })
     .onRequest(({ request, set }) => {
+      inflight.value += 1;
       started.set(request, performance.now());
       const given = request.headers.get('x-request-id');
       set.headers['x-request-id'] = given && REQUEST_ID.test(given) ? given : randomUUID();
@@ -21,6 +27,8 @@ export function observability(metrics: Metrics) {
     .onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
       const t0 = started.get(request);
       if (t0 === undefined) return;
+      started.delete(request);
+      inflight.value -= 1;
       const status = responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200;
       duration.observe({ method: request.method, route: route || 'unmatched', status: String(status) }, (performance.now() - t0) / 1000);
     });
