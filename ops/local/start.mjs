@@ -4,6 +4,8 @@
  * `npm start`: installs what is missing, starts the local stack and every service, prints where to
  * look. Ctrl-C stops the services cleanly (the stack keeps running: `npm run stack:down` stops it).
  */
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { bootstrap, prepareData } from './bootstrap.mjs';
 import { startServices, stopServices } from './services.mjs';
 
@@ -11,7 +13,20 @@ const t0 = Date.now();
 const { cfg, registry } = await bootstrap();
 prepareData(cfg, { database: cfg.postgres.database, namespace: '', seed: 'dev' });
 const ports = cfg.services;
-const { procs } = await startServices(cfg, { database: cfg.postgres.database, namespace: '', stage: 'dev', ports, registry });
+// Each service's output goes to the terminal (prefixed) and to .local/logs/<service>.log.
+mkdirSync(cfg.logDir, { recursive: true });
+/** @type {Map<string, import('node:fs').WriteStream>} */
+const files = new Map();
+const onLine = (/** @type {string} */ service, /** @type {string} */ line) => {
+  let file = files.get(service);
+  if (!file) {
+    file = createWriteStream(join(cfg.logDir, `${service}.log`), { flags: 'a' });
+    files.set(service, file);
+  }
+  file.write(`${line}\n`);
+  process.stdout.write(`[${service}] ${line}\n`);
+};
+const { procs } = await startServices(cfg, { database: cfg.postgres.database, namespace: '', stage: 'dev', ports, registry }, { onLine });
 
 const gw = `http://${cfg.host}:${ports.gatewayPort}`;
 const ws = `ws://${cfg.host}:${ports.wsEdgePort}/ws/orders`;
@@ -23,7 +38,7 @@ process.stdout.write(`
  WebSocket edge    ${ws}     health http://${cfg.host}:${ports.wsEdgePort}/readyz
  Workers           http://${cfg.host}:${ports.workerMetricsPort}/metrics
  PostgreSQL ${cfg.postgres.port}, Redis ${cfg.redis.port}, Kafka ${cfg.kafka.port}, schema registry ${registry ? cfg.registry.port : 'off (pinned ids)'}
- Logs of the stack in ${cfg.logDir}; connection settings in ${cfg.localDir}/stack.env
+ Logs (stack and services) in ${cfg.logDir}; connection settings in ${cfg.localDir}/stack.env
 
  Try it:
    TOKEN=$(curl -s -X POST ${gw}/api/v1/auth/dev-token -H 'content-type: application/json' \\

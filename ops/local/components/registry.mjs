@@ -98,6 +98,7 @@ export async function up(cfg) {
       QUARKUS_HTTP_HOST: cfg.host,
       QUARKUS_HTTP_PORT: String(cfg.registry.port),
       QUARKUS_HTTP_ACCESS_LOG_ENABLED: 'false',
+      QUARKUS_LOG_LEVEL: 'WARN',
       APICURIO_STORAGE_KIND: 'sql',
       APICURIO_STORAGE_SQL_KIND: 'postgresql',
       APICURIO_DATASOURCE_URL: `jdbc:postgresql://${cfg.host}:${cfg.postgres.port}/${cfg.postgres.registryDatabase}`,
