@@ -27,6 +27,19 @@ try {
 }
 let next = Math.max(0, ...table.map((e) => e.id)) + 1;
 const added: string[] = [];
+const located = new Map<string, string>(); // subject/fingerprint → file holding that schema now
+for (const file of files) {
+  const schema = loadSchemaFile(file);
+  located.set(`${schema.subject}/${fingerprint(schema.type)}`, file);
+}
+// A superseded version moves to history/: its id stays, only its file changes.
+for (const entry of table) {
+  const now = located.get(`${entry.subject}/${entry.fingerprint}`);
+  if (now && now !== entry.file) {
+    added.push(`${entry.id} ${entry.subject} moved ${entry.file} → ${now}`);
+    entry.file = now;
+  }
+}
 for (const file of files) {
   const schema = loadSchemaFile(file);
   const fp = fingerprint(schema.type);
@@ -40,4 +53,4 @@ const doc = {
   schemas: table,
 };
 writeFileSync(PINNED_TABLE, `${JSON.stringify(doc, null, 2)}\n`);
-process.stdout.write(added.length > 0 ? `pinned:\n  ${added.join('\n  ')}\n` : 'every schema already has an id\n');
+process.stdout.write(added.length > 0 ? `changed:\n  ${added.join('\n  ')}\n` : 'every schema already has an id\n');

@@ -7,6 +7,7 @@
 /** Event wire name by Avro record name (namespace {@link AVRO_NAMESPACE}). */
 export const Events = {
   OrderPlaced: 'order.placed',
+  OrderUpdated: 'order.updated',
   OrderValidated: 'order.validated',
   OrderRejected: 'order.rejected',
   PaymentAuthorized: 'payment.authorized',
@@ -68,12 +69,23 @@ export interface OrderPlaced extends EventBase {
   /** A provider-issued token, never card data (keeps the platform out of PCI DSS cardholder-data scope). */
   paymentMethodToken: string | null;
 }
+export interface OrderUpdated extends EventBase {
+  /** The order's content revision after the change. */
+  revision: number;
+  currency: string;
+  totalCents: number;
+  items: OrderLine[];
+  paymentMethodToken: string | null;
+}
 export interface OrderValidated extends EventBase {
   riskScore: number;
+  /** The revision judged; null from v1 writers (applies to whatever revision the order has). */
+  revision: number | null;
 }
 export interface OrderRejected extends EventBase {
   code: string;
   reason: string;
+  revision: number | null;
 }
 export interface PaymentAuthorized extends EventBase {
   paymentId: string;
@@ -122,6 +134,7 @@ export interface OrderStatusChanged extends EventBase {
 
 export interface EventPayloads {
   'order.placed': OrderPlaced;
+  'order.updated': OrderUpdated;
   'order.validated': OrderValidated;
   'order.rejected': OrderRejected;
   'payment.authorized': PaymentAuthorized;

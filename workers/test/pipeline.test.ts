@@ -58,7 +58,7 @@ describe('validator + status projector on real Kafka, PostgreSQL and Redis', () 
 
   it('applies a redelivered event once: same outputs, no second transition, no second feed entry', async () => {
     const { userId, orderId } = await f.seedOrder();
-    const validated = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0.1 };
+    const validated = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0.1, revision: null };
     const bytes = f.codec.encode(Events.OrderValidated, validated);
     await f.produce(orderId, bytes);
     await f.produce(orderId, bytes);
@@ -80,7 +80,7 @@ describe('validator + status projector on real Kafka, PostgreSQL and Redis', () 
 
   it('ignores a status event its order is already past, and records it as processed', async () => {
     const { userId, orderId } = await f.seedOrder('cancelled');
-    const late = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0.1 };
+    const late = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0.1, revision: null };
     await f.produce(orderId, f.codec.encode(Events.OrderValidated, late));
     await f.waitFor(async () => {
       const rows =
@@ -96,7 +96,7 @@ describe('validator + status projector on real Kafka, PostgreSQL and Redis', () 
     await f.produce(orderId, Buffer.from('{"not":"avro"}'));
     await f.produce(
       orderId,
-      f.codec.encode(Events.OrderValidated, { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0 }),
+      f.codec.encode(Events.OrderValidated, { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0, revision: null }),
     );
     await f.waitFor(async () => (await status(orderId))?.status === 'validated');
     const dlq = await f.read(deadLetterTopic(ConsumerGroups.projector), (ms) => ms.some((m) => String(m.key) === orderId));
@@ -114,7 +114,14 @@ describe('validator + status projector on real Kafka, PostgreSQL and Redis', () 
     const orderId = uuidv7();
     await f.produce(
       orderId,
-      f.codec.encode(Events.OrderValidated, { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId: uuidv7(), riskScore: 0 }),
+      f.codec.encode(Events.OrderValidated, {
+        eventId: uuidv7(),
+        occurredAt: Date.now(),
+        orderId,
+        userId: uuidv7(),
+        riskScore: 0,
+        revision: null,
+      }),
     );
     const dlq = await f.read(deadLetterTopic(ConsumerGroups.projector), (ms) => ms.some((m) => String(m.key) === orderId));
     const h = headers(dlq.find((m) => String(m.key) === orderId) ?? {});
@@ -136,5 +143,48 @@ describe('validator + status projector on real Kafka, PostgreSQL and Redis', () 
     await f.waitFor(async () => (await status(orderId))?.status === 'rejected');
     const [o] = await f.sql<{ status_reason: string }[]>`SELECT status_reason FROM orders WHERE id = ${orderId}`;
     assert.equal(o?.status_reason, 'PRODUCT_UNAVAILABLE: no longer sold: NOT-IN-CATALOGUE');
+  });
+
+  it('ignores a verdict on a revision the customer has since changed, and applies the one on the current revision', async () => {
+    const { userId, orderId } = await f.seedOrder();
+    await f.sql`UPDATE orders SET revision = 2 WHERE id = ${orderId}`;
+    const stale = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0.1, revision: 1 };
+    const current = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, code: 'AMOUNT_LIMIT', reason: 'too much', revision: 2 };
+    await f.produce(orderId, f.codec.encode(Events.OrderValidated, stale));
+    await f.produce(orderId, f.codec.encode(Events.OrderRejected, current));
+    await f.waitFor(async () => (await status(orderId))?.status === 'rejected');
+    const history = await f.sql`SELECT to_status FROM order_status_history WHERE order_id = ${orderId}`;
+    assert.deepEqual(
+      history.map((h) => h.to_status),
+      ['rejected'],
+    );
+  });
+
+  it('announces a change the gateway already applied (same event id in the history) without applying it twice', async () => {
+    const { userId, orderId } = await f.seedOrder();
+    const eventId = uuidv7();
+    await f.sql`UPDATE orders SET status = 'cancelled', version = 2 WHERE id = ${orderId}`;
+    await f.sql`
+      INSERT INTO order_status_history (order_id, from_status, to_status, reason, version, event_id)
+      VALUES (${orderId}, 'pending', 'cancelled', 'changed my mind', 2, ${eventId})`;
+    const cancelled = {
+      eventId,
+      occurredAt: Date.now(),
+      orderId,
+      userId,
+      reason: 'changed my mind',
+      cancelledBy: userId,
+      previousStatus: 'pending',
+    };
+    await f.produce(orderId, f.codec.encode(Events.OrderCancelled, cancelled));
+    const entries = await f.waitFor(async () => {
+      const xs = await f.redis.xrange(f.feedKeys.stream(userId), '-', '+');
+      return xs.length > 0 ? xs : undefined;
+    });
+    const update = JSON.parse(entries[0]?.[1][1] ?? '{}');
+    assert.deepEqual([update.status, update.previousStatus, update.version, update.reason], ['cancelled', 'pending', 2, 'changed my mind']);
+    assert.deepEqual(await status(orderId), { status: 'cancelled', version: 2 });
+    const [n] = await f.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM order_status_history WHERE order_id = ${orderId}`;
+    assert.equal(n?.n, 1);
   });
 });

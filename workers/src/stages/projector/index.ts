@@ -5,6 +5,11 @@
  *
  * Events that arrive for an order already past them (a late `order.validated` after a cancellation)
  * are recorded as processed and change nothing: the state machine is the referee, not arrival order.
+ * A verdict on an outdated revision (the customer changed the order since) changes nothing either.
+ *
+ * Some changes are applied synchronously by the gateway (a customer's cancellation), in the same
+ * transaction as their event and a history row carrying that event's id. For those the projector only
+ * announces the change (feed and `order.status_changed`), it does not apply it twice.
  */
 import {
   ConsumerGroups,
@@ -37,24 +42,44 @@ export const projectorStage: Stage = {
     const target = STATUS_BY_EVENT[e.type];
     if (!target) return [];
     const { orderId } = e.payload;
-    const [order] = await tx<{ status: string; version: number; user_id: string }[]>`
-      SELECT status, version, user_id FROM orders WHERE id = ${orderId} FOR UPDATE`;
+    const [order] = await tx<{ status: string; version: number; revision: number; user_id: string }[]>`
+      SELECT status, version, revision, user_id FROM orders WHERE id = ${orderId} FOR UPDATE`;
     if (!order) throw new PermanentError('PROJECTOR_UNKNOWN_ORDER', `order ${orderId} does not exist`);
     if (!isOrderStatus(order.status)) throw new PermanentError('PROJECTOR_BAD_STATUS', `order ${orderId} has status ${order.status}`);
-    const from: OrderStatus = order.status;
-    if (!canTransition(from, target)) {
-      logger.info({ orderId, from, to: target, eventType: e.type }, 'status change not applicable; ignored');
-      return [];
+    const [applied] = await tx<{ from_status: OrderStatus | null; reason: string | null; version: number; occurred_at: Date }[]>`
+      SELECT from_status, reason, version, occurred_at FROM order_status_history
+      WHERE order_id = ${orderId} AND event_id = ${e.payload.eventId}`;
+    let from: OrderStatus;
+    let reason: string | null;
+    let version: number;
+    let now: Date;
+    if (applied) {
+      // Applied by the gateway with this event: announce it only.
+      from = applied.from_status ?? order.status;
+      reason = applied.reason;
+      version = applied.version;
+      now = applied.occurred_at;
+    } else {
+      from = order.status;
+      const judged = (e.payload as { revision?: number | null }).revision;
+      if (typeof judged === 'number' && judged !== order.revision) {
+        logger.info({ orderId, judged, revision: order.revision, eventType: e.type }, 'verdict on an outdated revision; ignored');
+        return [];
+      }
+      if (!canTransition(from, target)) {
+        logger.info({ orderId, from, to: target, eventType: e.type }, 'status change not applicable; ignored');
+        return [];
+      }
+      reason = reasonOf(e);
+      version = order.version + 1;
+      now = new Date();
+      await tx`
+        UPDATE orders SET status = ${target}, status_reason = ${reason}, version = ${version}, updated_at = ${now}
+        WHERE id = ${orderId}`;
+      await tx`
+        INSERT INTO order_status_history (order_id, from_status, to_status, reason, version, event_id, occurred_at)
+        VALUES (${orderId}, ${from}, ${target}, ${reason}, ${version}, ${e.payload.eventId}, ${now})`;
     }
-    const reason = reasonOf(e);
-    const version = order.version + 1;
-    const now = new Date();
-    await tx`
-      UPDATE orders SET status = ${target}, status_reason = ${reason}, version = ${version}, updated_at = ${now}
-      WHERE id = ${orderId}`;
-    await tx`
-      INSERT INTO order_status_history (order_id, from_status, to_status, reason, version, event_id, occurred_at)
-      VALUES (${orderId}, ${from}, ${target}, ${reason}, ${version}, ${e.payload.eventId}, ${now})`;
     const [user] = await tx<{ feed_seq: number }[]>`
       UPDATE users SET feed_seq = feed_seq + 1 WHERE id = ${order.user_id} RETURNING feed_seq`;
     if (!user) throw new PermanentError('PROJECTOR_UNKNOWN_USER', `user ${order.user_id} does not exist`);
