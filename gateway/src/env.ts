@@ -29,6 +29,19 @@ const spec = {
   OUTBOX_BATCH_SIZE: int({ default: 200, min: 1, max: 5_000 }),
   OUTBOX_SWEEP_INTERVAL_MS: int({ default: 1_000, min: 50 }),
   OUTBOX_MAX_ATTEMPTS: int({ default: 20, min: 1 }),
+  /** Consecutive failed logins that lock an account, and for how long. */
+  LOGIN_MAX_FAILURES: int({ default: 5, min: 1, max: 100 }),
+  LOGIN_LOCK_MS: int({ default: 15 * 60_000, min: 1_000 }),
+  REFRESH_TOKEN_TTL_SECONDS: int({ default: 30 * 24 * 3600, min: 60 }),
+  /** argon2id cost (Bun.password): memory in KiB and iterations. */
+  PASSWORD_MEMORY_KIB: int({ default: 19_456, min: 1_024 }),
+  PASSWORD_TIME_COST: int({ default: 2, min: 1, max: 10 }),
+  IDEMPOTENCY_TTL_SECONDS: int({ default: 24 * 3600, min: 24 * 3600 }),
+  /** Group commit: orders per transaction at most, and transactions in flight at once. */
+  ORDER_BATCH_MAX: int({ default: 128, min: 1, max: 1_000 }),
+  ORDER_WRITE_CONCURRENCY: int({ default: 4, min: 1, max: 64 }),
+  /** How long a product's price and availability may be served from memory (0: always read). */
+  CATALOGUE_CACHE_MS: int({ default: 1_000, min: 0, max: 60_000 }),
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside STAGE=dev. */
   DEV_TOKENS: bool({ default: false }),
 };

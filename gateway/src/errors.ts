@@ -9,6 +9,8 @@ export type DomainErrorKind =
   | 'forbidden'
   | 'unauthenticated'
   | 'precondition_failed'
+  | 'precondition_required'
+  | 'locked'
   | 'unavailable';
 
 export class DomainError extends Error {
@@ -18,7 +20,8 @@ export class DomainError extends Error {
     readonly code: string,
     readonly title: string,
     detail: string,
-    readonly extra: Record<string, unknown> = {},
+    /** Problem extensions; `headers` are sent as response headers instead. */
+    readonly extra: { headers?: Record<string, string>; [k: string]: unknown } = {},
   ) {
     super(detail);
   }
@@ -30,6 +33,8 @@ export const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   precondition_failed: 412,
+  precondition_required: 428,
+  locked: 423,
   unprocessable: 422,
   unavailable: 503,
 };

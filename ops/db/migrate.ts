@@ -5,7 +5,8 @@
  * lock keeps two instances (two gateway replicas starting at once) from migrating concurrently.
  *
  * A file whose first line is `-- migrate:no-transaction` runs outside a transaction (for statements
- * such as CREATE INDEX CONCURRENTLY).
+ * such as CREATE INDEX CONCURRENTLY). Such a file holds exactly one statement, written to be safe to
+ * repeat (`IF NOT EXISTS`): a crash between it and its record re-runs it.
  *
  *   bun ops/db/migrate.ts                 uses DATABASE_URL
  *   bun ops/db/migrate.ts --seed dev      also applies ops/db/seeds/dev.sql

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stackConfig, stackUrls } from './config.mjs';
-import { log, run } from './lib/proc.mjs';
+import { ensureAptPackages, log, run, which } from './lib/proc.mjs';
 import { up } from './stack.mjs';
 
 /** @param {import('./config.mjs').StackConfig} cfg */
@@ -20,6 +20,12 @@ export function ensureNpmDependencies(cfg) {
     (p) => !existsSync(join(cfg.root, p)),
   );
   if (!stale && !missingBinaries) return;
+  // node-rdkafka has no prebuilt binaries: node-gyp compiles librdkafka, which needs a C/C++ toolchain.
+  ensureAptPackages([
+    { pkg: 'python3', probe: () => which('python3') !== null },
+    { pkg: 'make', probe: () => which('make') !== null },
+    { pkg: 'g++', probe: () => which('g++') !== null },
+  ]);
   log('installing npm dependencies from package-lock.json (node-rdkafka compiles librdkafka: a few minutes the first time)');
   const res = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: cfg.root, stdio: 'inherit' });
   if (res.status !== 0) throw new Error(`npm ci failed (exit ${res.status})`);

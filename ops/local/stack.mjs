@@ -28,7 +28,8 @@ export async function up(cfg = stackConfig()) {
   mkdirSync(cfg.logDir, { recursive: true });
   const pgMs = await postgres.up(cfg);
   const redisMs = await redis.up(cfg);
-  // The two JVMs take the longest; start them side by side.
+  // Downloads first (they block), then the two JVMs, which take the longest, side by side.
+  kafka.ensureJars(cfg);
   const [kafkaMs, reg] = await Promise.all([kafka.up(cfg), registry.up(cfg)]);
   const urls = stackUrls(cfg, { registry: reg.available });
   const envFile = join(cfg.localDir, 'stack.env');

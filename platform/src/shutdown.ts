@@ -63,6 +63,14 @@ export function createShutdown(opts: ShutdownOptions): Shutdown {
           void shutdown.run(signal).then(exit);
         });
       }
+      // A bug that escapes every handler still drains and exits non-zero, instead of dying mid-batch or
+      // carrying on in an unknown state.
+      for (const event of ['unhandledRejection', 'uncaughtException'] as const) {
+        process.on(event, (err: unknown) => {
+          opts.logger.fatal({ err, event }, 'unhandled failure; shutting down');
+          void shutdown.run(event).then(() => exit(1));
+        });
+      }
     },
     run(reason) {
       if (!running) {

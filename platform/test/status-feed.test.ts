@@ -48,7 +48,7 @@ describe('status feed on real Redis', () => {
     );
     const since = await readSince(redis, keys, user, 0);
     assert.deepEqual(since, { ok: true, updates: [u1] });
-    assert.ok((await redis.ttl(keys.stream(user))) > 0, 'idle streams expire');
+    assert.ok((await redis.ttl(keys.recent(user))) > 0, 'idle feeds expire');
   });
 
   it('does not publish the same sequence twice (a redelivered event)', async () => {
@@ -75,10 +75,25 @@ describe('status feed on real Redis', () => {
   it('reports a gap when the stream no longer holds the next update', async () => {
     const user = randomUUID();
     for (let seq = 1; seq <= 3; seq++) await publisher.publish(update(user, seq));
-    await redis.xtrim(keys.stream(user), 'MAXLEN', 1);
+    await redis.zremrangebyrank(keys.recent(user), 0, 1);
     assert.deepEqual(await readSince(redis, keys, user, 0), { ok: false, reason: 'gap' });
-    await redis.del(keys.stream(user));
+    await redis.del(keys.recent(user));
     assert.deepEqual(await readSince(redis, keys, user, 1, 3), { ok: false, reason: 'gap' });
+  });
+
+  it('stores and publishes a lower sequence that arrives late, and recovery reads in sequence order', async () => {
+    const user = randomUUID();
+    const [u1, u2, u3] = [update(user, 1), update(user, 2), update(user, 3)];
+    assert.equal(await publisher.publish(u1), true);
+    assert.equal(await publisher.publish(u3), true);
+    assert.deepEqual(await readSince(redis, keys, user, 1), { ok: false, reason: 'gap' }, 'seq 2 still on its way');
+    assert.equal(await publisher.publish(u2), true);
+    await until(() => received.some((r) => r.eventId === u2.eventId));
+    assert.ok(
+      received.some((r) => r.eventId === u2.eventId),
+      'the late update was published too',
+    );
+    assert.deepEqual(await readSince(redis, keys, user, 0), { ok: true, updates: [u1, u2, u3] });
   });
 
   it('survives a script cache flush (EVALSHA falls back to EVAL)', async () => {

@@ -21,6 +21,7 @@ export interface SocketData {
   preauth: Principal | null;
   timer: ReturnType<typeof setTimeout> | undefined;
   badFrames: number;
+  closed?: boolean;
 }
 
 export interface EdgeOptions {
@@ -59,6 +60,8 @@ export function startEdge(o: EdgeOptions) {
 
   /** Authenticates (or re-authenticates) a socket; a refreshed token moves its expiry timer. */
   function admit(ws: ServerWebSocket<SocketData>, principal: Principal) {
+    // The socket may have closed while its token was being verified.
+    if (ws.data.closed) return;
     const previous = ws.data.principal;
     if (previous && previous.userId !== principal.userId) {
       close(ws, CloseCodes.forbidden, 'a socket belongs to one user');
@@ -68,10 +71,12 @@ export function startEdge(o: EdgeOptions) {
     ws.data.principal = principal;
     if (!previous) {
       ws.subscribe(userTopic(principal.userId));
-      if (principal.role === 'admin') ws.subscribe(ADMIN_TOPIC);
       connections.dec({ state: 'pending' });
       connections.inc({ state: 'authenticated' });
     }
+    // The role may change with a refreshed token (an admin demoted): the subscriptions follow it.
+    if (principal.role === 'admin') ws.subscribe(ADMIN_TOPIC);
+    else if (ws.isSubscribed(ADMIN_TOPIC)) ws.unsubscribe(ADMIN_TOPIC);
     // Close when the token expires unless the client sends a fresh one first.
     const msLeft = principal.expiresAt * 1000 - Date.now();
     ws.data.timer = setTimeout(() => close(ws, CloseCodes.unauthenticated, 'token expired'), Math.max(0, msLeft));
@@ -151,6 +156,7 @@ export function startEdge(o: EdgeOptions) {
         }
       },
       close(ws) {
+        ws.data.closed = true;
         sockets.delete(ws);
         if (ws.data.timer) clearTimeout(ws.data.timer);
         connections.dec({ state: ws.data.principal ? 'authenticated' : 'pending' });

@@ -106,6 +106,22 @@ describe('ws-edge', () => {
     c.ws.close();
   });
 
+  test('an admin demoted by a refreshed token stops receiving other users’ updates', async () => {
+    const admin = await token(randomUUID(), 60, 'admin');
+    const c = new Client(authFrame(admin.token));
+    await c.ready();
+    const demoted = await token(admin.userId, 60, 'customer');
+    c.ws.send(authFrame(demoted.token));
+    await c.until(() => c.frames.filter((f) => f.type === 'ready').length === 2);
+    const other = update(randomUUID(), 1);
+    await feed.publish(other);
+    const own = update(admin.userId, 1);
+    await feed.publish(own);
+    expect(await c.until(() => c.frames.some((f) => f.eventId === own.eventId))).toBe(true);
+    expect(c.frames.some((f) => f.eventId === other.eventId)).toBe(false);
+    c.ws.close();
+  });
+
   test('closes 4401 when no token comes in time, or the token is not valid', async () => {
     await new Client().closedWith(4401);
     const { token: t } = await token();

@@ -55,7 +55,8 @@ export class OutboxPublisher {
 
   /** New rows were committed: publish now instead of at the next sweep. */
   wake(): void {
-    if (this.stopped) return;
+    // While Kafka or PostgreSQL fails, keep the backoff: every order must not start another failing batch.
+    if (this.stopped || this.failures > 0) return;
     if (this.running) this.again = true;
     else this.schedule(0);
   }

@@ -80,11 +80,13 @@ export async function up(cfg) {
  */
 export function ensureRoleAndDatabases(cfg, databases) {
   const { user, port } = { user: cfg.postgres.user, port: cfg.postgres.port };
-  const vars = ['-v', `role=${user}`, '-v', `pw=${pgPassword(cfg)}`];
+  const vars = ['-v', `role=${user}`];
+  // The password goes through stdin: command lines are visible to every local user in /proc.
   superPsql(
     port,
     vars,
-    `SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'pw')
+    `\\set pw '${pgPassword(cfg)}'
+     SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'pw')
        WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \\gexec
      SELECT format('ALTER ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'pw') \\gexec\n`,
   );

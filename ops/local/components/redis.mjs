@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { redisPing } from '../lib/probes.mjs';
-import { ensureAptPackages, log, runningPid, startDetached, stopProcess, waitFor, which } from '../lib/proc.mjs';
+import { asRoot, ensureAptPackages, log, run, runningPid, startDetached, stopProcess, waitFor, which } from '../lib/proc.mjs';
 
 /** @param {import('../config.mjs').StackConfig} cfg */
 export async function up(cfg) {
@@ -17,6 +17,14 @@ export async function up(cfg) {
     return 0;
   }
   ensureAptPackages([{ pkg: 'redis-server', probe: () => which('redis-server') !== null }]);
+  if (await redisPing(host, port).catch(() => false)) {
+    // Installing the package may have started the distribution's service (persistent, not ours to manage):
+    // stop it, so the stack's own Redis (no persistence, managed by down/reset) takes the port.
+    log(`stopping the distribution's redis-server service that the install started on port ${port}`);
+    const [bin, ...rest] = [...asRoot(), 'sh', '-c', 'service redis-server stop || systemctl stop redis-server || true'];
+    run(/** @type {string} */ (bin), rest, { allowFail: true });
+    await waitFor('the distribution Redis to stop', async () => !(await redisPing(host, port).catch(() => false)), { timeoutMs: 10_000 });
+  }
   const dir = join(cfg.dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
   const { logPath } = startDetached(cfg, 'redis', 'redis-server', [
@@ -35,7 +43,8 @@ export async function up(cfg) {
     '--maxmemory-policy',
     'noeviction',
   ]);
-  return waitFor('Redis', () => redisPing(host, port), {
+  // Ours must be the one answering: a ping alone could be some other Redis that holds the port.
+  return waitFor('Redis', async () => (await redisPing(host, port)) && runningPid(cfg, 'redis') !== null, {
     timeoutMs: 15_000,
     logPath,
     alive: () => runningPid(cfg, 'redis') !== null,

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { pgPassword } from '../config.mjs';
 import { httpOk } from '../lib/probes.mjs';
-import { log, run, runningPid, startDetached, stopProcess, waitFor } from '../lib/proc.mjs';
+import { ensureAptPackages, log, run, runningPid, startDetached, stopProcess, waitFor, which } from '../lib/proc.mjs';
 
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 
@@ -56,6 +56,7 @@ export function findJava(min) {
 function ensureDist(cfg) {
   const p = paths(cfg);
   if (existsSync(p.complete)) return;
+  ensureAptPackages([{ pkg: 'maven', probe: () => which('mvn') !== null }]);
   log(`fetching Apicurio Registry ${cfg.registry.version} from Maven Central into ${p.dist}`);
   rmSync(p.dist, { recursive: true, force: true });
   const download = join(cfg.cacheDir, 'downloads');

@@ -134,7 +134,8 @@ export function parseEnv<S extends Spec>(spec: S, source: Record<string, string 
 
 /** Fields almost every service has. */
 export const commonSpec = {
-  STAGE: oneOf(['dev', 'test', 'staging', 'prod'] as const, { default: 'dev' }),
+  /** Defaults to prod: whatever is refused in production stays refused unless a stage says otherwise. */
+  STAGE: oneOf(['dev', 'test', 'staging', 'prod'] as const, { default: 'prod' }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
   /** Prefix for Kafka topics and groups and Redis keys, so a test run never mixes with the dev stack. */
   NAMESPACE: str({ default: '', pattern: /^([a-z][a-z0-9-]{0,30})?$/ }),

@@ -3,46 +3,46 @@
  *
  * - One pub/sub channel carries every update; each edge process holds one subscription to it and
  *   routes updates to the user's sockets (so subscriptions do not grow with sockets).
- * - A per-user stream (`{userId}` hash tag: one Cluster slot per user) keeps the last updates by the
- *   user's sequence number, for a client that reconnects and asks for what it missed.
+ * - A per-user sorted set scored by the user's sequence number (`{userId}` hash tag: one Cluster slot
+ *   per user) keeps the latest updates, for a client that reconnects and asks for what it missed.
  *
- * The append and the publish happen in one Lua script: atomic, one round trip, and idempotent. The
- * stream entry id is `<seq>-0`, so re-publishing an update (a redelivered event) is refused by XADD
- * and not published twice.
+ * Store and publish happen in one Lua script: atomic, one round trip, idempotent per sequence number.
+ * A sorted set rather than a stream because updates may reach Redis out of sequence order (two of a
+ * user's orders on partitions processed in parallel): a late lower sequence is still stored, and only
+ * a sequence already present is refused as a duplicate (a redelivered event).
  */
 import type { StatusUpdate } from '@orders/contracts';
 import type { Redis } from 'ioredis';
 
 export interface FeedKeys {
   channel: string;
-  stream(userId: string): string;
+  /** The user's recent updates (sorted set, score = sequence). */
+  recent(userId: string): string;
 }
 
 export function feedKeys(namespace: string): FeedKeys {
   const p = namespace ? `${namespace}:` : '';
   return {
     channel: `${p}orders:status`,
-    stream: (userId) => `${p}orders:feed:{${userId}}`,
+    recent: (userId) => `${p}orders:feed:{${userId}}`,
   };
 }
 
-/** Updates kept per user for recovery, and how long an idle user's stream lives. */
+/** Updates kept per user for recovery, and how long an idle user's set lives. */
 export const FEED_MAXLEN = 1_000;
 export const FEED_TTL_SECONDS = 24 * 3600;
 
 const PUBLISH_LUA = `
-local r = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], ARGV[1] .. '-0', 'u', ARGV[2])
-if type(r) == 'table' and r.err then
-  if string.find(r.err, 'equal or smaller', 1, true) then return 0 end
-  return redis.error_reply(r.err)
-end
+if redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[1]) > 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('PUBLISH', ARGV[3], ARGV[2])
 return 1
 `;
 
 type FeedRedis = Redis & {
-  ordersFeedPublish(stream: string, seq: string, json: string, channel: string, maxlen: string, ttl: string): Promise<number>;
+  ordersFeedPublish(key: string, seq: string, json: string, channel: string, maxlen: string, ttl: string): Promise<number>;
 };
 
 export class StatusFeedPublisher {
@@ -57,10 +57,10 @@ export class StatusFeedPublisher {
     this.redis = redis as FeedRedis;
   }
 
-  /** Appends and publishes; false when this seq was already published (a duplicate). */
+  /** Stores and publishes; false when this seq was already published (a duplicate). */
   async publish(update: StatusUpdate): Promise<boolean> {
     const n = await this.redis.ordersFeedPublish(
-      this.keys.stream(update.userId),
+      this.keys.recent(update.userId),
       String(update.seq),
       JSON.stringify(update),
       this.keys.channel,
@@ -74,16 +74,17 @@ export class StatusFeedPublisher {
 export type RecoveryResult = { ok: true; updates: StatusUpdate[] } | { ok: false; reason: 'gap' };
 
 /**
- * Everything after `afterSeq` for a user, or `gap` when the stream no longer holds the update right
- * after it (trimmed, expired, or lost with Redis): the client must then re-read through the REST API.
- * `latestSeq` is the user's current sequence as the caller knows it (0 when unknown).
+ * Everything after `afterSeq` for a user, in sequence order, or `gap` when what Redis holds does not
+ * continue gap-free from `afterSeq` (trimmed, expired, lost with Redis, or a lower sequence still on
+ * its way): the client must then re-read through the REST API. `latestSeq` is the user's current
+ * sequence as the caller knows it (0 when unknown).
  */
 export async function readSince(redis: Redis, keys: FeedKeys, userId: string, afterSeq: number, latestSeq = 0): Promise<RecoveryResult> {
-  const entries = await redis.xrange(keys.stream(userId), `${afterSeq + 1}-0`, '+', 'COUNT', FEED_MAXLEN);
-  const updates = entries.map(([, fields]) => JSON.parse(fields[1] ?? 'null') as StatusUpdate);
-  const first = updates[0];
-  if (first && first.seq !== afterSeq + 1) return { ok: false, reason: 'gap' };
-  if (!first && latestSeq > afterSeq) return { ok: false, reason: 'gap' };
+  const members = await redis.zrangebyscore(keys.recent(userId), `(${afterSeq}`, '+inf', 'LIMIT', 0, FEED_MAXLEN);
+  const updates = members.map((m) => JSON.parse(m) as StatusUpdate);
+  for (let i = 0; i < updates.length; i++) if (updates[i]?.seq !== afterSeq + 1 + i) return { ok: false, reason: 'gap' };
+  const last = updates[updates.length - 1]?.seq ?? afterSeq;
+  if (latestSeq > last) return { ok: false, reason: 'gap' };
   return { ok: true, updates };
 }
 

@@ -104,7 +104,31 @@ export class StageRunner {
         if (list) list.push(m);
         else byPartition.set(k, [m]);
       }
-      await Promise.all([...byPartition.values()].map((msgs) => this.processPartition(msgs)));
+      try {
+        await Promise.all([...byPartition.values()].map((msgs) => this.processPartition(msgs)));
+      } catch (err) {
+        // Nothing here may kill the loop: what was not stored is delivered again (and de-duplicated).
+        this.log.error({ err }, 'batch failed; its unstored messages will be redelivered');
+        await sleep(500);
+      }
+    }
+  }
+
+  /**
+   * Stores the next offset to commit. After a rebalance took the partition away librdkafka refuses
+   * (the partition is not assigned any more): the new owner re-delivers from the last commit, and
+   * processed_events makes that harmless.
+   */
+  private storeOffset(message: Kafka.Message): boolean {
+    try {
+      this.consumer.offsetsStore([{ topic: message.topic, partition: message.partition, offset: message.offset + 1 }]);
+      return true;
+    } catch (err) {
+      this.log.info(
+        { err, topic: message.topic, partition: message.partition },
+        'offset not stored (partition revoked); the new owner re-delivers',
+      );
+      return false;
     }
   }
 
@@ -121,7 +145,8 @@ export class StageRunner {
       this.d.metrics.processed.inc({ stage: this.stage.name, outcome });
       if (outcome === 'handled' || outcome === 'duplicate')
         this.d.metrics.latency.observe({ stage: this.stage.name }, (performance.now() - started) / 1000);
-      this.consumer.offsetsStore([{ topic: message.topic, partition: message.partition, offset: message.offset + 1 }]);
+      // A revoked partition: stop here, the rest of its messages belong to the new owner.
+      if (!this.storeOffset(message)) return;
     }
     const last = messages[messages.length - 1];
     if (last) this.updateLag(last);
@@ -132,11 +157,12 @@ export class StageRunner {
     let attempt = 0;
     while (attempt < this.d.maxAttempts) {
       attempt += 1;
+      let committed: { duplicate: boolean; outputs: Output[] };
       try {
         if (!message.value) throw new ContractError('CONTRACTS_TRUNCATED', 'message has no value');
         const event = await this.d.codec.decode(message.value);
         if (!this.handles.has(event.type)) return 'skipped';
-        return await this.handleOnce(event);
+        committed = await this.applyOnce(event);
       } catch (err) {
         lastError = err;
         if (err instanceof PermanentError || (err instanceof ContractError && !err.retryable)) break;
@@ -146,12 +172,31 @@ export class StageRunner {
         this.log.warn({ err, attempt, offset: message.offset, partition: message.partition }, 'handler failed; retrying');
         // Full jitter around the exponential step, so a fleet of consumers does not retry in lockstep.
         await sleep(backoff / 2 + Math.random() * backoff);
+        continue;
       }
+      // The effect is committed: its outputs must go out. A failure to send is not the message's fault and
+      // never dead-letters it; keep trying (Kafka or Redis coming back heals it), or leave the offset
+      // unstored when stopping so the redelivery re-sends the recorded outputs.
+      return (await this.emitUntilDone(committed.outputs)) ? (committed.duplicate ? 'duplicate' : 'handled') : 'abandoned';
     }
     return (await this.deadLetter(message, lastError, attempt)) ? 'dead_lettered' : 'abandoned';
   }
 
-  private async handleOnce(event: DecodedEvent): Promise<Outcome> {
+  private async emitUntilDone(outputs: Output[]): Promise<boolean> {
+    for (let i = 0; ; i++) {
+      try {
+        await this.emit(outputs);
+        return true;
+      } catch (err) {
+        if (this.stopping) return false;
+        this.log.warn({ err, attempt: i + 1 }, 'emitting committed outputs failed; retrying');
+        await sleep(Math.min(this.d.retryBaseMs * 2 ** i, 5_000));
+      }
+    }
+  }
+
+  /** One transaction: claim the event id and apply the stage's effect, or read what a previous delivery recorded. */
+  private async applyOnce(event: DecodedEvent): Promise<{ duplicate: boolean; outputs: Output[] }> {
     const { sql, logger } = this.d;
     const eventId = event.payload.eventId;
     const result = await sql.begin(async (tx) => {
@@ -171,9 +216,8 @@ export class StageRunner {
       }
       return { duplicate: false, outputs };
     });
-    await this.emit(result.outputs);
-    if (result.duplicate) logger.debug({ stage: this.stage.name, eventId }, 'duplicate event; outputs re-emitted');
-    return result.duplicate ? 'duplicate' : 'handled';
+    if (result.duplicate) logger.debug({ stage: this.stage.name, eventId }, 'duplicate event; recorded outputs re-emitted');
+    return result;
   }
 
   private async emit(outputs: Output[]): Promise<void> {

@@ -1,9 +1,42 @@
+/** Auth schemas: registration, login, token refresh and logout, and the dev-only token request. */
 import { ROLES, TIERS } from '@orders/platform';
 import { t } from 'elysia';
 
+const Email = t.String({ format: 'email', maxLength: 254 });
+/** Long passphrases welcome; the upper bound keeps hashing cost bounded. */
+const Password = t.String({ minLength: 12, maxLength: 128 });
+const RefreshToken = t.String({ pattern: '^rt_[A-Za-z0-9_-]{43}$', description: 'Opaque refresh token' });
+
+export const RegisterBody = t.Object({ email: Email, password: Password }, { additionalProperties: false });
+export type RegisterBody = typeof RegisterBody.static;
+
+export const LoginBody = t.Object({ email: Email, password: t.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+export type LoginBody = typeof LoginBody.static;
+
+export const RefreshBody = t.Object({ refreshToken: RefreshToken }, { additionalProperties: false });
+export type RefreshBody = typeof RefreshBody.static;
+
+export const UserView = t.Object({
+  id: t.String({ format: 'uuid' }),
+  email: t.String(),
+  role: t.Union(ROLES.map((r) => t.Literal(r))),
+  tier: t.Union(TIERS.map((x) => t.Literal(x))),
+  createdAt: t.String({ format: 'date-time' }),
+});
+export type UserView = typeof UserView.static;
+
+export const TokenPairView = t.Object({
+  accessToken: t.String(),
+  tokenType: t.Literal('Bearer'),
+  expiresIn: t.Integer({ description: 'seconds' }),
+  refreshToken: t.String(),
+  refreshExpiresIn: t.Integer({ description: 'seconds' }),
+});
+export type TokenPairView = typeof TokenPairView.static;
+
 export const DevTokenBody = t.Object(
   {
-    email: t.String({ format: 'email', maxLength: 254 }),
+    email: Email,
     role: t.Optional(t.Union(ROLES.map((r) => t.Literal(r)))),
     tier: t.Optional(t.Union(TIERS.map((x) => t.Literal(x)))),
   },

@@ -1,0 +1,122 @@
+/**
+ * The catalogue. Orders are priced from it at creation; a short in-memory cache (bounded staleness,
+ * CATALOGUE_CACHE_MS) keeps the hot path off the database, and this instance's own updates invalidate
+ * it at once. Stock here is the sellable quantity the inventory stage reserves from.
+ */
+import { PgErrorCodes, pgErrorCode, type Sql } from '@orders/platform';
+import { DomainError } from '../../errors';
+import type { CreateProductBody, ProductPage, ProductView, UpdateProductBody } from './model';
+
+interface ProductRow {
+  sku: string;
+  name: string;
+  price_cents: number;
+  currency: string;
+  stock: number;
+  active: boolean;
+  updated_at: Date;
+}
+
+export interface PriceEntry {
+  sku: string;
+  priceCents: number;
+  currency: string;
+  active: boolean;
+}
+
+const COLUMNS = 'sku, name, price_cents, currency, stock, active, updated_at';
+
+function view(p: ProductRow): ProductView {
+  return {
+    sku: p.sku,
+    name: p.name,
+    priceCents: p.price_cents,
+    currency: p.currency,
+    stock: p.stock,
+    active: p.active,
+    updatedAt: p.updated_at.toISOString(),
+  };
+}
+
+export class ProductsService {
+  private readonly cache = new Map<string, { entry: PriceEntry | null; at: number }>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly cacheMs: number,
+  ) {}
+
+  /** Prices for these SKUs (null for unknown ones), from memory when fresh enough. */
+  async prices(skus: string[]): Promise<Map<string, PriceEntry | null>> {
+    const now = Date.now();
+    const out = new Map<string, PriceEntry | null>();
+    const missing: string[] = [];
+    for (const sku of skus) {
+      const hit = this.cache.get(sku);
+      if (hit && now - hit.at < this.cacheMs) out.set(sku, hit.entry);
+      else missing.push(sku);
+    }
+    if (missing.length > 0) {
+      const rows = await this.sql<{ sku: string; price_cents: number; currency: string; active: boolean }[]>`
+        SELECT sku, price_cents, currency, active FROM products WHERE sku IN ${this.sql(missing)}`;
+      const found = new Map(rows.map((r) => [r.sku, { sku: r.sku, priceCents: r.price_cents, currency: r.currency, active: r.active }]));
+      for (const sku of missing) {
+        const entry = found.get(sku) ?? null;
+        out.set(sku, entry);
+        if (this.cacheMs > 0) this.cache.set(sku, { entry, at: now });
+      }
+      if (this.cache.size > 100_000) this.cache.clear();
+    }
+    return out;
+  }
+
+  async list(opts: { limit: number; cursor?: string; includeInactive: boolean }): Promise<ProductPage> {
+    const rows = await this.sql<ProductRow[]>`
+      SELECT ${this.sql.unsafe(COLUMNS)} FROM products
+      WHERE TRUE
+        ${opts.cursor ? this.sql`AND sku > ${opts.cursor}` : this.sql``}
+        ${opts.includeInactive ? this.sql`` : this.sql`AND active`}
+      ORDER BY sku
+      LIMIT ${opts.limit + 1}`;
+    const page = rows.slice(0, opts.limit);
+    return { items: page.map(view), nextCursor: rows.length > opts.limit ? (page[page.length - 1]?.sku ?? null) : null };
+  }
+
+  async get(sku: string, includeInactive: boolean): Promise<ProductView> {
+    const [row] = await this.sql<ProductRow[]>`SELECT ${this.sql.unsafe(COLUMNS)} FROM products WHERE sku = ${sku}`;
+    if (!row || (!row.active && !includeInactive))
+      throw new DomainError('not_found', 'PRODUCTS_NOT_FOUND', 'Product not found', `No product ${sku}.`);
+    return view(row);
+  }
+
+  async create(body: CreateProductBody): Promise<ProductView> {
+    try {
+      const [row] = await this.sql<ProductRow[]>`
+        INSERT INTO products (sku, name, price_cents, currency, stock, active)
+        VALUES (${body.sku}, ${body.name}, ${body.priceCents}, ${body.currency}, ${body.stock}, ${body.active ?? true})
+        RETURNING ${this.sql.unsafe(COLUMNS)}`;
+      this.cache.delete(body.sku);
+      return view(row as ProductRow);
+    } catch (err) {
+      if (pgErrorCode(err) === PgErrorCodes.uniqueViolation) {
+        throw new DomainError('conflict', 'PRODUCTS_SKU_TAKEN', 'SKU already exists', `A product ${body.sku} exists; update it instead.`);
+      }
+      throw err;
+    }
+  }
+
+  async update(sku: string, body: UpdateProductBody): Promise<ProductView> {
+    const [row] = await this.sql<ProductRow[]>`
+      UPDATE products SET
+        name = COALESCE(${body.name ?? null}, name),
+        price_cents = COALESCE(${body.priceCents ?? null}::bigint, price_cents),
+        stock = COALESCE(${body.stock ?? null}::integer, stock),
+        active = COALESCE(${body.active ?? null}::boolean, active),
+        updated_at = now()
+      WHERE sku = ${sku}
+      RETURNING ${this.sql.unsafe(COLUMNS)}`;
+    this.cache.delete(sku);
+    if (!row) throw new DomainError('not_found', 'PRODUCTS_NOT_FOUND', 'Product not found', `No product ${sku}.`);
+    return view(row);
+  }
+}
