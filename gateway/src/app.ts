@@ -1,16 +1,20 @@
 /**
  * Composes the gateway: cross-cutting plugins first (errors, request ids and metrics, JSON bodies),
- * then one module per feature. No `listen` here: tests drive the app with `app.handle(request)`.
+ * then one module per feature, and the OpenAPI document generated from the routes' own schemas.
+ * No `listen` here: tests drive the app with `app.handle(request)`.
  */
+import { openapi } from '@elysiajs/openapi';
 import type { Logger, Metrics } from '@orders/platform';
 import { Elysia } from 'elysia';
 import type { GatewayDeps } from './deps';
 import type { GatewayEnv } from './env';
-import { devTokenModule } from './modules/auth/index';
-import { DevTokenService } from './modules/auth/service';
+import { adminModule } from './modules/admin/index';
+import { authModule, devTokenModule } from './modules/auth/index';
+import { AuthService, DevTokenService } from './modules/auth/service';
 import { healthModule } from './modules/health/index';
 import { ordersModule } from './modules/orders/index';
 import { OrdersService } from './modules/orders/service';
+import { productsModule } from './modules/products/index';
 import { authPlugin } from './plugins/auth';
 import { jsonBody } from './plugins/body';
 import { errorHandler } from './plugins/errors';
@@ -28,10 +32,33 @@ export interface AppContext {
 
 export function createApp({ env, deps, logger, metrics, isStopping, inflight }: AppContext) {
   const auth = authPlugin(deps.verify);
+  const orders = new OrdersService(deps.sql, deps.products, deps.writer, deps.outbox, env.IDEMPOTENCY_TTL_SECONDS);
+  const accounts = new AuthService(deps.sql, deps.sign, {
+    maxFailures: env.LOGIN_MAX_FAILURES,
+    lockMs: env.LOGIN_LOCK_MS,
+    refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+    passwordMemoryKib: env.PASSWORD_MEMORY_KIB,
+    passwordTimeCost: env.PASSWORD_TIME_COST,
+  });
   const app = new Elysia({ name: 'gateway', normalize: false })
     .use(errorHandler(logger))
     .use(observability(metrics, inflight))
     .use(jsonBody(env.BODY_LIMIT_BYTES))
+    .use(
+      openapi({
+        path: '/docs',
+        specPath: '/openapi.json',
+        exclude: { paths: ['/docs', '/openapi.json', '/metrics'] },
+        documentation: {
+          info: {
+            title: 'Order platform API',
+            version: '1.0.0',
+            description: 'Orders, products and accounts. Every error is application/problem+json (RFC 9457) with a stable `code`.',
+          },
+          components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+        },
+      }),
+    )
     .use(
       healthModule(
         {
@@ -45,7 +72,10 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
         isStopping,
       ),
     )
-    .use(ordersModule(auth, new OrdersService(deps.sql, deps.outbox)));
+    .use(authModule(accounts))
+    .use(productsModule(auth, deps.products))
+    .use(ordersModule(auth, orders))
+    .use(adminModule(auth, orders));
   if (env.DEV_TOKENS) app.use(devTokenModule(new DevTokenService(deps.sql, deps.sign)));
   return app;
 }

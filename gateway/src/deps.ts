@@ -15,6 +15,8 @@ import {
   parseSigningKey,
 } from '@orders/platform';
 import type { GatewayEnv } from './env';
+import { OrderWriter } from './modules/orders/writer';
+import { ProductsService } from './modules/products/service';
 import { createProducer } from './outbox/producer';
 import { OutboxPublisher } from './outbox/publisher';
 
@@ -46,7 +48,14 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
     logger,
     metrics,
   });
-  return { sql, redis, verify, sign, codec, kafka, outbox };
+  const batchSize = metrics.histogram('order_batch_size', 'Orders per group-commit transaction', [], [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+  const writer = new OrderWriter(sql, {
+    maxBatch: env.ORDER_BATCH_MAX,
+    concurrency: env.ORDER_WRITE_CONCURRENCY,
+    onBatch: (size) => batchSize.observe(size),
+  });
+  const products = new ProductsService(sql, env.CATALOGUE_CACHE_MS);
+  return { sql, redis, verify, sign, codec, kafka, outbox, writer, products };
 }
 
 export type GatewayDeps = Awaited<ReturnType<typeof createDeps>>;

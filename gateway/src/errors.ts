@@ -3,6 +3,7 @@
  * kind to a status. Codes are stable and documented in the OpenAPI document.
  */
 export type DomainErrorKind =
+  | 'bad_request'
   | 'not_found'
   | 'conflict'
   | 'unprocessable'
@@ -28,6 +29,7 @@ export class DomainError extends Error {
 }
 
 export const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
+  bad_request: 400,
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,

@@ -4,6 +4,7 @@ import type { Server } from 'bun';
 import { createApp } from './app';
 import { createDeps } from './deps';
 import { loadEnv } from './env';
+import { startMaintenance } from './maintenance';
 import { gatewayShutdown } from './shutdown';
 
 const env = loadEnv(process.env);
@@ -13,7 +14,8 @@ const deps = await createDeps(env, logger, metrics);
 
 let server: Server<unknown> | undefined;
 const inflight = { value: 0 };
-const shutdown = gatewayShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, server: () => server, deps, inflight });
+const stopMaintenance = startMaintenance(deps.sql, logger);
+const shutdown = gatewayShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, server: () => server, deps, inflight, stopMaintenance });
 const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping, inflight });
 // The hard cap only guards memory against absurd uploads; the body plugin answers 413 below it.
 app.listen({ hostname: env.HOST, port: env.PORT, maxRequestBodySize: env.BODY_LIMIT_BYTES * 16 });

@@ -12,6 +12,7 @@ export function gatewayShutdown(opts: {
   server: () => Server<unknown> | undefined;
   deps: GatewayDeps;
   inflight: { value: number };
+  stopMaintenance: () => Promise<void>;
 }): Shutdown {
   const s = createShutdown({ logger: opts.logger, timeoutMs: opts.timeoutMs });
   s.add('stop accepting and drain requests', async () => {
@@ -25,7 +26,9 @@ export function gatewayShutdown(opts: {
     if (opts.inflight.value > 0) opts.logger.warn({ inflight: opts.inflight.value }, 'requests still in flight at the drain deadline');
     await server.stop(true);
   });
+  s.add('finish order writes', () => opts.deps.writer.idle());
   s.add('stop the outbox publisher', () => opts.deps.outbox.stop());
+  s.add('stop maintenance', opts.stopMaintenance);
   s.add('disconnect kafka', () => opts.deps.kafka.producer.disconnect());
   s.add('close redis', async () => void (await opts.deps.redis.quit()));
   s.add('close postgres', () => opts.deps.sql.end({ timeout: 5 }));

@@ -61,11 +61,22 @@ export class OutboxPublisher {
     else this.schedule(0);
   }
 
-  /** Finishes the batch in flight and stops; unpublished rows stay for the next instance or start. */
+  /**
+   * Finishes the batch in flight, publishes what is left once more, and stops. Whatever still cannot be
+   * published stays in the outbox for another instance's sweep or the next start.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    if (this.failures === 0) {
+      this.stopped = false;
+      try {
+        await this.drain();
+      } finally {
+        this.stopped = true;
+      }
+    }
   }
 
   private schedule(ms: number): void {

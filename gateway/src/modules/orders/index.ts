@@ -1,28 +1,60 @@
-/** HTTP for orders: `/api/v1/orders`. The only file of the module that knows about requests. */
+/** HTTP for `/api/v1/orders`: a customer's own orders. The only file of the module that knows requests. */
 import { Elysia } from 'elysia';
+import { DomainError } from '../../errors';
+import { authErrors, problems, secured } from '../../http';
 import type { authPlugin } from '../../plugins/auth';
-import { CreateOrderBody, OrderIdParams, OrderView } from './model';
+import {
+  CancelOrderBody,
+  CreateOrderBody,
+  CreateOrderHeaders,
+  HistoryView,
+  IfMatchHeaders,
+  ListOrdersQuery,
+  OrderIdParams,
+  OrderPage,
+  OrderView,
+  UpdateOrderBody,
+} from './model';
 import type { OrdersService } from './service';
+
+/** `"3"` or `W/"3"` → 3; anything else is refused rather than ignored. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^(?:W\/)?"(\d{1,9})"$/.exec(header.trim());
+  if (!m) throw new DomainError('bad_request', 'ORDERS_BAD_IF_MATCH', 'Invalid If-Match', 'If-Match must be the ETag you read, like "3".');
+  return Number(m[1]);
+}
 
 export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: OrdersService) {
   return new Elysia({ name: 'orders', normalize: false, prefix: '/api/v1/orders' })
     .use(auth)
     .post(
       '/',
-      async ({ body, principal, set }) => {
-        const order = await orders.create(principal, body);
-        set.status = 201;
-        set.headers.location = `/api/v1/orders/${order.id}`;
-        set.headers.etag = `"${order.version}"`;
-        return order;
+      async ({ body, headers, principal, set }) => {
+        const result = await orders.create(principal, body, headers['idempotency-key']);
+        set.status = result.status;
+        set.headers.location = `/api/v1/orders/${result.order.id}`;
+        set.headers.etag = `"${result.order.version}"`;
+        if (result.replayed) set.headers['idempotent-replayed'] = 'true';
+        return result.order;
       },
       {
         auth: ['customer', 'admin'],
+        headers: CreateOrderHeaders,
         body: CreateOrderBody,
-        response: { 201: OrderView },
-        detail: { summary: 'Place an order', tags: ['orders'] },
+        response: { 201: OrderView, ...authErrors, ...problems(409, 422) },
+        detail: secured('Place an order', ['orders'], {
+          description:
+            'Prices come from the catalogue. With an Idempotency-Key, a retry with the same body replays the first answer (header Idempotent-Replayed: true); another body under the same key is 422; a retry while the first is still being written is 409.',
+        }),
       },
     )
+    .get('/', ({ query, principal }) => orders.list(principal, query, 'own'), {
+      auth: ['customer', 'admin'],
+      query: ListOrdersQuery,
+      response: { 200: OrderPage, ...authErrors },
+      detail: secured('List your orders, newest first', ['orders']),
+    })
     .get(
       '/:id',
       async ({ params, principal, set }) => {
@@ -33,8 +65,57 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
       {
         auth: ['customer', 'admin'],
         params: OrderIdParams,
-        response: { 200: OrderView },
-        detail: { summary: 'Read one of your orders', tags: ['orders'] },
+        response: { 200: OrderView, ...authErrors, ...problems(404) },
+        detail: secured('Read one of your orders', ['orders']),
       },
-    );
+    )
+    .patch(
+      '/:id',
+      async ({ params, headers, body, principal, set }) => {
+        const version = parseIfMatch(headers['if-match']);
+        if (version === undefined) {
+          throw new DomainError(
+            'precondition_required',
+            'ORDERS_IF_MATCH_REQUIRED',
+            'If-Match required',
+            'Send the ETag you read in If-Match.',
+          );
+        }
+        const order = await orders.update(principal, params.id, version, body);
+        set.headers.etag = `"${order.version}"`;
+        return order;
+      },
+      {
+        auth: ['customer', 'admin'],
+        params: OrderIdParams,
+        headers: IfMatchHeaders,
+        body: UpdateOrderBody,
+        response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412, 422, 428) },
+        detail: secured('Change a pending order (lines, payment method)', ['orders'], {
+          description: 'Needs If-Match with the ETag you read: a stale version answers 412. Only pending orders change (409 otherwise).',
+        }),
+      },
+    )
+    .post(
+      '/:id/cancel',
+      async ({ params, headers, body, principal, set }) => {
+        const order = await orders.cancel(principal, params.id, parseIfMatch(headers['if-match']), body?.reason);
+        set.headers.etag = `"${order.version}"`;
+        return order;
+      },
+      {
+        auth: ['customer', 'admin'],
+        params: OrderIdParams,
+        headers: IfMatchHeaders,
+        body: CancelOrderBody,
+        response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412) },
+        detail: secured('Cancel an order before it ships', ['orders']),
+      },
+    )
+    .get('/:id/history', ({ params, principal }) => orders.history(principal, params.id), {
+      auth: ['customer', 'admin'],
+      params: OrderIdParams,
+      response: { 200: HistoryView, ...authErrors, ...problems(404) },
+      detail: secured("An order's status history", ['orders']),
+    });
 }

@@ -4,8 +4,7 @@
  */
 import { ORDER_STATUSES } from '@orders/contracts';
 import { t } from 'elysia';
-
-export const Sku = t.String({ pattern: '^[A-Z0-9][A-Z0-9-]{1,63}$', description: 'Product SKU' });
+import { Sku } from '../products/model';
 
 export const OrderLineInput = t.Object(
   {
@@ -15,17 +14,59 @@ export const OrderLineInput = t.Object(
   { additionalProperties: false },
 );
 
+const Lines = t.Array(OrderLineInput, { minItems: 1, maxItems: 50 });
+/** A token from the payment provider; card numbers are never accepted. */
+const PaymentMethodToken = t.String({ pattern: '^pm_[A-Za-z0-9_]{4,64}$', description: 'Payment provider token (never card data)' });
+
 export const CreateOrderBody = t.Object(
-  {
-    items: t.Array(OrderLineInput, { minItems: 1, maxItems: 50 }),
-    /** A token from the payment provider; card numbers are never accepted. */
-    paymentMethodToken: t.Optional(t.String({ pattern: '^pm_[A-Za-z0-9_]{4,64}$' })),
-  },
+  { items: Lines, paymentMethodToken: t.Optional(PaymentMethodToken) },
   { additionalProperties: false },
 );
 export type CreateOrderBody = typeof CreateOrderBody.static;
 
+export const UpdateOrderBody = t.Object(
+  { items: t.Optional(Lines), paymentMethodToken: t.Optional(PaymentMethodToken) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateOrderBody = typeof UpdateOrderBody.static;
+
+export const CancelOrderBody = t.Optional(
+  t.Object({ reason: t.Optional(t.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }),
+);
+
 export const OrderIdParams = t.Object({ id: t.String({ format: 'uuid' }) });
+
+export const CreateOrderHeaders = t.Object({
+  'idempotency-key': t.Optional(
+    t.String({ pattern: '^[\\x21-\\x7E]{1,255}$', description: 'Retries with the same key and body replay the first answer (kept 24 h)' }),
+  ),
+});
+
+export const IfMatchHeaders = t.Object({
+  'if-match': t.Optional(t.String({ maxLength: 64, description: 'The ETag (version) you last read' })),
+});
+
+const Status = t.UnionEnum(ORDER_STATUSES);
+
+export const ListOrdersQuery = t.Object(
+  {
+    status: t.Optional(
+      t.String({ pattern: `^(${ORDER_STATUSES.join('|')})(,(${ORDER_STATUSES.join('|')}))*$`, description: 'Comma-separated statuses' }),
+    ),
+    createdFrom: t.Optional(t.String({ format: 'date-time', description: 'Inclusive' })),
+    createdTo: t.Optional(t.String({ format: 'date-time', description: 'Exclusive' })),
+    limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
+    cursor: t.Optional(t.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),
+  },
+  { additionalProperties: false },
+);
+export type ListOrdersQuery = typeof ListOrdersQuery.static;
+
+export const AdminListOrdersQuery = t.Object(
+  { ...ListOrdersQuery.properties, userId: t.Optional(t.String({ format: 'uuid' })) },
+  { additionalProperties: false },
+);
+export type AdminListOrdersQuery = typeof AdminListOrdersQuery.static;
 
 export const OrderLineView = t.Object({
   sku: t.String(),
@@ -37,13 +78,26 @@ export const OrderLineView = t.Object({
 export const OrderView = t.Object({
   id: t.String({ format: 'uuid' }),
   userId: t.String({ format: 'uuid' }),
-  status: t.UnionEnum(ORDER_STATUSES),
+  status: Status,
   statusReason: t.Union([t.String(), t.Null()]),
   currency: t.String(),
   totalCents: t.Integer(),
   items: t.Array(OrderLineView),
-  version: t.Integer(),
+  version: t.Integer({ description: 'Bumped by every change; the ETag' }),
   createdAt: t.String({ format: 'date-time' }),
   updatedAt: t.String({ format: 'date-time' }),
 });
 export type OrderView = typeof OrderView.static;
+
+export const OrderPage = t.Object({ items: t.Array(OrderView), nextCursor: t.Union([t.String(), t.Null()]) });
+export type OrderPage = typeof OrderPage.static;
+
+export const HistoryEntry = t.Object({
+  fromStatus: t.Union([Status, t.Null()]),
+  toStatus: Status,
+  reason: t.Union([t.String(), t.Null()]),
+  version: t.Integer(),
+  occurredAt: t.String({ format: 'date-time' }),
+});
+export const HistoryView = t.Object({ orderId: t.String({ format: 'uuid' }), entries: t.Array(HistoryEntry) });
+export type HistoryView = typeof HistoryView.static;

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { randomUUID } from 'node:crypto';
+import postgres from 'postgres';
+import { lockKey } from '../src/modules/orders/writer';
+import { type Gateway, gateway } from './support';
+
+let gw: Gateway;
+
+beforeAll(async () => {
+  gw = await gateway();
+});
+
+afterAll(async () => {
+  await gw.close();
+});
+
+const body = { items: [{ sku: 'MUG-BLUE', quantity: 2 }] };
+
+async function ordersOf(userId: string) {
+  const [r] = await gw.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM orders WHERE user_id = ${userId}`;
+  return r?.n;
+}
+
+describe('Idempotency-Key on POST /api/v1/orders', () => {
+  test('the same key and body replay the first answer; one order exists', async () => {
+    const u = await gw.user();
+    const key = randomUUID();
+    const first = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body, headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(201);
+    // Key order does not matter: the body is compared canonically.
+    const again = await gw.call('POST', '/api/v1/orders', {
+      token: u.accessToken,
+      raw: '{ "items" : [ { "quantity": 2, "sku": "MUG-BLUE" } ] }',
+      headers: { 'idempotency-key': key, 'content-type': 'application/json' },
+    });
+    expect(again.status).toBe(201);
+    expect(again.json).toEqual(first.json);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('location')).toBe(first.headers.get('location'));
+    expect(await ordersOf(u.userId)).toBe(1);
+  });
+
+  test('the same key with another body is 422 and writes nothing', async () => {
+    const u = await gw.user();
+    const key = randomUUID();
+    await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body, headers: { 'idempotency-key': key } });
+    const other = await gw.call('POST', '/api/v1/orders', {
+      token: u.accessToken,
+      body: { items: [{ sku: 'MUG-BLUE', quantity: 3 }] },
+      headers: { 'idempotency-key': key },
+    });
+    expect([other.status, other.json.code]).toEqual([422, 'IDEMPOTENCY_KEY_MISMATCH']);
+    expect(await ordersOf(u.userId)).toBe(1);
+  });
+
+  test('while the first request with a key is still being written, another one is 409 with Retry-After', async () => {
+    const u = await gw.user();
+    const key = randomUUID();
+    // Hold the key's lock from another session, as an in-flight transaction would.
+    const holder = postgres(gw.env.DATABASE_URL, { max: 1 });
+    try {
+      await holder`SELECT pg_advisory_lock(${lockKey(u.userId, key)}::bigint)`;
+      const r = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body, headers: { 'idempotency-key': key } });
+      expect([r.status, r.json.code, r.headers.get('retry-after')]).toEqual([409, 'IDEMPOTENCY_KEY_IN_FLIGHT', '1']);
+      expect(await ordersOf(u.userId)).toBe(0);
+    } finally {
+      await holder.end();
+    }
+    expect((await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body, headers: { 'idempotency-key': key } })).status).toBe(201);
+  });
+
+  test('concurrent retries with one key create exactly one order; everyone gets that order or a 409', async () => {
+    const u = await gw.user();
+    const key = randomUUID();
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        gw.call('POST', '/api/v1/orders', { token: u.accessToken, body, headers: { 'idempotency-key': key } }),
+      ),
+    );
+    const ok = answers.filter((a) => a.status === 201);
+    expect(ok.length).toBeGreaterThan(0);
+    expect(new Set(ok.map((a) => a.json.id)).size).toBe(1);
+    for (const a of answers) expect([201, 409]).toContain(a.status);
+    expect(await ordersOf(u.userId)).toBe(1);
+  });
+
+  test('keys belong to their user, are kept at least 24 h, and must be printable ASCII', async () => {
+    const a = await gw.user();
+    const b = await gw.user();
+    const key = randomUUID();
+    const ra = await gw.call('POST', '/api/v1/orders', { token: a.accessToken, body, headers: { 'idempotency-key': key } });
+    const rb = await gw.call('POST', '/api/v1/orders', { token: b.accessToken, body, headers: { 'idempotency-key': key } });
+    expect(rb.status).toBe(201);
+    expect(rb.json.id).not.toBe(ra.json.id);
+    const [row] = await gw.sql<{ hours: number }[]>`
+      SELECT extract(epoch FROM expires_at - created_at) / 3600 AS hours FROM idempotency_keys WHERE user_id = ${a.userId} AND key = ${key}`;
+    expect(Number(row?.hours)).toBeGreaterThanOrEqual(24);
+    const bad = await gw.call('POST', '/api/v1/orders', { token: a.accessToken, body, headers: { 'idempotency-key': 'has spaces in it' } });
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe('group commit', () => {
+  test('a burst of creates shares transactions, and one bad order fails alone', async () => {
+    const users = await Promise.all(Array.from({ length: 5 }, () => gw.user()));
+    // A valid signature for an account that does not exist: its insert violates the foreign key.
+    const { token: ghost } = await gw.deps.sign({ userId: randomUUID(), role: 'customer', tier: 'free' });
+    const before = { ...gw.deps.writer.stats };
+    const requests = Array.from({ length: 60 }, (_, i) => {
+      const token = i === 30 ? ghost : (users[i % users.length]?.accessToken as string);
+      return gw.call('POST', '/api/v1/orders', { token, body, headers: { 'idempotency-key': randomUUID() } });
+    });
+    const answers = await Promise.all(requests);
+    expect(answers.filter((a) => a.status === 201).length).toBe(59);
+    expect(answers[30]?.json.code).toBe('AUTH_UNKNOWN_USER');
+    const written = new Set(answers.filter((a) => a.status === 201).map((a) => a.json.id));
+    expect(written.size).toBe(59);
+    const batches = gw.deps.writer.stats.batches - before.batches;
+    expect(batches).toBeLessThan(59);
+    const [n] = await gw.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM orders WHERE id IN ${gw.sql([...written] as string[])}`;
+    expect(n?.n).toBe(59);
+  });
+});
