@@ -16,10 +16,11 @@ export const edgeUrl = `ws://${cfg.host}:${mode.ports.wsEdgePort}/ws/orders`;
 
 export type Services = Awaited<ReturnType<typeof startServices>>;
 
-export async function start(): Promise<Services> {
+export async function start(only?: string[]): Promise<Services> {
   const lines: string[] = [];
   try {
     const services = await startServices(cfg, mode, {
+      only,
       // Service logs reach the test output only when something is wrong.
       onLine: (service, line) => {
         lines.push(`[${service}] ${line}`);

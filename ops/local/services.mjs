@@ -74,12 +74,13 @@ export function serviceDefinitions(cfg, mode) {
  * Starts every service, each line of output prefixed with its name (or handed to `onLine`), and
  * waits until all answer their readiness endpoint.
  * @param {import('./config.mjs').StackConfig} cfg @param {Mode} mode
- * @param {{ onLine?: (service: string, line: string) => void, timeoutMs?: number }} [opts]
+ * @param {{ onLine?: (service: string, line: string) => void, timeoutMs?: number, only?: string[], env?: Record<string, string> }} [opts]
  */
 export async function startServices(cfg, mode, opts = {}) {
-  const base = serviceEnv(cfg, mode);
+  const base = { ...serviceEnv(cfg, mode), ...opts.env };
   const onLine = opts.onLine ?? ((service, line) => process.stdout.write(`[${service}] ${line}\n`));
-  const procs = serviceDefinitions(cfg, mode).map((def) => {
+  const defs = serviceDefinitions(cfg, mode).filter((d) => !opts.only || opts.only.includes(d.name));
+  const procs = defs.map((def) => {
     const child = spawn(def.cmd, def.args, {
       cwd: def.cwd,
       env: { ...process.env, ...base, ...def.env },
