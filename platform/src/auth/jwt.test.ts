@@ -94,6 +94,20 @@ describe('access tokens', () => {
     await assert.rejects(verify(godMode), code('AUTH_TOKEN_INVALID'));
   });
 
+  it('remembers a verified token until it expires, and only a byte-identical token hits', async () => {
+    const k1 = keyPair('k1');
+    let clock = Date.now();
+    const verify = createVerifier(settings, parsePublicKeySet(JSON.stringify({ keys: [k1.pub] })), { now: () => clock });
+    const sign = await createSigner({ ...settings, ttlSeconds: 60 }, k1.priv);
+    const { token } = await sign({ userId, role: 'customer', tier: 'free' });
+    const first = await verify(token);
+    assert.equal(await verify(token), first, 'the second verification comes from the cache');
+    const [h, p, s] = token.split('.') as [string, string, string];
+    await assert.rejects(verify(`${h}.${p}.${s.slice(0, -2)}AA`), code('AUTH_TOKEN_INVALID'));
+    clock += 120_000;
+    await assert.rejects(verify(token), code('AUTH_TOKEN_EXPIRED'));
+  });
+
   it('says a token is missing rather than invalid', async () => {
     const { verify } = await setup();
     await assert.rejects(verify(undefined), code('AUTH_TOKEN_MISSING'));

@@ -56,10 +56,40 @@ export function parsePublicKeySet(text: string): { keys: JWK[] } {
   return { keys: doc.keys.map((k) => ({ ...k, alg: JWT_ALGORITHM, use: 'sig' })) };
 }
 
-export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }) {
+export interface VerifierOptions {
+  /**
+   * Tokens whose verification result is remembered (until they expire). A client sends the same token
+   * with every request for 15 minutes; an ES256 verification costs ~130 µs of CPU, a lookup nothing.
+   * The key is the whole token, signature included, so only a byte-identical token hits. 0 disables.
+   */
+  cacheSize?: number;
+  now?: () => number;
+}
+
+export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, opts: VerifierOptions = {}) {
   const keys = createLocalJWKSet(keySet);
+  const cacheSize = opts.cacheSize ?? 50_000;
+  const now = opts.now ?? Date.now;
+  const cache = new Map<string, Principal>();
+
   return async function verifyAccessToken(token: string | undefined | null): Promise<Principal> {
     if (!token) throw new AuthError('AUTH_TOKEN_MISSING', 'an access token is required');
+    const hit = cache.get(token);
+    if (hit) {
+      if (hit.expiresAt * 1000 > now()) return hit;
+      cache.delete(token);
+      throw new AuthError('AUTH_TOKEN_EXPIRED', 'the access token has expired');
+    }
+    const principal = await verifyUncached(token);
+    if (cacheSize > 0) {
+      // Oldest-first eviction: Map iteration order is insertion order.
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+      cache.set(token, principal);
+    }
+    return principal;
+  };
+
+  async function verifyUncached(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keys, {
@@ -77,8 +107,14 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }) {
     if (typeof sub !== 'string' || !UUID.test(sub)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid subject');
     if (!ROLES.includes(role as Role)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid role');
     if (!TIERS.includes(tier as Tier)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid tier');
-    return { userId: sub.toLowerCase(), role: role as Role, tier: tier as Tier, tokenId: String(jti), expiresAt: Number(exp) };
-  };
+    return Object.freeze({
+      userId: sub.toLowerCase(),
+      role: role as Role,
+      tier: tier as Tier,
+      tokenId: String(jti),
+      expiresAt: Number(exp),
+    });
+  }
 }
 
 export type VerifyAccessToken = ReturnType<typeof createVerifier>;

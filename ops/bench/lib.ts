@@ -1,0 +1,58 @@
+/**
+ * Shared by the benchmarks: run autocannon for a fixed time against loopback, and summarise the result
+ * (throughput, latency percentiles, errors) in one row. Load only ever goes to 127.0.0.1, bounded in time.
+ */
+import autocannon from 'autocannon';
+
+export interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+export type SetupRequest = (req: { method?: string; path?: string; headers?: Record<string, string>; body?: string }) => object;
+
+export async function load(opts: {
+  name: string;
+  url: string;
+  seconds: number;
+  connections: number;
+  method?: 'GET' | 'POST';
+  setupRequest?: SetupRequest;
+}): Promise<Row> {
+  if (!opts.url.startsWith('http://127.0.0.1:')) throw new Error('benchmarks only send traffic to loopback');
+  const result = await autocannon({
+    url: opts.url,
+    connections: opts.connections,
+    duration: opts.seconds,
+    method: opts.method ?? 'GET',
+    requests: opts.setupRequest ? [{ setupRequest: opts.setupRequest as never }] : undefined,
+  });
+  return {
+    name: opts.name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+export function table(rows: Row[], baseline: Row): string {
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'errors', 'non-2xx'];
+  const lines = rows.map((r) => [
+    r.name,
+    r.rps.toFixed(0),
+    r.p50.toFixed(1),
+    r.p99.toFixed(1),
+    r === baseline ? '1.00' : (r.rps / baseline.rps).toFixed(2),
+    String(r.errors),
+    String(r.non2xx),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [fmt(head), ...lines.map(fmt)].join('\n');
+}
