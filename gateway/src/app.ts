@@ -32,7 +32,15 @@ export interface AppContext {
 
 export function createApp({ env, deps, logger, metrics, isStopping, inflight }: AppContext) {
   const auth = authPlugin(deps.verify);
-  const orders = new OrdersService(deps.sql, deps.products, deps.writer, deps.outbox, env.IDEMPOTENCY_TTL_SECONDS);
+  const orders = new OrdersService(
+    deps.sql,
+    deps.products,
+    deps.writer,
+    deps.outbox,
+    env.IDEMPOTENCY_TTL_SECONDS,
+    deps.orderCache,
+    deps.announce,
+  );
   const accounts = new AuthService(deps.sql, deps.sign, {
     maxFailures: env.LOGIN_MAX_FAILURES,
     lockMs: env.LOGIN_LOCK_MS,

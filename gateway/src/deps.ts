@@ -9,12 +9,14 @@ import {
   createRedis,
   createSigner,
   createVerifier,
+  feedKeys,
   type Logger,
   type Metrics,
   parsePublicKeySet,
   parseSigningKey,
 } from '@orders/platform';
 import type { GatewayEnv } from './env';
+import { invalidationChannel, OrderCache, subscribeInvalidations } from './modules/orders/cache';
 import { OrderWriter } from './modules/orders/writer';
 import { ProductsService } from './modules/products/service';
 import { createProducer } from './outbox/producer';
@@ -45,6 +47,7 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
     batchSize: env.OUTBOX_BATCH_SIZE,
     sweepIntervalMs: env.OUTBOX_SWEEP_INTERVAL_MS,
     maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
+    lingerMs: env.OUTBOX_LINGER_MS,
     logger,
     metrics,
   });
@@ -55,7 +58,19 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
     onBatch: (size) => batchSize.observe(size),
   });
   const products = new ProductsService(sql, env.CATALOGUE_CACHE_MS);
-  return { sql, redis, verify, sign, codec, kafka, outbox, writer, products };
+  const orderCache = new OrderCache(env.ORDER_CACHE_TTL_MS, env.ORDER_CACHE_MAX_ENTRIES, metrics);
+  const cacheFeed = subscribeInvalidations({
+    cache: orderCache,
+    url: env.REDIS_URL,
+    feed: feedKeys(env.NAMESPACE),
+    namespace: env.NAMESPACE,
+    logger,
+  });
+  const channel = invalidationChannel(env.NAMESPACE);
+  const announce = (id: string, version: number) => {
+    redis.publish(channel, `${id} ${version}`).catch((err) => logger.warn({ err, orderId: id }, 'cache invalidation not announced'));
+  };
+  return { sql, redis, verify, sign, codec, kafka, outbox, writer, products, orderCache, cacheFeed, announce };
 }
 
 export type GatewayDeps = Awaited<ReturnType<typeof createDeps>>;

@@ -34,6 +34,7 @@ const spec = {
   OUTBOX_BATCH_SIZE: int({ default: 200, min: 1, max: 5_000 }),
   OUTBOX_SWEEP_INTERVAL_MS: int({ default: 1_000, min: 50 }),
   OUTBOX_MAX_ATTEMPTS: int({ default: 20, min: 1 }),
+  OUTBOX_LINGER_MS: int({ default: 5, min: 0, max: 1_000 }),
   /** Consecutive failed logins that lock an account, and for how long. */
   LOGIN_MAX_FAILURES: int({ default: 5, min: 1, max: 100 }),
   LOGIN_LOCK_MS: int({ default: 15 * 60_000, min: 1_000 }),
@@ -47,6 +48,9 @@ const spec = {
   ORDER_WRITE_CONCURRENCY: int({ default: 2, min: 1, max: 64 }),
   /** How long a product's price and availability may be served from memory (0: always read). */
   CATALOGUE_CACHE_MS: int({ default: 1_000, min: 0, max: 60_000 }),
+  /** Read cache for GET /orders/:id (0 disables): the worst-case staleness when Redis is unreachable. */
+  ORDER_CACHE_TTL_MS: int({ default: 2_000, min: 0, max: 60_000 }),
+  ORDER_CACHE_MAX_ENTRIES: int({ default: 100_000, min: 100 }),
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside STAGE=dev. */
   DEV_TOKENS: bool({ default: false }),
 };

@@ -30,7 +30,10 @@ export function gatewayShutdown(opts: {
   s.add('stop the outbox publisher', () => opts.deps.outbox.stop());
   s.add('stop maintenance', opts.stopMaintenance);
   s.add('disconnect kafka', () => opts.deps.kafka.producer.disconnect());
-  s.add('close redis', async () => void (await opts.deps.redis.quit()));
+  s.add('close redis', async () => {
+    await opts.deps.cacheFeed.close();
+    await opts.deps.redis.quit();
+  });
   s.add('close postgres', () => opts.deps.sql.end({ timeout: 5 }));
   s.add('flush logs', () => new Promise<void>((resolve) => opts.logger.flush(() => resolve())));
   return s;

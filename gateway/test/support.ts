@@ -53,6 +53,7 @@ export async function gateway(overrides: Record<string, string> = {}) {
   async function close() {
     await deps.outbox.stop();
     await deps.kafka.producer.disconnect();
+    await deps.cacheFeed.close();
     await deps.redis.quit();
     await deps.sql.end({ timeout: 5 });
   }

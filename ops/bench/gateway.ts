@@ -1,7 +1,8 @@
 /**
  * `npm run bench:gateway`: in one run on this machine, the same load generator against
  *   1. a bare Elysia hello-world (the baseline),
- *   2. GET /api/v1/orders/:id (JWT verification + one PostgreSQL read),
+ *   2. GET /api/v1/orders/:id (JWT verification + the event-invalidated read cache), and the same
+ *      with Cache-Control: no-cache (one PostgreSQL read per request),
  *   3. POST /api/v1/orders (JWT, validation, pricing, a durable commit before the answer, outbox),
  * with many users' tokens, and prints throughput, p50/p99 latency and the ratio to the baseline.
  * Targets: POST ≥ 0.25 × baseline, GET ≥ 0.50 × baseline.
@@ -90,6 +91,15 @@ try {
     const u = next();
     return { ...req, method: 'GET', path: `/api/v1/orders/${u.orderId}`, headers: { authorization: `Bearer ${u.token}` } };
   };
+  const getFresh = (req: object) => {
+    const u = next();
+    return {
+      ...req,
+      method: 'GET',
+      path: `/api/v1/orders/${u.orderId}`,
+      headers: { authorization: `Bearer ${u.token}`, 'cache-control': 'no-cache' },
+    };
+  };
   const body = JSON.stringify({
     items: [
       { sku: 'MUG-BLUE', quantity: 2 },
@@ -108,6 +118,9 @@ try {
   };
   await load({ name: 'warm-up', url: base, seconds: WARMUP_SECONDS, connections: CONNECTIONS, setupRequest: get });
   rows.push(await load({ name: 'GET /api/v1/orders/:id', url: base, seconds: SECONDS, connections: CONNECTIONS, setupRequest: get }));
+  rows.push(
+    await load({ name: 'GET …/:id (no-cache: DB)', url: base, seconds: SECONDS, connections: CONNECTIONS, setupRequest: getFresh }),
+  );
   await load({ name: 'warm-up', url: base, seconds: WARMUP_SECONDS, connections: CONNECTIONS, setupRequest: post });
   rows.push(await load({ name: 'POST /api/v1/orders', url: base, seconds: SECONDS, connections: CONNECTIONS, setupRequest: post }));
   const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
@@ -122,7 +135,10 @@ try {
     `${CONNECTIONS} connections, ${SECONDS} s per scenario after ${WARMUP_SECONDS} s warm-up, ${USERS} users, autocannon on the same machine\n`,
   );
   const getRatio = (rows[1]?.rps ?? 0) / baseline.rps;
-  const postRatio = (rows[2]?.rps ?? 0) / baseline.rps;
+  const postRatio = (rows[3]?.rps ?? 0) / baseline.rps;
+  const hits = Number(/orders_order_cache_hits_total\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  const misses = Number(/orders_order_cache_misses_total\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  process.stdout.write(`order read cache: ${hits} hits, ${misses} misses\n`);
   process.stdout.write(
     `targets: GET ≥ 0.50 → ${getRatio.toFixed(2)} ${getRatio >= 0.5 ? 'met' : 'NOT met'}; POST ≥ 0.25 → ${postRatio.toFixed(2)} ${postRatio >= 0.25 ? 'met' : 'NOT met'}\n`,
   );

@@ -4,15 +4,19 @@
  * publishes what the dead instance left), and no event exists for an order that does not. Requests
  * whose answer was lost are retried with their Idempotency-Key and create nothing twice.
  */
-import { afterAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { EventCodec, namespaced, schemaRegistryFor, Topics } from '@orders/contracts';
 import { Kafka, logLevel } from 'kafkajs';
-import { db, devToken, env, gatewayUrl, mode, type Services, start, stop } from './harness';
+import { db, devToken, env, gatewayUrl, mode, type Services, start, stop, useNamespace } from './harness';
 
 const sql = db();
 const LOAD_CLIENTS = 16;
 const KILL_AFTER_MS = 1_500;
+
+beforeAll(async () => {
+  await useNamespace('e2ecrash');
+}, 60_000);
 
 afterAll(async () => {
   await sql.end();

@@ -1,10 +1,14 @@
 /**
  * Helpers for the end-to-end suites: start the real service processes exactly as `npm start` does
- * (on the test ports, test database and `test` namespace), talk to them over HTTP and WebSocket, and
- * read PostgreSQL directly to check what was (not) written.
+ * (on the test ports and the test database), talk to them over HTTP and WebSocket, and read PostgreSQL
+ * directly to check what was (not) written.
+ *
+ * Each suite file runs in a namespace of its own (topics, consumer groups, Redis keys), created empty
+ * by `useNamespace`: the workers a suite starts never wade through another suite's backlog.
  */
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
+import { ensureTopics, resetNamespace } from '../kafka/topics';
 import { stackConfig } from '../local/config.mjs';
 import { serviceEnv, startServices, stopServices, testMode } from '../local/services.mjs';
 
@@ -15,6 +19,15 @@ export const gatewayUrl = `http://${cfg.host}:${mode.ports.gatewayPort}`;
 export const edgeUrl = `ws://${cfg.host}:${mode.ports.wsEdgePort}/ws/orders`;
 
 export type Services = Awaited<ReturnType<typeof startServices>>;
+
+/** Switches this suite to a fresh namespace (empty topics, no consumer offsets). Call once, in beforeAll. */
+export async function useNamespace(namespace: string): Promise<void> {
+  const brokers = env.KAFKA_BROKERS.split(',');
+  await resetNamespace(brokers, namespace);
+  await ensureTopics(brokers, namespace);
+  mode.namespace = namespace;
+  Object.assign(env, serviceEnv(cfg, mode));
+}
 
 export async function start(only?: string[]): Promise<Services> {
   const lines: string[] = [];

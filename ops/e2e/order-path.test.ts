@@ -4,12 +4,13 @@
  * status projector) → PostgreSQL → Redis feed → ws-edge (Bun WebSocket) → the customer's socket.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { db, devToken, FeedClient, gatewayUrl, type Services, start, stop } from './harness';
+import { db, devToken, FeedClient, gatewayUrl, type Services, start, stop, useNamespace } from './harness';
 
 let services: Services;
 const sql = db();
 
 beforeAll(async () => {
+  await useNamespace('e2epath');
   services = await start();
 }, 120_000);
 

@@ -19,6 +19,8 @@ export interface OutboxOptions {
   batchSize: number;
   sweepIntervalMs: number;
   maxAttempts: number;
+  /** How long a wake-up waits for more commits before publishing. */
+  lingerMs: number;
   logger: Logger;
   metrics: Metrics;
 }
@@ -35,6 +37,7 @@ interface OutboxRow {
 
 export class OutboxPublisher {
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerDue = 0;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -58,7 +61,9 @@ export class OutboxPublisher {
     // While Kafka or PostgreSQL fails, keep the backoff: every order must not start another failing batch.
     if (this.stopped || this.failures > 0) return;
     if (this.running) this.again = true;
-    else this.schedule(0);
+    // A short linger lets commits that land together go out in one Kafka request and one claim; an
+    // earlier wake-up already pending is kept, a later one (the periodic sweep) is brought forward.
+    else if (!this.timer || this.timerDue > Date.now() + this.o.lingerMs) this.schedule(this.o.lingerMs);
   }
 
   /**
@@ -82,13 +87,14 @@ export class OutboxPublisher {
   private schedule(ms: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerDue = Date.now() + ms;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.running = this.drain().finally(() => {
         this.running = undefined;
         // Back off while Kafka or PostgreSQL fails; otherwise sweep at the regular interval.
         const backoff = this.failures > 0 ? Math.min(this.o.sweepIntervalMs * 2 ** this.failures, 30_000) : this.o.sweepIntervalMs;
-        this.schedule(this.again && this.failures === 0 ? 0 : backoff);
+        this.schedule(this.again && this.failures === 0 ? this.o.lingerMs : backoff);
         this.again = false;
       });
     }, ms);

@@ -15,6 +15,7 @@ import {
 import { PgErrorCodes, type Principal, pgErrorCode, type Sql } from '@orders/platform';
 import { DomainError } from '../../errors';
 import type { ProductsService } from '../products/service';
+import type { OrderCache } from './cache';
 import { findReplay, keyInFlight, keyMismatch, requestHash } from './idempotency';
 import type { AdminListOrdersQuery, CreateOrderBody, HistoryView, OrderPage, OrderView, UpdateOrderBody } from './model';
 import { decodeCursor, encodeCursor } from './pagination';
@@ -63,6 +64,9 @@ export class OrdersService {
     private readonly writer: OrderWriter,
     private readonly outbox: OutboxSignal,
     private readonly idempotencyTtlSeconds: number,
+    private readonly cache: OrderCache,
+    /** Tells other instances an order changed (best effort; their TTL bounds staleness without it). */
+    private readonly announce: (id: string, version: number) => void = () => {},
   ) {}
 
   /** Prices lines from the catalogue; refuses duplicates, unknown or withdrawn products, mixed currencies. */
@@ -175,6 +179,7 @@ export class OrdersService {
       }
       if (result.kind === 'written') {
         this.outbox.wake();
+        this.cache.set(view);
         return { status: 201, order: view, replayed: false };
       }
       if (result.kind === 'in_flight') throw keyInFlight();
@@ -188,15 +193,36 @@ export class OrdersService {
     }
   }
 
+  /** After a committed change: this instance serves the new view, the others drop theirs. */
+  private changed(view: OrderView): void {
+    this.cache.invalidate(view.id, view.version);
+    this.cache.set(view);
+    this.announce(view.id, view.version);
+  }
+
   private ownerFilter(principal: Principal) {
     return principal.role === 'admin' ? this.sql`` : this.sql`AND o.user_id = ${principal.userId}`;
   }
 
-  /** One order, if the principal may see it. Another customer's order is indistinguishable from none. */
-  async get(principal: Principal, id: string): Promise<OrderView> {
+  /**
+   * One order, if the principal may see it. Another customer's order is indistinguishable from none.
+   * Served from the read cache unless `fresh` (Cache-Control: no-cache).
+   */
+  async get(principal: Principal, id: string, fresh = false): Promise<OrderView> {
+    const mayRead = (v: OrderView) => principal.role === 'admin' || v.userId === principal.userId;
+    if (!fresh) {
+      const cached = this.cache.get(id);
+      if (cached) {
+        if (!mayRead(cached)) throw notFound(id);
+        return cached;
+      }
+    }
+    const started = Date.now();
     const [row] = await this.sql<OrderRow[]>`${this.sql.unsafe(ORDER_SELECT)} WHERE o.id = ${id} ${this.ownerFilter(principal)}`;
     if (!row) throw notFound(id);
-    return toView(row);
+    const view = toView(row);
+    this.cache.set(view, started);
+    return view;
   }
 
   /** Newest first, keyset-paginated: stable under concurrent inserts, constant cost per page. */
@@ -357,6 +383,7 @@ export class OrdersService {
       return toView({ ...row, status: 'cancelled', status_reason: why, version: row.version + 1, updated_at: now });
     });
     this.outbox.wake();
+    this.changed(view);
     return view;
   }
 }

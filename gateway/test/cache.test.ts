@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
+import { createRedis, feedKeys } from '@orders/platform';
+import { invalidationChannel } from '../src/modules/orders/cache';
+import { type Gateway, gateway } from './support';
+
+let gw: Gateway;
+const redis = createRedis({ url: process.env.REDIS_URL as string, connectionName: 'cache-test' });
+
+beforeAll(async () => {
+  gw = await gateway({ ORDER_CACHE_TTL_MS: '60000' });
+  await Bun.sleep(200); // the invalidation subscription is established
+});
+
+afterAll(async () => {
+  await gw.close();
+  await redis.quit();
+});
+
+async function placed() {
+  const u = await gw.user();
+  const r = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] } });
+  return { u, id: String(r.json.id) };
+}
+
+async function until(pred: () => Promise<boolean>, ms = 3_000) {
+  const end = Date.now() + ms;
+  while (!(await pred()) && Date.now() < end) await Bun.sleep(20);
+}
+
+describe('the order read cache', () => {
+  test('serves reads from memory, still only to the owner (or an admin)', async () => {
+    const { u, id } = await placed();
+    await gw.sql`UPDATE orders SET status_reason = 'changed behind the cache' WHERE id = ${id}`;
+    const read = await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken });
+    expect(read.json.statusReason).toBeNull();
+    const fresh = await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken, headers: { 'cache-control': 'no-cache' } });
+    expect(fresh.json.statusReason).toBe('changed behind the cache');
+    const other = await gw.user();
+    expect((await gw.call('GET', `/api/v1/orders/${id}`, { token: other.accessToken })).status).toBe(404);
+    expect((await gw.call('GET', `/api/v1/orders/${id}`, { token: (await gw.user('admin')).accessToken })).status).toBe(200);
+  });
+
+  test('drops an order when the live feed announces a newer version of it', async () => {
+    const { u, id } = await placed();
+    await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken });
+    await gw.sql`UPDATE orders SET status = 'validated', version = 2 WHERE id = ${id}`;
+    await redis.publish(
+      feedKeys(gw.env.NAMESPACE).channel,
+      JSON.stringify({ ...sampleStatusUpdate(u.userId, 1), orderId: id, version: 2 }),
+    );
+    await until(async () => (await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.status === 'validated');
+    expect((await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json).toMatchObject({
+      status: 'validated',
+      version: 2,
+    });
+  });
+
+  test('drops an order another gateway instance changed, and serves this instance’s own writes at once', async () => {
+    const { u, id } = await placed();
+    await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken });
+    await gw.sql`UPDATE orders SET status_reason = 'by another instance', version = 2 WHERE id = ${id}`;
+    await redis.publish(invalidationChannel(gw.env.NAMESPACE), `${id} 2`);
+    await until(async () => (await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.version === 2);
+    expect((await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.statusReason).toBe('by another instance');
+    const cancelled = await gw.call('POST', `/api/v1/orders/${id}/cancel`, { token: u.accessToken, body: {} });
+    expect(cancelled.json.version).toBe(3);
+    expect((await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json).toMatchObject({
+      status: 'cancelled',
+      version: 3,
+    });
+  });
+});
