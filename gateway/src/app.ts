@@ -31,7 +31,7 @@ export interface AppContext {
 }
 
 export function createApp({ env, deps, logger, metrics, isStopping, inflight }: AppContext) {
-  const auth = authPlugin(deps.verify);
+  const auth = authPlugin(deps.verify, deps.limits);
   const orders = new OrdersService(
     deps.sql,
     deps.products,
@@ -67,11 +67,11 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
         isStopping,
       ),
     )
-    .use(authModule(accounts))
+    .use(authModule(auth, accounts, deps.limits))
     .use(productsModule(auth, deps.products))
     .use(ordersModule(auth, orders))
     .use(adminModule(auth, orders));
-  if (env.DEV_TOKENS) app.use(devTokenModule(new DevTokenService(deps.sql, deps.sign)));
+  if (env.DEV_TOKENS) app.use(devTokenModule(auth, new DevTokenService(deps.sql, deps.sign)));
   return app;
 }
 

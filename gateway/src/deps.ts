@@ -14,6 +14,7 @@ import {
   type Metrics,
   parsePublicKeySet,
   parseSigningKey,
+  RateLimiter,
 } from '@orders/platform';
 import type { GatewayEnv } from './env';
 import { invalidationChannel, OrderCache, subscribeInvalidations } from './modules/orders/cache';
@@ -70,7 +71,21 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
   const announce = (id: string, version: number) => {
     redis.publish(channel, `${id} ${version}`).catch((err) => logger.warn({ err, orderId: id }, 'cache invalidation not announced'));
   };
-  return { sql, redis, verify, sign, codec, kafka, outbox, writer, products, orderCache, cacheFeed, announce };
+  const limits = env.RATE_LIMIT_ENABLED
+    ? {
+        limiter: new RateLimiter({
+          redis,
+          algorithm: env.rateLimits.algorithm,
+          namespace: env.NAMESPACE,
+          timeoutMs: env.RATE_LIMIT_TIMEOUT_MS,
+          metrics,
+          logger,
+        }),
+        policy: env.rateLimits,
+        trustedProxies: new Set(env.TRUSTED_PROXIES),
+      }
+    : undefined;
+  return { sql, redis, verify, sign, codec, kafka, outbox, writer, products, orderCache, cacheFeed, announce, limits };
 }
 
 export type GatewayDeps = Awaited<ReturnType<typeof createDeps>>;

@@ -3,7 +3,7 @@
  * gateway reads `process.env`.
  */
 import { readFileSync } from 'node:fs';
-import { bool, ConfigError, commonSpec, int, list, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+import { bool, ConfigError, commonSpec, int, list, loadRateLimitPolicy, optionalStr, parseEnv, port, str, url } from '@orders/platform';
 
 const spec = {
   ...commonSpec,
@@ -51,6 +51,18 @@ const spec = {
   /** Read cache for GET /orders/:id (0 disables): the worst-case staleness when Redis is unreachable. */
   ORDER_CACHE_TTL_MS: int({ default: 2_000, min: 0, max: 60_000 }),
   ORDER_CACHE_MAX_ENTRIES: int({ default: 100_000, min: 100 }),
+  /** Rate limiting (the limits themselves: RATE_LIMIT_* and RATE_LIMITS_FILE, see platform/ratelimit/config.ts). */
+  RATE_LIMIT_ENABLED: bool({ default: true }),
+  /** A limiter call slower than this is answered by the in-memory fallback (login: refused). */
+  RATE_LIMIT_TIMEOUT_MS: int({ default: 50, min: 1, max: 5_000 }),
+  /** Peers whose X-Forwarded-For is believed (the load balancer); nobody's by default. */
+  TRUSTED_PROXIES: {
+    parse: (raw: string | undefined) =>
+      (raw ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+  },
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside STAGE=dev. */
   DEV_TOKENS: bool({ default: false }),
 };
@@ -73,11 +85,12 @@ function fromInlineOrFile(inline: string, file: string, name: string, problems: 
 
 export function loadEnv(source: Record<string, string | undefined>) {
   const env = parseEnv(spec, source);
+  const rateLimits = loadRateLimitPolicy(source);
   const problems: string[] = [];
   const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
   const jwtSigningKey = fromInlineOrFile(env.JWT_SIGNING_KEY, env.JWT_SIGNING_KEY_FILE, 'JWT_SIGNING_KEY', problems);
   if (env.DEV_TOKENS && env.STAGE !== 'dev' && env.STAGE !== 'test')
     problems.push(`DEV_TOKENS must stay off outside dev (STAGE is ${env.STAGE})`);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...env, jwtPublicKeys, jwtSigningKey };
+  return { ...env, jwtPublicKeys, jwtSigningKey, rateLimits };
 }

@@ -9,8 +9,22 @@ import { createApp } from '../src/app';
 import { createDeps } from '../src/deps';
 import { loadEnv } from '../src/env';
 
+/**
+ * Limits high enough that suites creating many users and orders from one address are never throttled;
+ * the rate-limit suite passes its own.
+ */
+export const RELAXED_LIMITS = {
+  RATE_LIMIT_IP: '1000000/1m',
+  RATE_LIMIT_TIER_FREE: '1000000/1m',
+  RATE_LIMIT_TIER_STANDARD: '1000000/1m',
+  RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS: '1000000/1m',
+  RATE_LIMIT_ENDPOINT_GET_API_V1_ORDERS: '1000000/1m',
+  RATE_LIMIT_LOGIN_ACCOUNT: '1000000/1m',
+  RATE_LIMIT_LOGIN_IP: '1000000/1m',
+};
+
 export async function gateway(overrides: Record<string, string> = {}) {
-  const env = loadEnv({ ...process.env, STAGE: 'test', DEV_TOKENS: 'true', LOG_LEVEL: 'silent', ...overrides });
+  const env = loadEnv({ ...process.env, STAGE: 'test', DEV_TOKENS: 'true', LOG_LEVEL: 'silent', ...RELAXED_LIMITS, ...overrides });
   const logger = createLogger({ service: 'gateway-test', level: env.LOG_LEVEL, destination: pino.destination({ fd: 2, sync: true }) });
   const metrics = createMetrics('gateway', { defaultMetrics: false });
   const deps = await createDeps(env, logger, metrics);
@@ -54,7 +68,7 @@ export async function gateway(overrides: Record<string, string> = {}) {
     await deps.outbox.stop();
     await deps.kafka.producer.disconnect();
     await deps.cacheFeed.close();
-    await deps.redis.quit();
+    await deps.redis.quit().catch(() => deps.redis.disconnect());
     await deps.sql.end({ timeout: 5 });
   }
 

@@ -52,6 +52,8 @@ export function stackConfig(env = process.env) {
       registryDatabase: str(env, 'PG_REGISTRY_DATABASE', 'schema_registry'),
     },
     redis: { port: port(env, 'REDIS_PORT', 6379) },
+    /** A 3-master Redis Cluster the test suites start, to prove the limiter's keys stay in one slot. */
+    redisCluster: { ports: [0, 1, 2].map((i) => port(env, 'REDIS_CLUSTER_PORT', 7000) + i) },
     kafka: {
       version: str(env, 'KAFKA_VERSION', '4.1.1'),
       port: port(env, 'KAFKA_PORT', 9092),

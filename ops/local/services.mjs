@@ -15,6 +15,21 @@ import { jwtKeyFiles, stackUrls } from './config.mjs';
  */
 
 /**
+ * Test and benchmark traffic comes from one address and a handful of users: limits that never throttle
+ * it (the rate-limit suites set their own).
+ */
+export const RELAXED_LIMITS = {
+  RATE_LIMIT_IP: '1000000/1m',
+  RATE_LIMIT_TIER_FREE: '1000000/1m',
+  RATE_LIMIT_TIER_STANDARD: '1000000/1m',
+  RATE_LIMIT_TIER_PREMIUM: '1000000/1m',
+  RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS: '1000000/1m',
+  RATE_LIMIT_ENDPOINT_GET_API_V1_ORDERS: '1000000/1m',
+  RATE_LIMIT_LOGIN_ACCOUNT: '1000000/1m',
+  RATE_LIMIT_LOGIN_IP: '1000000/1m',
+};
+
+/**
  * How the test suites run the platform: the test database, the `test` namespace for topics, groups
  * and Redis keys, the test ports. Beside a running `npm start`, nothing is shared but the servers.
  * @param {import('./config.mjs').StackConfig} cfg @param {boolean} registry @returns {Mode}
@@ -30,6 +45,7 @@ export function serviceEnv(cfg, mode) {
     ...jwtKeyFiles(cfg),
     STAGE: mode.stage,
     NAMESPACE: mode.namespace,
+    ...(mode.stage === 'test' ? RELAXED_LIMITS : {}),
     LOG_LEVEL: mode.logLevel ?? 'info',
     DEV_TOKENS: 'true',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import * as kafka from './components/kafka.mjs';
 import * as postgres from './components/postgres.mjs';
 import * as redis from './components/redis.mjs';
+import * as redisCluster from './components/redis-cluster.mjs';
 import * as registry from './components/registry.mjs';
 import { stackConfig, stackUrls } from './config.mjs';
 import { log } from './lib/proc.mjs';
@@ -59,9 +60,10 @@ export async function down(cfg = stackConfig()) {
 
 /** @param {import('./config.mjs').StackConfig} [cfg] */
 export async function reset(cfg = stackConfig()) {
-  await Promise.all([registry.down(cfg), kafka.down(cfg), redis.down(cfg)]);
+  await Promise.all([registry.down(cfg), kafka.down(cfg), redis.down(cfg), redisCluster.down(cfg)]);
   kafka.wipe(cfg);
   redis.wipe(cfg);
+  redisCluster.wipe(cfg);
   await postgres.up(cfg);
   postgres.wipe(cfg);
   log('wiped: Kafka log, Redis data, the project databases; `npm run stack:up` starts afresh');

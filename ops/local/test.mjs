@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { bootstrap, prepareData } from './bootstrap.mjs';
 import { recreateDatabase } from './components/postgres.mjs';
+import * as redisCluster from './components/redis-cluster.mjs';
 import { serviceEnv, testMode } from './services.mjs';
 
 const t0 = Date.now();
@@ -16,9 +17,10 @@ const { cfg, registry, stackReadyMs } = await bootstrap();
 const mode = testMode(cfg, registry);
 recreateDatabase(cfg, mode.database);
 prepareData(cfg, { database: mode.database, namespace: mode.namespace, seed: 'dev', resetTopics: true });
+const clusterNodes = await redisCluster.up(cfg);
 const setupMs = Date.now() - t0;
 
-const env = { ...process.env, ...serviceEnv(cfg, mode), FORCE_COLOR: '0' };
+const env = { ...process.env, ...serviceEnv(cfg, mode), REDIS_CLUSTER_NODES: clusterNodes.join(','), FORCE_COLOR: '0' };
 const only = process.argv.slice(2);
 const suites = [
   ['lint', 'npx', ['biome', 'check', '--error-on-warnings', '.']],

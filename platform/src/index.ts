@@ -6,5 +6,6 @@ export * from './http/problem';
 export * from './ids';
 export * from './log';
 export * from './metrics';
+export * from './ratelimit/index';
 export * from './shutdown';
 export * from './status-feed/index';

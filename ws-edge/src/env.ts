@@ -1,6 +1,6 @@
 /** The WebSocket edge's configuration, parsed once at start-up. Nothing else reads `process.env`. */
 import { readFileSync } from 'node:fs';
-import { ConfigError, commonSpec, int, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+import { bool, ConfigError, commonSpec, int, loadRateLimitPolicy, optionalStr, parseEnv, port, str, url } from '@orders/platform';
 
 const spec = {
   ...commonSpec,
@@ -16,6 +16,8 @@ const spec = {
   /** Largest client frame accepted; clients only ever send small control messages. */
   WS_MAX_MESSAGE_BYTES: int({ default: 16 * 1024, min: 256 }),
   WS_IDLE_TIMEOUT_SECONDS: int({ default: 60, min: 5, max: 960 }),
+  /** Connection and message limits (RATE_LIMIT_WS_*, RATE_LIMITS_FILE); off only for experiments. */
+  RATE_LIMIT_ENABLED: bool({ default: true }),
 };
 
 export function loadEnv(source: Record<string, string | undefined>) {
@@ -29,7 +31,7 @@ export function loadEnv(source: Record<string, string | undefined>) {
     }
   }
   if (jwtPublicKeys === '') throw new ConfigError(['JWT_PUBLIC_KEYS or JWT_PUBLIC_KEYS_FILE is required']);
-  return { ...env, jwtPublicKeys };
+  return { ...env, jwtPublicKeys, rateLimits: loadRateLimitPolicy(source) };
 }
 
 export type EdgeEnv = ReturnType<typeof loadEnv>;

@@ -1,5 +1,6 @@
 /** Starts the WebSocket edge: configuration, one Redis subscription, the server, graceful drain. */
 import {
+  ConnectionSlots,
   createLogger,
   createMetrics,
   createRedis,
@@ -35,7 +36,15 @@ subscriber.on('close', () => {
   subscribed = false;
 });
 
+// Commands (connection slots) on their own connection: the subscriber cannot run any.
+const redis = createRedis({ url: env.REDIS_URL, connectionName: 'orders-ws-edge', commandTimeoutMs: 500 });
+const ws = env.rateLimits.websocket;
+const slots = env.RATE_LIMIT_ENABLED ? new ConnectionSlots(redis, env.NAMESPACE, ws.connectionsPerUser, ws.slotTtlMs) : undefined;
+
 const edge = startEdge({
+  slots,
+  slotTtlMs: ws.slotTtlMs,
+  messagesPerSecond: env.RATE_LIMIT_ENABLED ? ws.messagesPerSecond : 1_000_000,
   host: env.HOST,
   port: env.PORT,
   verify,
@@ -59,7 +68,10 @@ subscriber.on('message', (_channel: string, text: string) => {
 
 const shutdown = createShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS });
 shutdown.add('tell clients to reconnect elsewhere and stop', () => edge.drain());
-shutdown.add('close redis', async () => void (await subscriber.quit()));
+shutdown.add('close redis', async () => {
+  await subscriber.quit().catch(() => subscriber.disconnect());
+  await redis.quit().catch(() => redis.disconnect());
+});
 shutdown.add('flush logs', () => new Promise<void>((resolve) => logger.flush(() => resolve())));
 shutdown.listen();
 logger.info({ url: `ws://${env.HOST}:${edge.server.port}/ws/orders` }, 'ws-edge listening');

@@ -12,11 +12,13 @@
  * Close codes (4000–4999 are the application's):
  *   4400 malformed frames, repeatedly     4401 not authenticated in time, invalid or expired token
  *   4403 forbidden                         1009 frame too large       1012 edge restarting: reconnect
+ *   4429 too many connections for this user (limit across all edges), or messages sent too fast
  */
 export const CloseCodes = {
   badMessages: 4400,
   unauthenticated: 4401,
   forbidden: 4403,
+  rateLimited: 4429,
   tooLarge: 1009,
   restarting: 1012,
 } as const;

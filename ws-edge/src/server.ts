@@ -3,10 +3,13 @@
  * One Redis subscription per process feeds every socket through Bun's topic publish, so the cost of a
  * status update does not depend on how many sockets a process holds.
  */
+import { randomUUID } from 'node:crypto';
 import {
   bearerToken,
+  type ConnectionSlots,
   HttpError,
   type Logger,
+  MessageBucket,
   type Metrics,
   type Principal,
   problemResponse,
@@ -22,6 +25,12 @@ export interface SocketData {
   timer: ReturnType<typeof setTimeout> | undefined;
   badFrames: number;
   closed?: boolean;
+  /** This connection's id in the user's slot set. */
+  id: string;
+  slotHeld: boolean;
+  bucket: MessageBucket;
+  /** Consecutive frames refused for speed. */
+  strikes: number;
 }
 
 export interface EdgeOptions {
@@ -34,9 +43,14 @@ export interface EdgeOptions {
   maxMessageBytes: number;
   idleTimeoutSeconds: number;
   ready: () => boolean;
+  /** Connection slots per user across every edge (undefined: no limit). */
+  slots?: ConnectionSlots;
+  slotTtlMs: number;
+  messagesPerSecond: number;
 }
 
 const MAX_BAD_FRAMES = 5;
+const MAX_STRIKES = 3;
 
 export function userTopic(userId: string): string {
   return `user:${userId}`;
@@ -58,14 +72,55 @@ export function startEdge(o: EdgeOptions) {
     ws.close(code, reason);
   }
 
+  const releases = new Set<Promise<void>>();
+
+  function release(ws: ServerWebSocket<SocketData>) {
+    const p = ws.data.principal;
+    if (!o.slots || !p || !ws.data.slotHeld) return;
+    ws.data.slotHeld = false;
+    const done = o.slots
+      .release(p.userId, ws.data.id)
+      .catch((err) => o.logger.warn({ err: (err as Error).message }, 'connection slot not released; it expires'));
+    releases.add(done);
+    void done.finally(() => releases.delete(done));
+  }
+
+  /**
+   * Takes one of the user's connection slots (across all edges). Redis unreachable: admitted (fail open),
+   * the slot is simply not tracked.
+   */
+  async function takeSlot(ws: ServerWebSocket<SocketData>, principal: Principal): Promise<boolean> {
+    if (!o.slots) return true;
+    try {
+      const { ok, held } = await o.slots.acquire(principal.userId, ws.data.id);
+      if (!ok) {
+        close(ws, CloseCodes.rateLimited, `too many connections: ${held} already open for this user`);
+        return false;
+      }
+      ws.data.slotHeld = true;
+      return true;
+    } catch (err) {
+      o.logger.warn({ err: (err as Error).message }, 'connection limit not enforced: Redis unavailable');
+      return true;
+    }
+  }
+
   /** Authenticates (or re-authenticates) a socket; a refreshed token moves its expiry timer. */
-  function admit(ws: ServerWebSocket<SocketData>, principal: Principal) {
+  async function admit(ws: ServerWebSocket<SocketData>, principal: Principal) {
     // The socket may have closed while its token was being verified.
     if (ws.data.closed) return;
     const previous = ws.data.principal;
     if (previous && previous.userId !== principal.userId) {
       close(ws, CloseCodes.forbidden, 'a socket belongs to one user');
       return;
+    }
+    if (!previous) {
+      if (!(await takeSlot(ws, principal))) return;
+      if (ws.data.closed) {
+        ws.data.principal = principal;
+        release(ws);
+        return;
+      }
     }
     if (ws.data.timer) clearTimeout(ws.data.timer);
     ws.data.principal = principal;
@@ -103,7 +158,17 @@ export function startEdge(o: EdgeOptions) {
             );
           }
         }
-        if (srv.upgrade(req, { data: { principal: null, preauth: principal, timer: undefined, badFrames: 0 } })) return undefined;
+        const data: SocketData = {
+          principal: null,
+          preauth: principal,
+          timer: undefined,
+          badFrames: 0,
+          id: randomUUID(),
+          slotHeld: false,
+          bucket: new MessageBucket(o.messagesPerSecond),
+          strikes: 0,
+        };
+        if (srv.upgrade(req, { data })) return undefined;
         return problemResponse(
           new HttpError(426, 'UPGRADE_REQUIRED', 'Upgrade required', 'Connect with a WebSocket client.'),
           url.pathname,
@@ -135,12 +200,19 @@ export function startEdge(o: EdgeOptions) {
         sockets.add(ws);
         connections.inc({ state: 'pending' });
         if (ws.data.preauth) {
-          admit(ws, ws.data.preauth);
+          void admit(ws, ws.data.preauth);
           return;
         }
         ws.data.timer = setTimeout(() => close(ws, CloseCodes.unauthenticated, 'authenticate first'), o.authTimeoutMs);
       },
       async message(ws, raw) {
+        if (!ws.data.bucket.take()) {
+          ws.data.strikes += 1;
+          send(ws, { type: 'error', code: 'RATE_LIMITED', message: `at most ${o.messagesPerSecond} frames per second` });
+          if (ws.data.strikes >= MAX_STRIKES) close(ws, CloseCodes.rateLimited, 'sending too fast');
+          return;
+        }
+        ws.data.strikes = 0;
         const text = typeof raw === 'string' ? raw : new TextDecoder().decode(raw);
         const msg = parseClientMessage(text);
         if ('error' in msg) {
@@ -150,7 +222,7 @@ export function startEdge(o: EdgeOptions) {
           return;
         }
         try {
-          admit(ws, await o.verify(msg.token));
+          await admit(ws, await o.verify(msg.token));
         } catch {
           close(ws, CloseCodes.unauthenticated, 'invalid or expired token');
         }
@@ -158,11 +230,28 @@ export function startEdge(o: EdgeOptions) {
       close(ws) {
         ws.data.closed = true;
         sockets.delete(ws);
+        release(ws);
         if (ws.data.timer) clearTimeout(ws.data.timer);
         connections.dec({ state: ws.data.principal ? 'authenticated' : 'pending' });
       },
     },
   });
+
+  // Live connections keep their slots alive; a dead edge's slots expire after slotTtlMs.
+  const heartbeat = setInterval(
+    () => {
+      if (!o.slots) return;
+      const byUser = new Map<string, string[]>();
+      for (const ws of sockets) {
+        const p = ws.data.principal;
+        if (p && ws.data.slotHeld) byUser.set(p.userId, [...(byUser.get(p.userId) ?? []), ws.data.id]);
+      }
+      for (const [userId, ids] of byUser) {
+        o.slots.refresh(userId, ids).catch((err) => o.logger.warn({ err: (err as Error).message }, 'connection slots not refreshed'));
+      }
+    },
+    Math.max(1_000, Math.floor(o.slotTtlMs / 3)),
+  );
 
   return {
     server,
@@ -174,8 +263,13 @@ export function startEdge(o: EdgeOptions) {
     /** Stops accepting, tells every client to reconnect elsewhere, closes. */
     async drain() {
       draining = true;
-      for (const ws of sockets) close(ws, CloseCodes.restarting, 'edge restarting; reconnect');
+      clearInterval(heartbeat);
+      for (const ws of sockets) {
+        release(ws);
+        close(ws, CloseCodes.restarting, 'edge restarting; reconnect');
+      }
       await server.stop(true);
+      await Promise.all(releases);
     },
     connectionCount: () => sockets.size,
   };

@@ -30,8 +30,8 @@ class Client {
   frames: Record<string, unknown>[] = [];
   closed: { code: number; reason: string } | undefined;
   ws: WebSocket;
-  constructor(auth?: string, headers?: Record<string, string>) {
-    this.ws = new WebSocket(URL_WS, headers ? ({ headers } as unknown as string[]) : undefined);
+  constructor(auth?: string, headers?: Record<string, string>, url = URL_WS) {
+    this.ws = new WebSocket(url, headers ? ({ headers } as unknown as string[]) : undefined);
     this.ws.onopen = () => auth !== undefined && this.ws.send(auth);
     this.ws.onmessage = (e) => this.frames.push(JSON.parse(String(e.data)));
     this.ws.onclose = (e) => {
@@ -54,25 +54,42 @@ class Client {
 
 const authFrame = (t: string) => JSON.stringify({ type: 'auth', token: t });
 
-beforeAll(async () => {
-  edge = Bun.spawn(['../node_modules/.bin/bun', 'src/index.ts'], {
+const SLOT_TTL_MS = 3_000;
+
+/** Starts a real ws-edge process; every edge of this file shares the namespace (one Redis world). */
+async function spawnEdge(port: number): Promise<Subprocess> {
+  const proc = Bun.spawn(['../node_modules/.bin/bun', 'src/index.ts'], {
     cwd: `${import.meta.dir}/..`,
-    env: { ...process.env, PORT: String(PORT), NAMESPACE, WS_AUTH_TIMEOUT_MS: '400', WS_MAX_MESSAGE_BYTES: '1024', LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      NAMESPACE,
+      WS_AUTH_TIMEOUT_MS: '400',
+      WS_MAX_MESSAGE_BYTES: '1024',
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_WS_CONNECTIONS_PER_USER: '5',
+      RATE_LIMIT_WS_MESSAGES_PER_SECOND: '10',
+      RATE_LIMIT_WS_SLOT_TTL_MS: String(SLOT_TTL_MS),
+    },
     stdout: 'pipe',
     stderr: 'pipe',
   });
   void (async () => {
-    for await (const chunk of edge.stderr as ReadableStream<Uint8Array>) output += new TextDecoder().decode(chunk);
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) output += new TextDecoder().decode(chunk);
   })();
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${PORT}/readyz`).then(
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
       (r) => r.ok,
       () => false,
     );
-    if (ok) return;
+    if (ok) return proc;
     await Bun.sleep(100);
   }
   throw new Error(`ws-edge did not become ready: ${output}`);
+}
+
+beforeAll(async () => {
+  edge = await spawnEdge(PORT);
 });
 
 afterAll(async () => {
@@ -159,6 +176,53 @@ describe('ws-edge', () => {
     expect(refreshed.closed).toBeUndefined();
     refreshed.ws.send(authFrame((await token()).token));
     await refreshed.closedWith(4403);
+  });
+
+  test('at most 5 connections per user across every edge; closing one frees its slot', async () => {
+    const port2 = PORT + 100;
+    const other = await spawnEdge(port2);
+    try {
+      const u = await token();
+      const here = [1, 2, 3].map(() => new Client(authFrame(u.token)));
+      const there = [1, 2].map(() => new Client(authFrame(u.token), undefined, `ws://127.0.0.1:${port2}/ws/orders`));
+      for (const c of [...here, ...there]) await c.ready();
+      const sixth = new Client(authFrame(u.token), undefined, `ws://127.0.0.1:${port2}/ws/orders`);
+      await sixth.closedWith(4429);
+      expect(sixth.closed?.reason).toContain('too many connections');
+      here[0]?.ws.close();
+      await Bun.sleep(200);
+      const replacement = new Client(authFrame(u.token));
+      await replacement.ready();
+      for (const c of [...here, ...there, replacement]) c.ws.close();
+    } finally {
+      other.kill('SIGTERM');
+      await other.exited;
+    }
+  });
+
+  test('slots of an edge that died without closing free themselves within the slot TTL', async () => {
+    const port3 = PORT + 200;
+    const doomed = await spawnEdge(port3);
+    const u = await token();
+    const lost = [1, 2, 3, 4, 5].map(() => new Client(authFrame(u.token), undefined, `ws://127.0.0.1:${port3}/ws/orders`));
+    for (const c of lost) await c.ready();
+    doomed.kill('SIGKILL');
+    await doomed.exited;
+    const tooSoon = new Client(authFrame(u.token));
+    await tooSoon.closedWith(4429);
+    await Bun.sleep(SLOT_TTL_MS + 300);
+    const later = new Client(authFrame(u.token));
+    await later.ready();
+    later.ws.close();
+  });
+
+  test('a connection sending faster than its message rate gets error frames, then 4429', async () => {
+    const u = await token();
+    const c = new Client(authFrame(u.token));
+    await c.ready();
+    for (let i = 0; i < 40; i++) c.ws.send(authFrame(u.token));
+    await c.closedWith(4429);
+    expect(c.frames.some((f) => f.code === 'RATE_LIMITED')).toBe(true);
   });
 
   test('on SIGTERM tells clients to reconnect elsewhere (1012) and exits cleanly', async () => {

@@ -1,17 +1,20 @@
 /**
- * Authentication and authorization. Routes opt in with `auth: [roles]`: the token is verified and the
- * role checked before the body is validated (an anonymous caller learns nothing about a route's
- * schema), then `principal` is resolved for the handler. A route without the macro is public, so every
- * protected module declares its roles explicitly (deny by default: an empty list admits nobody).
+ * Authentication, authorization and rate limiting, in the order a request meets them. Routes opt in:
+ * `auth: [roles]` verifies the bearer token and the role, then applies the user's rate limits, all
+ * before the body is validated (an anonymous or throttled caller learns nothing about a route's
+ * schema); `principal` is then resolved for the handler. Public routes declare `anonymous: 'ip'` (per-IP
+ * limits) or `anonymous: 'login'` (login limits, fail closed). A route with neither is unlimited and
+ * public: health, metrics, docs. Deny by default: an empty role list admits nobody.
  */
 import { bearerToken, HttpError, type Principal, type Role, type VerifyAccessToken } from '@orders/platform';
 import { Elysia } from 'elysia';
+import { clientIp, type Limits, limitAnonymous, limitLoginIp, limitUser } from './rate-limit';
 
-export function authPlugin(verify: VerifyAccessToken) {
+export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
   const verified = new WeakMap<Request, Principal>();
   return new Elysia({ name: 'auth', normalize: false }).macro({
     auth: (roles: readonly Role[]) => ({
-      async transform({ request }) {
+      async transform({ request, route, set }) {
         const header = request.headers.get('authorization');
         const token = bearerToken(header);
         // A present but malformed header is an invalid token, not a missing one.
@@ -19,6 +22,7 @@ export function authPlugin(verify: VerifyAccessToken) {
         if (!roles.includes(principal.role)) {
           throw new HttpError(403, 'FORBIDDEN', 'Forbidden', 'Your role does not allow this operation.');
         }
+        if (limits) await limitUser(limits, principal, request.method, route, set.headers);
         verified.set(request, principal);
       },
       resolve({ request }): { principal: Principal } {
@@ -26,6 +30,14 @@ export function authPlugin(verify: VerifyAccessToken) {
         // Unreachable while transform runs first; refuse rather than assume if that ever changes.
         if (!principal) throw new HttpError(401, 'AUTH_TOKEN_MISSING', 'Authentication required', 'an access token is required');
         return { principal };
+      },
+    }),
+    anonymous: (kind: 'ip' | 'login') => ({
+      async transform({ request, route, set, server }) {
+        if (!limits) return;
+        const ip = clientIp(request, server?.requestIP(request)?.address, limits.trustedProxies);
+        if (kind === 'login') await limitLoginIp(limits, ip, set.headers);
+        else await limitAnonymous(limits, ip, request.method, route, set.headers);
       },
     }),
   });

@@ -32,7 +32,7 @@ function validationProblem(err: ValidationError): HttpError {
 }
 
 export function errorHandler(logger: Logger) {
-  return new Elysia({ name: 'errors', normalize: false }).onError({ as: 'global' }, ({ code, error, request, path }) => {
+  return new Elysia({ name: 'errors', normalize: false }).onError({ as: 'global' }, ({ code, error, request, path, set }) => {
     let http: HttpError;
     // Elysia wraps whatever a parser throws in a ParseError; the body plugin's own answer is the cause.
     if (code === 'PARSE' && error instanceof Error && error.cause instanceof HttpError) http = error.cause;
@@ -48,6 +48,11 @@ export function errorHandler(logger: Logger) {
       http = internalError();
     }
     if (http.status >= 500 && error instanceof HttpError) logger.error({ code: http.code, path }, http.title);
-    return problemResponse(http, path);
+    const response = problemResponse(http, path);
+    // Headers already decided for this request (request id, rate-limit state) belong on errors too.
+    for (const [name, value] of Object.entries(set.headers)) {
+      if (value !== undefined && !response.headers.has(name)) response.headers.set(name, String(value));
+    }
+    return response;
   });
 }

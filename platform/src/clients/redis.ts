@@ -13,10 +13,11 @@ export interface RedisClientOptions {
   commandTimeoutMs?: number;
   /** For subscriber connections, which must stay in subscribe mode. */
   extra?: RedisOptions;
+  onError?: (err: Error) => void;
 }
 
 export function createRedis(opts: RedisClientOptions): Redis {
-  return new Redis(opts.url, {
+  const client = new Redis(opts.url, {
     connectionName: opts.connectionName,
     connectTimeout: 2_000,
     commandTimeout: opts.commandTimeoutMs === 0 ? undefined : (opts.commandTimeoutMs ?? 1_000),
@@ -26,4 +27,8 @@ export function createRedis(opts: RedisClientOptions): Redis {
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
     ...opts.extra,
   });
+  // Connection errors surface as failed commands where the caller decides (fail open, fail closed);
+  // without a listener ioredis would also print each reconnect attempt to stderr.
+  client.on('error', opts.onError ?? (() => {}));
+  return client;
 }
