@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { startServices, stopServices } from '../local/services.mjs';
-import { load, type Row, table } from './lib';
+import { createUsers, load, type Row, table } from './lib';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -66,25 +66,7 @@ const mode = { database, namespace: 'bench', stage: 'test' as const, ports, regi
 const { procs } = await startServices(cfg, mode, { only: ['gateway'], onLine: () => {} });
 const base = `http://127.0.0.1:${ports.gatewayPort}`;
 try {
-  const users: { token: string; orderId: string }[] = [];
-  for (let i = 0; i < USERS; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, USERS - i) }, async () => {
-        const t = await fetch(`${base}/api/v1/auth/dev-token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ email: `bench-${randomUUID()}@example.com`, tier: 'enterprise' }),
-        }).then((r) => r.json() as Promise<{ accessToken: string }>);
-        const o = await fetch(`${base}/api/v1/orders`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${t.accessToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }] }),
-        }).then((r) => r.json() as Promise<{ id: string }>);
-        return { token: t.accessToken, orderId: o.id };
-      }),
-    );
-    users.push(...batch);
-  }
+  const users = await createUsers(base, USERS);
   let n = 0;
   const next = () => users[n++ % users.length] as { token: string; orderId: string };
   const get = (req: object) => {

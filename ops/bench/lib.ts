@@ -56,3 +56,33 @@ export function table(rows: Row[], baseline: Row): string {
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   return [fmt(head), ...lines.map(fmt)].join('\n');
 }
+
+/** Users with a token and one order each, created through the API (dev tokens: test stage only). */
+export async function createUsers(base: string, count: number, tier = 'enterprise'): Promise<{ token: string; orderId: string }[]> {
+  const users: { token: string; orderId: string }[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async () => {
+        const t = await fetch(`${base}/api/v1/auth/dev-token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: `bench-${crypto.randomUUID()}@example.com`, tier }),
+        }).then((r) => r.json() as Promise<{ accessToken: string }>);
+        const o = await fetch(`${base}/api/v1/orders`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${t.accessToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }] }),
+        }).then((r) => r.json() as Promise<{ id: string }>);
+        return { token: t.accessToken, orderId: o.id };
+      }),
+    );
+    users.push(...batch);
+  }
+  return users;
+}
+
+/** Percentile of a sorted array. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}

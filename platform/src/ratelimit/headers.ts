@@ -8,6 +8,21 @@ import type { Decision } from './limiter';
 
 const quote = (s: string) => `"${s.replace(/["\\\\]/g, '')}"`;
 
+/** The policy field only depends on which limits apply: built once per combination. */
+const policies = new Map<string, string>();
+
+function policyField(d: Decision): string {
+  let key = '';
+  for (const s of d.states) key += `${s.name}|${s.limit}|${s.windowMs};`;
+  let field = policies.get(key);
+  if (field === undefined) {
+    field = d.states.map((s) => `${quote(s.name)};q=${s.limit};w=${Math.round(s.windowMs / 1000)}`).join(', ');
+    if (policies.size > 10_000) policies.clear();
+    policies.set(key, field);
+  }
+  return field;
+}
+
 export function rateLimitHeaders(d: Decision): Record<string, string> {
   const b = d.binding;
   if (!b) return {};
@@ -16,7 +31,7 @@ export function rateLimitHeaders(d: Decision): Record<string, string> {
     'x-ratelimit-limit': String(b.limit),
     'x-ratelimit-remaining': String(b.remaining),
     'x-ratelimit-reset': String(resetSeconds),
-    'ratelimit-policy': d.states.map((s) => `${quote(s.name)};q=${s.limit};w=${Math.round(s.windowMs / 1000)}`).join(', '),
+    'ratelimit-policy': policyField(d),
     ratelimit: `${quote(b.name)};r=${b.remaining};t=${resetSeconds}`,
   };
   if (!d.allowed) headers['retry-after'] = String(Math.max(1, resetSeconds));

@@ -124,16 +124,61 @@ export class RateLimiter {
     return this.decide(checks, raw, degraded);
   }
 
+  /** Calls waiting for Redis, by deadline; one watchdog timer for all of them instead of one timer per call. */
+  private readonly pending = new Set<{ deadline: number; reject: (err: Error) => void }>();
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+
   private callRedis(keys: string[], checks: LimitCheck[]): Promise<number[]> {
     const member = `${this.memberPrefix}:${(sequence++).toString(36)}`;
-    const args = [keys.length, ...keys, this.o.algorithm, member, ...checks.flatMap((c) => [c.rule.limit, c.rule.windowMs])];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      this.redis.ordersRateLimit(...args),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const args: (string | number)[] = [keys.length, ...keys, this.o.algorithm, member];
+    for (const c of checks) args.push(c.rule.limit, c.rule.windowMs);
+    return new Promise<number[]>((resolve, reject) => {
+      const entry = { deadline: Date.now() + this.o.timeoutMs, reject };
+      this.pending.add(entry);
+      this.startWatchdog();
+      this.redis.ordersRateLimit(...args).then(
+        (r) => {
+          this.pending.delete(entry);
+          resolve(r);
+        },
+        (err: Error) => {
+          this.pending.delete(entry);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private startWatchdog(): void {
+    if (this.watchdog) return;
+    const tick = Math.max(5, Math.floor(this.o.timeoutMs / 4));
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const p of this.pending) {
+        if (p.deadline > now) continue;
+        this.pending.delete(p);
+        p.reject(new Error(`no answer within ${this.o.timeoutMs} ms`));
+      }
+      if (this.pending.size === 0) {
+        clearInterval(this.watchdog);
+        this.watchdog = undefined;
+      }
+    }, tick);
+    // The watchdog alone never keeps a process alive.
+    this.watchdog.unref?.();
+  }
+
+  private readonly children = new Map<string, { inc(): void }>();
+
+  /** Labelled counters looked up once: prom-client hashes labels on every call otherwise. */
+  private counter(limit: string, outcome: string): { inc(): void } {
+    const key = `${limit}\0${outcome}`;
+    let c = this.children.get(key);
+    if (!c) {
+      c = this.decisions.labels(limit, outcome);
+      this.children.set(key, c);
+    }
+    return c;
   }
 
   private decide(checks: LimitCheck[], raw: number[], degraded: boolean): Decision {
@@ -145,11 +190,15 @@ export class RateLimiter {
         limit: c.rule.limit,
         windowMs: c.rule.windowMs,
         remaining: Math.max(0, c.rule.limit - count),
-        resetMs: Math.max(0, Number(raw[3 + 2 * i])),
+        // -1: not computed (not the binding limit); the full window is the honest upper bound.
+        resetMs: Number(raw[3 + 2 * i]) < 0 ? c.rule.windowMs : Number(raw[3 + 2 * i]),
       };
     });
     // The binding limit: the one that refused (no slot left), else the one with the fewest slots left.
-    const binding = [...states].sort((a, b) => a.remaining - b.remaining || b.resetMs - a.resetMs)[0];
+    let binding = states[0];
+    for (const s of states) {
+      if (binding && (s.remaining < binding.remaining || (s.remaining === binding.remaining && s.resetMs > binding.resetMs))) binding = s;
+    }
     for (const s of states)
       this.decisions.inc({ limit: s.name, outcome: allowed ? 'allowed' : s.remaining === 0 ? 'limited' : 'not_counted' });
     return { allowed, binding, states, degraded, at: Number(raw[1]) };

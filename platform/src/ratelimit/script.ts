@@ -4,7 +4,8 @@
  *
  * ARGV: algorithm ('log' | 'window'), a member unique to this request, then `limit, windowMs` per key.
  * Returns: allowed (1/0), the Redis time of the decision (ms), then per key: the count in the window after
- * this request, and the ms until the oldest counted request leaves the window (when a slot frees up).
+ * this request, and the ms until the oldest counted request leaves the window (when a slot frees up);
+ * with `log` that reset is computed for the binding key only (-1 for the others: unknown, not needed).
  *
  * The clock is Redis's own (TIME), so gateway instances with skewed clocks still share exact windows.
  * A refused request is recorded nowhere: it does not eat into the other limits.
@@ -26,8 +27,8 @@ for i = 1, n do
   local limit = tonumber(ARGV[1 + 2 * i])
   local window = tonumber(ARGV[2 + 2 * i])
   if algorithm == 'log' then
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-    local count = redis.call('ZCARD', KEYS[i])
+    -- Entries older than the window are not counted (ZCOUNT) and trimmed lazily below.
+    local count = redis.call('ZCOUNT', KEYS[i], '(' .. (now - window), '+inf')
     counts[i] = count
     if count >= limit then allowed = 0 end
   else
@@ -41,6 +42,13 @@ for i = 1, n do
     if estimate >= limit then allowed = 0 end
   end
 end
+-- The binding key: the fewest slots left (its reset is the one the headers report).
+local binding = 1
+local least = nil
+for i = 1, n do
+  local left = tonumber(ARGV[1 + 2 * i]) - counts[i]
+  if least == nil or left < least then least = left; binding = i end
+end
 for i = 1, n do
   local window = tonumber(ARGV[2 + 2 * i])
   if algorithm == 'log' then
@@ -48,9 +56,17 @@ for i = 1, n do
       redis.call('ZADD', KEYS[i], now, member)
       redis.call('PEXPIRE', KEYS[i], window)
       counts[i] = counts[i] + 1
+      -- Trim expired entries once they are a noticeable share of the set, not on every call.
+      if redis.call('ZCARD', KEYS[i]) > counts[i] + 32 then
+        redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+      end
     end
-    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-    if oldest[2] then resets[i] = tonumber(oldest[2]) + window - now else resets[i] = window end
+    if i == binding then
+      local oldest = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. (now - window), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      if oldest[2] then resets[i] = tonumber(oldest[2]) + window - now else resets[i] = window end
+    else
+      resets[i] = -1
+    end
   elseif allowed == 1 then
     local key = KEYS[i] .. ':' .. math.floor(now / window)
     redis.call('INCR', key)
