@@ -10,6 +10,7 @@ const strict = {
   RATE_LIMIT_IP: '3/1m',
   RATE_LIMIT_TIER_FREE: '4/1m',
   RATE_LIMIT_TIER_STANDARD: '100/1m',
+  RATE_LIMIT_TIER_PREMIUM: '6/1m',
   RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS: '3/1m',
   RATE_LIMIT_ENDPOINT_GET_API_V1_ORDERS: '100/1m',
   RATE_LIMIT_LOGIN_ACCOUNT: '2/1m',
@@ -33,7 +34,7 @@ const ip = () => `2001:db8::${randomUUID().slice(0, 4)}:${randomUUID().slice(0, 
 const from = (addr: string) => ({ 'x-forwarded-for': `${addr}, 127.0.0.1` });
 
 /** dev tokens are anonymous requests too: each from its own address, so the IP limit stays out of the way. */
-async function user(tier: 'free' | 'standard' | 'enterprise' = 'standard') {
+async function user(tier: 'free' | 'standard' | 'premium' | 'enterprise' = 'standard') {
   const r = await gw.call('POST', '/api/v1/auth/dev-token', {
     body: { email: `rl-${randomUUID()}@example.com`, tier },
     headers: from(ip()),
@@ -74,7 +75,7 @@ describe('rate limits in the gateway', () => {
     expect((await gw.call('GET', '/api/v1/orders', { token: u.accessToken })).status).toBe(200);
   });
 
-  test('tiers: free users are held to their tier on every route, others are not affected, enterprise is unlimited', async () => {
+  test('tiers: each tier is held to its own limit on every route, other users are not affected, enterprise is unlimited', async () => {
     const free = await user('free');
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push((await gw.call('GET', '/api/v1/products', { token: free.accessToken })).status);
@@ -83,6 +84,10 @@ describe('rate limits in the gateway', () => {
     expect([refused.status, refused.json.limit]).toEqual([429, 'tier:free']);
     const other = await user('free');
     expect((await gw.call('GET', '/api/v1/products', { token: other.accessToken })).status).toBe(200);
+    const premium = await user('premium');
+    const premiumStatuses = [];
+    for (let i = 0; i < 7; i++) premiumStatuses.push((await gw.call('GET', '/api/v1/products', { token: premium.accessToken })).status);
+    expect(premiumStatuses).toEqual([200, 200, 200, 200, 200, 200, 429]);
     const big = await user('enterprise');
     for (let i = 0; i < 8; i++) expect((await gw.call('GET', '/api/v1/products', { token: big.accessToken })).status).toBe(200);
     const last = await gw.call('GET', '/api/v1/products', { token: big.accessToken });
