@@ -2,7 +2,7 @@
 import { Elysia } from 'elysia';
 import { authErrors, problems, secured } from '../../http';
 import type { authPlugin } from '../../plugins/auth';
-import { parseIfMatch } from '../orders/index';
+import { cancelHandler } from '../orders/index';
 import { AdminListOrdersQuery, CancelOrderBody, IfMatchHeaders, OrderIdParams, OrderPage, OrderView } from '../orders/model';
 import type { OrdersService } from '../orders/service';
 
@@ -21,20 +21,12 @@ export function adminModule(auth: ReturnType<typeof authPlugin>, orders: OrdersS
       response: { 200: OrderView, ...authErrors, ...problems(404) },
       detail: secured('Read any order', ['admin']),
     })
-    .post(
-      '/orders/:id/cancel',
-      async ({ params, headers, body, principal, set }) => {
-        const order = await orders.cancel(principal, params.id, parseIfMatch(headers['if-match']), body?.reason);
-        set.headers.etag = `"${order.version}"`;
-        return order;
-      },
-      {
-        auth: ['admin'],
-        params: OrderIdParams,
-        headers: IfMatchHeaders,
-        body: CancelOrderBody,
-        response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412) },
-        detail: secured('Cancel any order before it ships', ['admin']),
-      },
-    );
+    .post('/orders/:id/cancel', cancelHandler(orders), {
+      auth: ['admin'],
+      params: OrderIdParams,
+      headers: IfMatchHeaders,
+      body: CancelOrderBody,
+      response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412) },
+      detail: secured('Cancel any order before it ships', ['admin']),
+    });
 }

@@ -1,4 +1,5 @@
 /** HTTP for `/api/v1/orders`: a customer's own orders. The only file of the module that knows requests. */
+import type { Principal } from '@orders/platform';
 import { Elysia } from 'elysia';
 import { DomainError } from '../../errors';
 import { authErrors, problems, secured } from '../../http';
@@ -23,6 +24,27 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   const m = /^(?:W\/)?"(\d{1,9})"$/.exec(header.trim());
   if (!m) throw new DomainError('bad_request', 'ORDERS_BAD_IF_MATCH', 'Invalid If-Match', 'If-Match must be the ETag you read, like "3".');
   return Number(m[1]);
+}
+
+/** The cancel handler, shared by the customer route and the admin route (which differ only in roles). */
+export function cancelHandler(orders: OrdersService) {
+  return async ({
+    params,
+    headers,
+    body,
+    principal,
+    set,
+  }: {
+    params: { id: string };
+    headers: { 'if-match'?: string };
+    body: { reason?: string } | null | undefined;
+    principal: Principal;
+    set: { headers: Record<string, string | number> };
+  }) => {
+    const order = await orders.cancel(principal, params.id, parseIfMatch(headers['if-match']), body?.reason);
+    set.headers.etag = `"${order.version}"`;
+    return order;
+  };
 }
 
 export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: OrdersService) {
@@ -100,22 +122,14 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
         }),
       },
     )
-    .post(
-      '/:id/cancel',
-      async ({ params, headers, body, principal, set }) => {
-        const order = await orders.cancel(principal, params.id, parseIfMatch(headers['if-match']), body?.reason);
-        set.headers.etag = `"${order.version}"`;
-        return order;
-      },
-      {
-        auth: ['customer', 'admin'],
-        params: OrderIdParams,
-        headers: IfMatchHeaders,
-        body: CancelOrderBody,
-        response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412) },
-        detail: secured('Cancel an order before it ships', ['orders']),
-      },
-    )
+    .post('/:id/cancel', cancelHandler(orders), {
+      auth: ['customer', 'admin'],
+      params: OrderIdParams,
+      headers: IfMatchHeaders,
+      body: CancelOrderBody,
+      response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412) },
+      detail: secured('Cancel an order before it ships', ['orders']),
+    })
     .get('/:id/history', ({ params, principal }) => orders.history(principal, params.id), {
       auth: ['customer', 'admin'],
       params: OrderIdParams,
