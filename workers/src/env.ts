@@ -21,9 +21,10 @@ const spec = {
   KAFKA_BATCH_SIZE: int({ default: 100, min: 1, max: 10_000 }),
   KAFKA_CONSUME_TIMEOUT_MS: int({ default: 200, min: 10, max: 10_000 }),
   SCHEMA_REGISTRY_URL: optionalStr(),
-  /** Attempts of a failing handler before its message is dead-lettered. */
-  HANDLER_MAX_ATTEMPTS: int({ default: 3, min: 1, max: 20 }),
-  HANDLER_RETRY_BASE_MS: int({ default: 200, min: 1 }),
+  /** Retries through the retry topic before a failing event is dead-lettered, and their backoff. */
+  RETRY_MAX_ATTEMPTS: int({ default: 5, min: 0, max: 50 }),
+  RETRY_BASE_MS: int({ default: 500, min: 1 }),
+  RETRY_MAX_MS: int({ default: 60_000, min: 1 }),
   METRICS_HOST: str({ default: '127.0.0.1' }),
   METRICS_PORT: port({ default: 9400 }),
 };

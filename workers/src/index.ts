@@ -2,12 +2,13 @@
  * Starts the worker stages named in WORKER_STAGES (all of them in one process by default), each as its
  * own consumer group, sharing one PostgreSQL pool, one Redis connection and one producer.
  */
-import { EventCodec, namespaced, schemaRegistryFor } from '@orders/contracts';
+import { EventCodec, schemaRegistryFor } from '@orders/contracts';
 import { createLogger, createMetrics, createPostgres, createRedis, feedKeys, StatusFeedPublisher } from '@orders/platform';
 import { loadEnv } from './env';
+import { assembleStage } from './runtime/assemble';
 import { startHttp } from './runtime/http';
-import { createConsumer, createProducer } from './runtime/kafka';
-import { StageRunner, stageMetrics } from './runtime/runner';
+import { createProducer } from './runtime/kafka';
+import { type StageRunner, stageMetrics } from './runtime/runner';
 import { workersShutdown } from './shutdown';
 import { STAGES } from './stages/index';
 
@@ -32,22 +33,22 @@ const sm = stageMetrics(metrics);
 
 const runners: StageRunner[] = [];
 for (const name of env.stages) {
-  const stage = STAGES[name];
-  const consumer = await createConsumer(kafkaSettings, namespaced(stage.group, env.NAMESPACE));
   runners.push(
-    new StageRunner(stage, consumer, {
+    ...(await assembleStage(STAGES[name], {
       sql,
       codec,
       producer,
       feed,
       logger,
       metrics: sm,
+      kafka: kafkaSettings,
       namespace: env.NAMESPACE,
       batchSize: env.KAFKA_BATCH_SIZE,
       consumeTimeoutMs: env.KAFKA_CONSUME_TIMEOUT_MS,
-      maxAttempts: env.HANDLER_MAX_ATTEMPTS,
-      retryBaseMs: env.HANDLER_RETRY_BASE_MS,
-    }),
+      maxRetries: env.RETRY_MAX_ATTEMPTS,
+      retryBaseMs: env.RETRY_BASE_MS,
+      retryMaxMs: env.RETRY_MAX_MS,
+    })),
   );
 }
 
@@ -57,7 +58,7 @@ const http = await startHttp({
   metrics,
   ready: () => ({
     producer: producer.isConnected(),
-    ...Object.fromEntries(runners.map((r) => [r.stage.name, r.isAssigned()])),
+    ...Object.fromEntries(runners.map((r) => [r.name, r.isAssigned()])),
   }),
 });
 const shutdown = workersShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, runners, producer, redis, sql, http });

@@ -3,11 +3,12 @@
  * stage runners, and helpers to produce events, read topics and seed orders.
  */
 import { randomUUID } from 'node:crypto';
-import { ConsumerGroups, deadLetterTopic, EventCodec, namespaced, schemaRegistryFor, Topics } from '@orders/contracts';
+import { ConsumerGroups, deadLetterTopic, EventCodec, namespaced, retryTopic, schemaRegistryFor, Topics } from '@orders/contracts';
 import { createLogger, createMetrics, createPostgres, createRedis, feedKeys, StatusFeedPublisher, uuidv7 } from '@orders/platform';
 import Kafka from 'node-rdkafka';
-import { createConsumer, createProducer } from '../src/runtime/kafka';
-import { StageRunner, stageMetrics } from '../src/runtime/runner';
+import { assembleStage } from '../src/runtime/assemble';
+import { createProducer } from '../src/runtime/kafka';
+import { type StageRunner, stageMetrics } from '../src/runtime/runner';
 import type { Stage } from '../src/runtime/stage';
 
 export const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -22,8 +23,7 @@ export async function fixture() {
   const topics = [
     Topics.orderEvents,
     Topics.orderStatus,
-    deadLetterTopic(ConsumerGroups.validator),
-    deadLetterTopic(ConsumerGroups.projector),
+    ...Object.values(ConsumerGroups).flatMap((g) => [retryTopic(g), deadLetterTopic(g)]),
   ].map((t) => namespaced(t, namespace));
   const admin = Kafka.AdminClient.create({ 'metadata.broker.list': brokers.join(',') });
   await Promise.all(
@@ -41,24 +41,25 @@ export async function fixture() {
   const feed = new StatusFeedPublisher(redis, feedKeys(namespace));
   const runners: StageRunner[] = [];
 
-  async function run(stage: Stage) {
-    const consumer = await createConsumer(settings, namespaced(stage.group, namespace));
-    const runner = new StageRunner(stage, consumer, {
+  async function run(stage: Stage, opts: { maxRetries?: number; retryBaseMs?: number } = {}) {
+    const started = await assembleStage(stage, {
       sql,
       codec,
       producer,
       feed,
       logger,
       metrics: sm,
+      kafka: settings,
       namespace,
       batchSize: 50,
       consumeTimeoutMs: 100,
-      maxAttempts: 2,
-      retryBaseMs: 20,
+      maxRetries: opts.maxRetries ?? 2,
+      retryBaseMs: opts.retryBaseMs ?? 50,
+      retryMaxMs: 500,
     });
-    runner.start();
-    runners.push(runner);
-    return runner;
+    for (const r of started) r.start();
+    runners.push(...started);
+    return started;
   }
 
   async function produce(key: string, value: Buffer, topic: string = Topics.orderEvents) {

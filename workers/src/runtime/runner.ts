@@ -1,49 +1,40 @@
 /**
- * Runs one stage: consume in batches, process each partition's messages in order (partitions in
- * parallel), and per message
+ * Runs one stage's consumer: fetch a batch, hand each partition's messages to the pipeline (partitions
+ * in parallel, messages of one partition in order), store the offsets of what is done.
  *
- *   decode → (not ours? acknowledge) → one PostgreSQL transaction: claim the event id in
- *   processed_events + the stage's effect + its outputs → emit the outputs (Kafka, Redis) → store the
- *   offset.
+ * Two runners per stage: `main` consumes the stage's topics; `retry` consumes its retry topic, holding
+ * each message until its not-before time (so a retry never blocks the main topics).
  *
- * Exactly-once effects on an at-least-once stream: a redelivered event finds its processed_events row
- * and only re-emits the outputs recorded there (same event ids, so downstream de-duplicates too).
- * Offsets are stored after the emit, so a crash anywhere re-delivers and never skips.
- *
- * Failures: an undecodable message or a PermanentError goes to the stage's dead-letter topic at once;
- * any other error is retried with exponential backoff and jitter, then dead-lettered. The partition
- * moves on either way: a poison message never blocks it.
+ * Offsets are stored only after an event's effect is committed and its outputs (or its failure) are
+ * durably sent on; librdkafka commits stored offsets in the background and once more when stopping.
+ * A crash or a rebalance therefore re-delivers, never skips; the pipeline makes re-delivery harmless.
  */
-import { ContractError, type DecodedEvent, deadLetterTopic, type EventCodec, type EventType, namespaced } from '@orders/contracts';
-import { type Logger, type Metrics, type Sql, type StatusFeedPublisher, uuidv7 } from '@orders/platform';
+import { type ConsumerGroup, namespaced, retryTopic } from '@orders/contracts';
+import type { Logger, Metrics } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
-import { consumeBatch, type DeliveringProducer } from './kafka';
-import { type Output, PermanentError, type Stage } from './stage';
-
-export interface RunnerDeps {
-  sql: Sql;
-  codec: EventCodec;
-  producer: DeliveringProducer;
-  feed: StatusFeedPublisher;
-  logger: Logger;
-  metrics: StageMetrics;
-  namespace: string;
-  batchSize: number;
-  consumeTimeoutMs: number;
-  maxAttempts: number;
-  retryBaseMs: number;
-}
+import { consumeBatch } from './kafka';
+import type { Outcome, Pipeline } from './pipeline';
+import { headerMap, RetryHeaders } from './routing';
+import type { Stage } from './stage';
 
 export function stageMetrics(metrics: Metrics) {
   return {
-    processed: metrics.counter('worker_messages_total', 'Messages handled by outcome', ['stage', 'outcome']),
-    latency: metrics.histogram('worker_processing_seconds', 'Decode-to-offset latency of handled messages', ['stage']),
+    processed: metrics.counter('worker_messages_total', 'Messages by stage and outcome', ['stage', 'outcome']),
+    latency: metrics.histogram('worker_batch_seconds', 'Time to process one partition batch', ['stage']),
+    batchSize: metrics.histogram('worker_batch_size', 'Messages per partition batch', ['stage'], [1, 2, 5, 10, 20, 50, 100, 200, 500]),
     lag: metrics.gauge('worker_consumer_lag', 'Messages behind the partition high watermark', ['stage', 'topic', 'partition']),
   };
 }
 export type StageMetrics = ReturnType<typeof stageMetrics>;
 
-type Outcome = 'handled' | 'duplicate' | 'skipped' | 'dead_lettered' | 'abandoned';
+export interface RunnerOptions {
+  mode: 'main' | 'retry';
+  namespace: string;
+  batchSize: number;
+  consumeTimeoutMs: number;
+  logger: Logger;
+  metrics: StageMetrics;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,20 +42,34 @@ export class StageRunner {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private readonly log: Logger;
-  private readonly handles: Set<EventType>;
+  private readonly label: string;
 
   constructor(
     readonly stage: Stage,
     private readonly consumer: Kafka.KafkaConsumer,
-    private readonly d: RunnerDeps,
+    private readonly pipeline: Pipeline,
+    private readonly o: RunnerOptions,
   ) {
-    this.log = d.logger.child({ stage: stage.name });
-    this.handles = new Set(stage.handles);
+    this.label = o.mode === 'main' ? stage.name : `${stage.name}.retry`;
+    this.log = o.logger.child({ stage: this.label });
+  }
+
+  get name(): string {
+    return this.label;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  static groupFor(stage: Stage, mode: 'main' | 'retry'): string {
+    return mode === 'main' ? stage.group : `${stage.group}.retry-consumer`;
   }
 
   start(): void {
-    this.consumer.setDefaultConsumeTimeout(this.d.consumeTimeoutMs);
-    this.consumer.subscribe(this.stage.topics.map((t) => namespaced(t, this.d.namespace)));
+    this.consumer.setDefaultConsumeTimeout(this.o.consumeTimeoutMs);
+    const topics = this.o.mode === 'main' ? this.stage.topics : [retryTopic(this.stage.group as ConsumerGroup)];
+    this.consumer.subscribe(topics.map((t) => namespaced(t, this.o.namespace)));
     this.loop = this.run();
   }
 
@@ -90,7 +95,7 @@ export class StageRunner {
     while (!this.stopping) {
       let batch: Kafka.Message[];
       try {
-        batch = await consumeBatch(this.consumer, this.d.batchSize);
+        batch = await consumeBatch(this.consumer, this.o.batchSize);
       } catch (err) {
         this.log.warn({ err }, 'consume failed; retrying');
         await sleep(500);
@@ -105,7 +110,9 @@ export class StageRunner {
         else byPartition.set(k, [m]);
       }
       try {
-        await Promise.all([...byPartition.values()].map((msgs) => this.processPartition(msgs)));
+        await Promise.all(
+          [...byPartition.values()].map((msgs) => (this.o.mode === 'main' ? this.processPartition(msgs) : this.processRetries(msgs))),
+        );
       } catch (err) {
         // Nothing here may kill the loop: what was not stored is delivered again (and de-duplicated).
         this.log.error({ err }, 'batch failed; its unstored messages will be redelivered');
@@ -114,10 +121,41 @@ export class StageRunner {
     }
   }
 
+  private async processPartition(messages: Kafka.Message[]): Promise<void> {
+    const started = performance.now();
+    const outcomes = await this.pipeline.run(messages, 1);
+    this.account(outcomes);
+    this.o.metrics.latency.observe({ stage: this.label }, (performance.now() - started) / 1000);
+    this.o.metrics.batchSize.observe({ stage: this.label }, messages.length);
+    // Store up to the first abandoned message (shutting down mid-way): it and the rest come again.
+    const stop = outcomes.indexOf('abandoned');
+    const done = stop === -1 ? messages : messages.slice(0, stop);
+    const last = done[done.length - 1];
+    if (last) this.storeOffset(last);
+    this.updateLag(messages[messages.length - 1] as Kafka.Message);
+  }
+
+  /** Retries run one at a time per partition, each no earlier than its not-before time. */
+  private async processRetries(messages: Kafka.Message[]): Promise<void> {
+    for (const message of messages) {
+      const h = headerMap(message);
+      const wait = Number(h[RetryHeaders.notBefore] ?? 0) - Date.now();
+      for (let left = wait; left > 0 && !this.stopping; left -= 100) await sleep(Math.min(100, left));
+      if (this.stopping) return;
+      const attempt = Number(h[RetryHeaders.attempt] ?? 1) + 1;
+      const outcomes = await this.pipeline.run([message], attempt);
+      this.account(outcomes);
+      if (outcomes[0] === 'abandoned' || !this.storeOffset(message)) return;
+    }
+  }
+
+  private account(outcomes: Outcome[]): void {
+    for (const outcome of outcomes) this.o.metrics.processed.inc({ stage: this.label, outcome });
+  }
+
   /**
-   * Stores the next offset to commit. After a rebalance took the partition away librdkafka refuses
-   * (the partition is not assigned any more): the new owner re-delivers from the last commit, and
-   * processed_events makes that harmless.
+   * Stores the next offset to commit. After a rebalance took the partition away librdkafka refuses (the
+   * partition is not assigned any more): the new owner re-delivers from the last commit, harmlessly.
    */
   private storeOffset(message: Kafka.Message): boolean {
     try {
@@ -132,145 +170,11 @@ export class StageRunner {
     }
   }
 
-  private async processPartition(messages: Kafka.Message[]): Promise<void> {
-    for (const message of messages) {
-      const started = performance.now();
-      const outcome = await this.processMessage(message);
-      if (outcome === 'abandoned') {
-        // Shutting down mid-retry: leave this offset (and every later one of the partition) unstored,
-        // so the message is delivered again to whoever owns the partition next.
-        this.d.metrics.processed.inc({ stage: this.stage.name, outcome });
-        return;
-      }
-      this.d.metrics.processed.inc({ stage: this.stage.name, outcome });
-      if (outcome === 'handled' || outcome === 'duplicate')
-        this.d.metrics.latency.observe({ stage: this.stage.name }, (performance.now() - started) / 1000);
-      // A revoked partition: stop here, the rest of its messages belong to the new owner.
-      if (!this.storeOffset(message)) return;
-    }
-    const last = messages[messages.length - 1];
-    if (last) this.updateLag(last);
-  }
-
-  private async processMessage(message: Kafka.Message): Promise<Outcome> {
-    let lastError: unknown;
-    let attempt = 0;
-    while (attempt < this.d.maxAttempts) {
-      attempt += 1;
-      let committed: { duplicate: boolean; outputs: Output[] };
-      try {
-        if (!message.value) throw new ContractError('CONTRACTS_TRUNCATED', 'message has no value');
-        const event = await this.d.codec.decode(message.value);
-        if (!this.handles.has(event.type)) return 'skipped';
-        committed = await this.applyOnce(event);
-      } catch (err) {
-        lastError = err;
-        if (err instanceof PermanentError || (err instanceof ContractError && !err.retryable)) break;
-        if (attempt === this.d.maxAttempts) break;
-        if (this.stopping) return 'abandoned';
-        const backoff = this.d.retryBaseMs * 2 ** (attempt - 1);
-        this.log.warn({ err, attempt, offset: message.offset, partition: message.partition }, 'handler failed; retrying');
-        // Full jitter around the exponential step, so a fleet of consumers does not retry in lockstep.
-        await sleep(backoff / 2 + Math.random() * backoff);
-        continue;
-      }
-      // The effect is committed: its outputs must go out. A failure to send is not the message's fault and
-      // never dead-letters it; keep trying (Kafka or Redis coming back heals it), or leave the offset
-      // unstored when stopping so the redelivery re-sends the recorded outputs.
-      return (await this.emitUntilDone(committed.outputs)) ? (committed.duplicate ? 'duplicate' : 'handled') : 'abandoned';
-    }
-    return (await this.deadLetter(message, lastError, attempt)) ? 'dead_lettered' : 'abandoned';
-  }
-
-  private async emitUntilDone(outputs: Output[]): Promise<boolean> {
-    for (let i = 0; ; i++) {
-      try {
-        await this.emit(outputs);
-        return true;
-      } catch (err) {
-        if (this.stopping) return false;
-        this.log.warn({ err, attempt: i + 1 }, 'emitting committed outputs failed; retrying');
-        await sleep(Math.min(this.d.retryBaseMs * 2 ** i, 5_000));
-      }
-    }
-  }
-
-  /** One transaction: claim the event id and apply the stage's effect, or read what a previous delivery recorded. */
-  private async applyOnce(event: DecodedEvent): Promise<{ duplicate: boolean; outputs: Output[] }> {
-    const { sql, logger } = this.d;
-    const eventId = event.payload.eventId;
-    const result = await sql.begin(async (tx) => {
-      const claimed = await tx`
-        INSERT INTO processed_events (consumer_group, event_id, event_type)
-        VALUES (${this.stage.group}, ${eventId}, ${event.type})
-        ON CONFLICT DO NOTHING
-        RETURNING 1`;
-      if (claimed.length === 0) {
-        const [row] = await tx<{ outputs: Output[] }[]>`
-          SELECT outputs FROM processed_events WHERE consumer_group = ${this.stage.group} AND event_id = ${eventId}`;
-        return { duplicate: true, outputs: row?.outputs ?? [] };
-      }
-      const outputs = await this.stage.handle(event, { tx, logger: this.log, newId: uuidv7 });
-      if (outputs.length > 0) {
-        await tx`UPDATE processed_events SET outputs = ${tx.json(outputs as never)} WHERE consumer_group = ${this.stage.group} AND event_id = ${eventId}`;
-      }
-      return { duplicate: false, outputs };
-    });
-    if (result.duplicate) logger.debug({ stage: this.stage.name, eventId }, 'duplicate event; recorded outputs re-emitted');
-    return result;
-  }
-
-  private async emit(outputs: Output[]): Promise<void> {
-    await Promise.all(
-      outputs.map(async (o) => {
-        if (o.kind === 'feed') {
-          await this.d.feed.publish(o.update);
-          return;
-        }
-        const value = this.d.codec.encode(o.type, o.payload);
-        await this.d.producer.send(namespaced(o.topic, this.d.namespace), o.key, value, {
-          'event-id': o.payload.eventId,
-          'event-type': o.type,
-        });
-      }),
-    );
-  }
-
-  /** True once the dead letter is durable; false if the process is stopping before it could be written. */
-  private async deadLetter(message: Kafka.Message, err: unknown, attempts: number): Promise<boolean> {
-    const code = err instanceof ContractError || err instanceof PermanentError ? err.code : 'HANDLER_FAILED';
-    const reason = err instanceof Error ? err.message : String(err);
-    this.log.error(
-      { code, reason, attempts, topic: message.topic, partition: message.partition, offset: message.offset },
-      'message dead-lettered',
-    );
-    const topic = namespaced(deadLetterTopic(this.stage.group), this.d.namespace);
-    // Until the dead letter is durable the offset is not stored: the message is never silently dropped.
-    for (let i = 0; ; i++) {
-      try {
-        await this.d.producer.send(topic, message.key?.toString() ?? '', message.value ?? Buffer.alloc(0), {
-          'dlq-error-code': code,
-          'dlq-error-reason': reason.slice(0, 1000),
-          'dlq-stage': this.stage.name,
-          'dlq-attempts': String(attempts),
-          'dlq-original-topic': message.topic,
-          'dlq-original-partition': String(message.partition),
-          'dlq-original-offset': String(message.offset),
-        });
-        return true;
-      } catch (sendErr) {
-        if (this.stopping) return false;
-        this.log.error({ err: sendErr, attempt: i + 1 }, 'dead-letter write failed; retrying');
-        await sleep(Math.min(200 * 2 ** i, 5_000));
-      }
-    }
-  }
-
   private updateLag(message: Kafka.Message): void {
     try {
       const { highOffset } = this.consumer.getWatermarkOffsets(message.topic, message.partition);
-      this.d.metrics.lag.set(
-        { stage: this.stage.name, topic: message.topic, partition: String(message.partition) },
+      this.o.metrics.lag.set(
+        { stage: this.label, topic: message.topic, partition: String(message.partition) },
         Math.max(0, highOffset - message.offset - 1),
       );
     } catch {

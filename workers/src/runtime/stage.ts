@@ -1,10 +1,12 @@
 /**
  * What a worker stage is: a consumer group that reacts to some event types, writes its effect in the
- * transaction it is given, and returns what it wants emitted afterwards. The runtime (runner.ts) owns
- * everything else: decoding, de-duplication, retries, emitting, offsets.
+ * transaction it is given, and returns what it wants emitted afterwards. Work that must not run inside
+ * a database transaction (calls to a payment provider, CPU work on the thread pool) goes in `prepare`,
+ * which sees the whole batch. The runtime owns everything else: decoding, de-duplication, batching,
+ * retries, dead letters, emitting, offsets.
  */
 import type { ConsumerGroup, DecodedEvent, EventPayloads, EventType, StatusUpdate } from '@orders/contracts';
-import type { Logger, TransactionSql } from '@orders/platform';
+import type { Logger, Sql, TransactionSql } from '@orders/platform';
 
 /** An event for Kafka. `topic` is the base name; the runtime applies the namespace. */
 export interface EventOutput<K extends EventType = EventType> {
@@ -31,6 +33,15 @@ export interface HandlerContext {
   newId(): string;
 }
 
+export interface PrepareContext {
+  /** Reads outside the stage's transaction (status checks before an external call). */
+  sql: Sql;
+  logger: Logger;
+}
+
+/** One prepared result per event: a value for `handle`, or the error that event failed with. */
+export type Prepared = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 export interface Stage {
   name: string;
   /** Consumer group (base name). */
@@ -39,7 +50,24 @@ export interface Stage {
   topics: string[];
   /** Event types the stage acts on; anything else is acknowledged without a database round trip. */
   handles: readonly EventType[];
-  handle(event: DecodedEvent, ctx: HandlerContext): Promise<Output[]>;
+  /**
+   * Optional, per batch, outside any transaction, only for events not processed before. External effects
+   * here must be idempotent (a crash before the commit repeats them): an idempotency key per charge.
+   */
+  prepare?(events: DecodedEvent[], ctx: PrepareContext): Promise<Prepared[]>;
+  handle(event: DecodedEvent, ctx: HandlerContext, prepared: unknown): Promise<Output[]>;
+}
+
+/** A failure worth trying again later (a timeout, a 5xx): the event goes to the stage's retry topic. */
+export class RetryableError extends Error {
+  override readonly name = 'RetryableError';
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** A handler error that retrying cannot fix (missing order, impossible data): dead-letter at once. */

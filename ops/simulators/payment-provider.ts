@@ -1,0 +1,126 @@
+/**
+ * A simulated payment provider, run as its own local HTTP service (127.0.0.1:8070 by default) so the
+ * payment stage talks to it exactly as it would to a real one: over HTTP, with an Idempotency-Key per
+ * charge and refund, with latency and failures.
+ *
+ * Failures, random (rates from the environment) or chosen by the payment token for tests:
+ *   pm_decline…  the card is declined (402)             pm_flaky…  the first attempt per key fails (503)
+ *   pm_slow…     the first attempt per key hangs longer than any sane client timeout
+ * The same Idempotency-Key always gets the same completed answer: a retried charge is never taken twice.
+ *
+ *   PAYMENT_PROVIDER_PORT, PAYMENT_LATENCY_MS (20), PAYMENT_JITTER_MS (10), PAYMENT_DECLINE_RATE (0),
+ *   PAYMENT_ERROR_RATE (0), PAYMENT_TIMEOUT_RATE (0)
+ */
+const env = process.env;
+const port = Number(env.PAYMENT_PROVIDER_PORT ?? 8070);
+const latency = Number(env.PAYMENT_LATENCY_MS ?? 20);
+const jitter = Number(env.PAYMENT_JITTER_MS ?? 10);
+const declineRate = Number(env.PAYMENT_DECLINE_RATE ?? 0);
+const errorRate = Number(env.PAYMENT_ERROR_RATE ?? 0);
+const timeoutRate = Number(env.PAYMENT_TIMEOUT_RATE ?? 0);
+
+interface Answer {
+  status: number;
+  body: unknown;
+  request: string;
+}
+
+interface Charge {
+  id: string;
+  amount: number;
+  currency: string;
+  reference: string;
+  refunded: number;
+  createdAt: string;
+}
+
+const answers = new Map<string, Answer>();
+const attempts = new Map<string, number>();
+const charges = new Map<string, Charge>();
+
+const json = (status: number, body: unknown) => Response.json(body, { status });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function idempotent(req: Request, scope: string, run: (body: Record<string, unknown>, attempt: number) => Promise<Answer | 'hang'>) {
+  const key = req.headers.get('idempotency-key');
+  if (!key || key.length > 255) return json(400, { error: { code: 'idempotency_key_required' } });
+  const text = await req.text();
+  const id = `${scope}:${key}`;
+  const done = answers.get(id);
+  if (done) {
+    if (done.request !== text) return json(422, { error: { code: 'idempotency_key_reused' } });
+    return json(done.status, done.body);
+  }
+  const attempt = (attempts.get(id) ?? 0) + 1;
+  attempts.set(id, attempt);
+  await sleep(Math.max(0, latency + (Math.random() * 2 - 1) * jitter));
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return json(400, { error: { code: 'invalid_json' } });
+  }
+  const answer = await run(body, attempt);
+  if (answer === 'hang') {
+    await sleep(60_000);
+    return json(504, { error: { code: 'timeout' } });
+  }
+  // Server errors are not remembered: the client is meant to retry them.
+  if (answer.status < 500) answers.set(id, { ...answer, request: text });
+  return json(answer.status, answer.body);
+}
+
+Bun.serve({
+  hostname: '127.0.0.1',
+  port,
+  async fetch(req) {
+    const url = new URL(req.url);
+    if (url.pathname === '/healthz') return json(200, { status: 'ok' });
+    if (req.method === 'POST' && url.pathname === '/v1/charges') {
+      return idempotent(req, 'charge', async (b, attempt) => {
+        const source = String(b.source ?? '');
+        const amount = Number(b.amount);
+        if (!Number.isInteger(amount) || amount < 0 || typeof b.currency !== 'string')
+          return { status: 400, body: { error: { code: 'invalid_request' } }, request: '' };
+        if (source.startsWith('pm_slow') && attempt === 1) return 'hang';
+        if (source.startsWith('pm_flaky') && attempt === 1) return { status: 503, body: { error: { code: 'unavailable' } }, request: '' };
+        const roll = Math.random();
+        if (roll < timeoutRate) return 'hang';
+        if (roll < timeoutRate + errorRate) return { status: 502, body: { error: { code: 'upstream_error' } }, request: '' };
+        if (source.startsWith('pm_decline') || Math.random() < declineRate) {
+          return { status: 402, body: { error: { code: 'card_declined', message: 'The card was declined.' } }, request: '' };
+        }
+        const charge: Charge = {
+          id: `ch_${crypto.randomUUID().replaceAll('-', '')}`,
+          amount,
+          currency: b.currency,
+          reference: String(b.reference ?? ''),
+          refunded: 0,
+          createdAt: new Date().toISOString(),
+        };
+        charges.set(charge.id, charge);
+        return { status: 201, body: { id: charge.id, status: 'succeeded', amount, currency: charge.currency }, request: '' };
+      });
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/refunds') {
+      return idempotent(req, 'refund', async (b) => {
+        const charge = charges.get(String(b.charge ?? ''));
+        if (!charge) return { status: 404, body: { error: { code: 'no_such_charge' } }, request: '' };
+        const amount = Number(b.amount ?? charge.amount);
+        if (!Number.isInteger(amount) || amount <= 0 || charge.refunded + amount > charge.amount) {
+          return { status: 400, body: { error: { code: 'invalid_amount' } }, request: '' };
+        }
+        charge.refunded += amount;
+        return { status: 201, body: { id: `re_${crypto.randomUUID().replaceAll('-', '')}`, status: 'succeeded', amount }, request: '' };
+      });
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/charges') {
+      const reference = url.searchParams.get('reference');
+      return json(200, { data: [...charges.values()].filter((c) => !reference || c.reference === reference) });
+    }
+    return json(404, { error: { code: 'not_found' } });
+  },
+});
+process.stdout.write(`payment provider simulator on http://127.0.0.1:${port}\n`);
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));

@@ -1,0 +1,210 @@
+/**
+ * What happens to one partition's batch of messages, in order:
+ *
+ *   decode → (not ours? skip) → already processed? re-emit its recorded outputs
+ *   → prepare (the stage's work outside transactions, whole batch at once)
+ *   → ONE transaction: claim every event id in processed_events, apply each effect, record the outputs
+ *   → emit the outputs (Kafka, Redis) → failures to the retry or dead-letter topic.
+ *
+ * Exactly-once effects on an at-least-once stream: the claim and the effect commit together, and a
+ * redelivered event only re-sends what its first delivery recorded (same event ids, so downstream
+ * de-duplicates too). If the batch transaction fails, every event is tried again in a transaction of its
+ * own, so one bad event fails alone. Emitting is retried until it succeeds: the effect is committed and
+ * its outputs must go out; a failure to send is never the event's fault.
+ */
+import { ContractError, type DecodedEvent, type EventCodec, type EventType, namespaced } from '@orders/contracts';
+import { type Logger, type Sql, type StatusFeedPublisher, uuidv7 } from '@orders/platform';
+import type Kafka from 'node-rdkafka';
+import type { DeliveringProducer } from './kafka';
+import type { Router } from './routing';
+import type { Output, Prepared, Stage } from './stage';
+
+export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'retried' | 'dead_lettered' | 'abandoned';
+
+export interface PipelineDeps {
+  sql: Sql;
+  codec: EventCodec;
+  producer: DeliveringProducer;
+  feed: StatusFeedPublisher;
+  logger: Logger;
+  namespace: string;
+  retryBaseMs: number;
+  isStopping: () => boolean;
+}
+
+interface Item {
+  message: Kafka.Message;
+  event?: DecodedEvent;
+  outcome?: Outcome;
+  outputs?: Output[];
+  error?: unknown;
+  prepared?: unknown;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Pipeline {
+  private readonly handles: Set<EventType>;
+
+  constructor(
+    private readonly stage: Stage,
+    private readonly d: PipelineDeps,
+    private readonly router: Router,
+  ) {
+    this.handles = new Set(stage.handles);
+  }
+
+  /** Outcomes line up with `messages`; `attempt` is the attempt number these messages are on. */
+  async run(messages: Kafka.Message[], attempt: number): Promise<Outcome[]> {
+    const items: Item[] = messages.map((message) => ({ message }));
+    await this.decode(items);
+    const live = items.filter((i) => i.event && !i.outcome);
+    await this.findDuplicates(live);
+    const fresh = live.filter((i) => !i.outcome);
+    await this.prepare(fresh);
+    await this.apply(fresh.filter((i) => !i.error));
+    // Emit in message order: outputs of duplicates and of freshly handled events.
+    const emitting = items.filter((i) => (i.outcome === 'handled' || i.outcome === 'duplicate') && i.outputs && i.outputs.length > 0);
+    if (!(await this.emitUntilDone(emitting.flatMap((i) => i.outputs ?? [])))) {
+      for (const i of emitting) i.outcome = 'abandoned';
+    }
+    for (const i of items) {
+      if (i.error !== undefined && !i.outcome) i.outcome = await this.router.route(i.message, i.error, attempt);
+    }
+    return items.map((i) => i.outcome ?? 'skipped');
+  }
+
+  private async decode(items: Item[]): Promise<void> {
+    for (const i of items) {
+      try {
+        if (!i.message.value) throw new ContractError('CONTRACTS_TRUNCATED', 'message has no value');
+        i.event = await this.d.codec.decode(i.message.value);
+        if (!this.handles.has(i.event.type)) i.outcome = 'skipped';
+      } catch (err) {
+        i.error = err;
+      }
+    }
+  }
+
+  private async findDuplicates(items: Item[]): Promise<void> {
+    if (items.length === 0) return;
+    const ids = items.map((i) => (i.event as DecodedEvent).payload.eventId);
+    const rows = await this.d.sql<{ event_id: string; outputs: Output[] }[]>`
+      SELECT event_id, outputs FROM processed_events WHERE consumer_group = ${this.stage.group} AND event_id IN ${this.d.sql(ids)}`;
+    const seen = new Map(rows.map((r) => [r.event_id, r.outputs]));
+    for (const i of items) {
+      const outputs = seen.get((i.event as DecodedEvent).payload.eventId);
+      if (outputs) {
+        i.outcome = 'duplicate';
+        i.outputs = outputs;
+      }
+    }
+  }
+
+  private async prepare(items: Item[]): Promise<void> {
+    if (!this.stage.prepare || items.length === 0) return;
+    let results: Prepared[];
+    try {
+      results = await this.stage.prepare(
+        items.map((i) => i.event as DecodedEvent),
+        { sql: this.d.sql, logger: this.d.logger },
+      );
+    } catch (err) {
+      for (const i of items) i.error = err;
+      return;
+    }
+    items.forEach((i, n) => {
+      const r = results[n];
+      if (!r) i.error = new Error('prepare returned no result for this event');
+      else if (r.ok) i.prepared = r.value;
+      else i.error = r.error;
+    });
+  }
+
+  /** One transaction for the batch; on failure, one per event. */
+  private async apply(items: Item[]): Promise<void> {
+    if (items.length === 0) return;
+    try {
+      await this.transact(items);
+    } catch (err) {
+      if (items.length === 1) {
+        (items[0] as Item).error = err;
+        return;
+      }
+      this.d.logger.debug({ err, size: items.length }, 'batch transaction failed; applying its events one by one');
+      for (const i of items) {
+        try {
+          await this.transact([i]);
+        } catch (e) {
+          i.error = e;
+        }
+      }
+    }
+  }
+
+  private async transact(items: Item[]): Promise<void> {
+    const { group } = this.stage;
+    const results = await this.d.sql.begin(async (tx) => {
+      const events = items.map((i) => i.event as DecodedEvent);
+      const claimed = await tx<{ event_id: string }[]>`
+        INSERT INTO processed_events (consumer_group, event_id, event_type)
+        SELECT ${group}, e.id, e.type FROM unnest(${events.map((e) => e.payload.eventId)}::uuid[], ${events.map((e) => e.type)}::text[]) AS e(id, type)
+        ON CONFLICT DO NOTHING
+        RETURNING event_id`;
+      const mine = new Set(claimed.map((r) => r.event_id));
+      const out: { outcome: Outcome; outputs: Output[] }[] = [];
+      const recorded: { event_id: string; outputs: Output[] }[] = [];
+      for (const [n, event] of events.entries()) {
+        // Claimed meanwhile by another consumer (a rebalance), or a copy earlier in this very batch:
+        // applied and emitted once, by whoever claimed it.
+        if (!mine.delete(event.payload.eventId)) {
+          out.push({ outcome: 'duplicate', outputs: [] });
+          continue;
+        }
+        const outputs = await this.stage.handle(event, { tx, logger: this.d.logger, newId: uuidv7 }, items[n]?.prepared);
+        out.push({ outcome: 'handled', outputs });
+        if (outputs.length > 0) recorded.push({ event_id: event.payload.eventId, outputs });
+      }
+      if (recorded.length > 0) {
+        await tx`
+          UPDATE processed_events p SET outputs = o.outputs
+          FROM jsonb_to_recordset(${tx.json(recorded as never)}::jsonb) AS o(event_id uuid, outputs jsonb)
+          WHERE p.consumer_group = ${group} AND p.event_id = o.event_id`;
+      }
+      return out;
+    });
+    items.forEach((i, n) => {
+      const r = results[n];
+      if (r) {
+        i.outcome = r.outcome;
+        i.outputs = r.outputs;
+      }
+    });
+  }
+
+  private async emitUntilDone(outputs: Output[]): Promise<boolean> {
+    if (outputs.length === 0) return true;
+    for (let i = 0; ; i++) {
+      try {
+        await Promise.all(outputs.map((o) => this.emit(o)));
+        return true;
+      } catch (err) {
+        if (this.d.isStopping()) return false;
+        this.d.logger.warn({ err, attempt: i + 1 }, 'emitting committed outputs failed; retrying');
+        await sleep(Math.min(this.d.retryBaseMs * 2 ** i, 5_000));
+      }
+    }
+  }
+
+  private async emit(o: Output): Promise<void> {
+    if (o.kind === 'feed') {
+      await this.d.feed.publish(o.update);
+      return;
+    }
+    const value = this.d.codec.encode(o.type, o.payload);
+    await this.d.producer.send(namespaced(o.topic, this.d.namespace), o.key, value, {
+      'event-id': o.payload.eventId,
+      'event-type': o.type,
+    });
+  }
+}
