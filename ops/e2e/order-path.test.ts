@@ -18,7 +18,10 @@ afterAll(async () => {
   await sql.end();
 });
 
-async function placeOrder(token: string, body: unknown = { items: [{ sku: 'MUG-BLUE', quantity: 2 }] }) {
+async function placeOrder(
+  token: string,
+  body: unknown = { items: [{ sku: 'MUG-BLUE', quantity: 2 }], paymentMethodToken: 'pm_card_visa' },
+) {
   return fetch(`${gatewayUrl}/api/v1/orders`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -51,16 +54,33 @@ describe('an order, end to end', () => {
     expect(order.totalCents).toBe(2 * 1299);
 
     const update = await adaFeed.waitFor((f) => f.type === 'order.status' && f.orderId === order.id);
-    const latencyMs = performance.now() - posted;
+    const firstMs = performance.now() - posted;
     expect(update).toMatchObject({ userId: ada.userId, status: 'validated', previousStatus: 'pending', version: 2 });
     expect(typeof update.seq).toBe('number');
-    process.stdout.write(`  POST → WebSocket delivery: ${latencyMs.toFixed(0)} ms\n`);
+    const shipped = await adaFeed.waitFor((f) => f.type === 'order.status' && f.orderId === order.id && f.status === 'shipped');
+    const shippedMs = performance.now() - posted;
+    expect(shipped).toMatchObject({ previousStatus: 'reserved', version: 5 });
+    const statuses = adaFeed.frames.filter((f) => f.orderId === order.id).map((f) => f.status);
+    expect(statuses).toEqual(['validated', 'paid', 'reserved', 'shipped']);
+    process.stdout.write(`  POST → first status on the WebSocket: ${firstMs.toFixed(0)} ms; → shipped: ${shippedMs.toFixed(0)} ms\n`);
 
     const read = await fetch(`${gatewayUrl}/api/v1/orders/${order.id}`, { headers: { authorization: `Bearer ${ada.accessToken}` } });
     expect(read.status).toBe(200);
-    expect(await read.json()).toMatchObject({ id: order.id, status: 'validated', version: 2 });
+    expect(await read.json()).toMatchObject({ id: order.id, status: 'shipped', version: 5 });
     const history = await sql`SELECT from_status, to_status FROM order_status_history WHERE order_id = ${order.id} ORDER BY id`;
-    expect(history.map((h) => `${h.from_status}→${h.to_status}`)).toEqual(['null→pending', 'pending→validated']);
+    expect(history.map((h) => `${h.from_status}→${h.to_status}`)).toEqual([
+      'null→pending',
+      'pending→validated',
+      'validated→paid',
+      'paid→reserved',
+      'reserved→shipped',
+    ]);
+    // Shipped: the customer can no longer cancel.
+    const late = await fetch(`${gatewayUrl}/api/v1/orders/${order.id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ada.accessToken}` },
+    });
+    expect(late.status).toBe(409);
 
     // Ownership: Bob neither reads Ada's order nor receives her updates.
     const peek = await fetch(`${gatewayUrl}/api/v1/orders/${order.id}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
@@ -118,6 +138,6 @@ describe('an order, end to end', () => {
 
   test('every service shuts down cleanly on SIGTERM', async () => {
     const codes = await stop(services);
-    expect(codes).toEqual({ gateway: 0, 'ws-edge': 0, workers: 0 });
+    expect(codes).toEqual({ gateway: 0, 'ws-edge': 0, 'payment-provider': 0, workers: 0 });
   }, 60_000);
 });

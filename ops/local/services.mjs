@@ -75,12 +75,24 @@ export function serviceDefinitions(cfg, mode) {
       ready: `http://${host}:${ports.wsEdgePort}/readyz`,
     },
     {
+      name: 'payment-provider',
+      cmd: bun,
+      args: ['simulators/payment-provider.ts'],
+      cwd: join(cfg.root, 'ops'),
+      env: { PAYMENT_PROVIDER_PORT: String(ports.paymentProviderPort) },
+      ready: `http://${host}:${ports.paymentProviderPort}/healthz`,
+    },
+    {
       name: 'workers',
       // Node, not Bun: node-rdkafka is a NAN addon Bun cannot load (and this module also runs under bun test).
       cmd: 'node',
       args: ['--import', 'tsx', 'src/index.ts'],
       cwd: join(cfg.root, 'workers'),
-      env: { METRICS_HOST: host, METRICS_PORT: String(ports.workerMetricsPort) },
+      env: {
+        METRICS_HOST: host,
+        METRICS_PORT: String(ports.workerMetricsPort),
+        PAYMENT_PROVIDER_URL: `http://${host}:${ports.paymentProviderPort}`,
+      },
       ready: `http://${host}:${ports.workerMetricsPort}/readyz`,
     },
   ];

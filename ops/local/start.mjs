@@ -45,7 +45,7 @@ process.stdout.write(`
              -d '{"email":"ada@example.com"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')
    TOKEN=$TOKEN npm run watch &       # live status updates (or run it in a second terminal)
    curl -s -X POST ${gw}/api/v1/orders -H "authorization: Bearer $TOKEN" \\
-        -H 'content-type: application/json' -d '{"items":[{"sku":"MUG-BLUE","quantity":2}]}'
+        -H 'content-type: application/json' -d '{"items":[{"sku":"MUG-BLUE","quantity":2}],"paymentMethodToken":"pm_card_visa"}'
 
  Ctrl-C stops the services; npm run stack:down stops PostgreSQL, Redis, Kafka and the registry.
 ──────────────────────────────────────────────────────────────────────────────

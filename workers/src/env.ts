@@ -3,7 +3,7 @@
  */
 import { commonSpec, int, list, optionalStr, parseEnv, port, str, url } from '@orders/platform';
 
-export const STAGE_NAMES = ['validator', 'projector'] as const;
+export const STAGE_NAMES = ['validator', 'payment', 'inventory', 'fulfillment', 'projector'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 const spec = {
@@ -25,6 +25,20 @@ const spec = {
   RETRY_MAX_ATTEMPTS: int({ default: 5, min: 0, max: 50 }),
   RETRY_BASE_MS: int({ default: 500, min: 1 }),
   RETRY_MAX_MS: int({ default: 60_000, min: 1 }),
+  /** Fraud scoring threads (Tinypool); 0 scores on the main thread (only for comparison). */
+  FRAUD_THREADS: int({ default: 1, min: 0, max: 64 }),
+  FRAUD_REJECT_THRESHOLD: {
+    parse: (raw: string | undefined) => {
+      const n = raw === undefined || raw === '' ? 0.97 : Number(raw);
+      if (!(n > 0 && n <= 1)) throw new Error('FRAUD_REJECT_THRESHOLD must be in (0, 1]');
+      return n;
+    },
+  },
+  CATALOGUE_CACHE_MS: int({ default: 1_000, min: 0 }),
+  PAYMENT_PROVIDER_URL: url({ protocols: ['http:', 'https:'], default: 'http://127.0.0.1:8070' }),
+  PAYMENT_PROVIDER_TIMEOUT_MS: int({ default: 2_000, min: 10 }),
+  /** Provider calls in flight at once per process. */
+  PAYMENT_CONCURRENCY: int({ default: 32, min: 1, max: 1_000 }),
   METRICS_HOST: str({ default: '127.0.0.1' }),
   METRICS_PORT: port({ default: 9400 }),
 };

@@ -10,7 +10,9 @@ import { startHttp } from './runtime/http';
 import { createProducer } from './runtime/kafka';
 import { type StageRunner, stageMetrics } from './runtime/runner';
 import { workersShutdown } from './shutdown';
-import { STAGES } from './stages/index';
+import { createStages } from './stages/index';
+import { PaymentProvider } from './stages/payment/provider';
+import { FraudScorer } from './stages/validator/fraud/pool';
 
 const env = loadEnv(process.env);
 const logger = createLogger({ service: 'workers', level: env.LOG_LEVEL });
@@ -31,10 +33,20 @@ const producer = await createProducer(kafkaSettings);
 const feed = new StatusFeedPublisher(redis, feedKeys(env.NAMESPACE));
 const sm = stageMetrics(metrics);
 
+const scorer = new FraudScorer(env.stages.includes('validator') ? env.FRAUD_THREADS : 0);
+await scorer.warmUp();
+const stages = createStages({
+  sql,
+  scorer,
+  provider: new PaymentProvider({ url: env.PAYMENT_PROVIDER_URL, timeoutMs: env.PAYMENT_PROVIDER_TIMEOUT_MS }),
+  fraudRejectThreshold: env.FRAUD_REJECT_THRESHOLD,
+  paymentConcurrency: env.PAYMENT_CONCURRENCY,
+  catalogueTtlMs: env.CATALOGUE_CACHE_MS,
+});
 const runners: StageRunner[] = [];
 for (const name of env.stages) {
   runners.push(
-    ...(await assembleStage(STAGES[name], {
+    ...(await assembleStage(stages[name], {
       sql,
       codec,
       producer,
@@ -61,7 +73,7 @@ const http = await startHttp({
     ...Object.fromEntries(runners.map((r) => [r.name, r.isAssigned()])),
   }),
 });
-const shutdown = workersShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, runners, producer, redis, sql, http });
+const shutdown = workersShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, runners, producer, redis, sql, http, scorer });
 shutdown.listen();
 for (const r of runners) r.start();
 logger.info(

@@ -15,11 +15,13 @@ export function workersShutdown(opts: {
   redis: Redis;
   sql: Sql;
   http: Server;
+  scorer: { close(): Promise<void> };
 }): Shutdown {
   const s = createShutdown({ logger: opts.logger, timeoutMs: opts.timeoutMs });
   s.add('drain stages and commit', async () => {
     await Promise.all(opts.runners.map((r) => r.stop()));
   });
+  s.add('stop the scoring pool', () => opts.scorer.close());
   s.add('flush producer', () => opts.producer.flush(5_000));
   s.add('disconnect producer', () => opts.producer.disconnect());
   s.add('close redis', async () => void (await opts.redis.quit()));

@@ -1,17 +1,17 @@
+/**
+ * The whole order pipeline on real Kafka, PostgreSQL, Redis and the simulated payment provider:
+ * validator → payment → inventory → fulfillment, with the status projector, each its own consumer group.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConsumerGroups, deadLetterTopic, Events, Topics } from '@orders/contracts';
 import { samplePayloads } from '@orders/contracts/testing/samples';
-import { projectorStage } from '../src/stages/projector/index';
-import { validatorStage } from '../src/stages/validator/index';
 import { type Fixture, fixture, uuidv7 } from './support';
 
 let f: Fixture;
 
 before(async () => {
-  f = await fixture();
-  await f.run(validatorStage);
-  await f.run(projectorStage);
+  f = await fixture({ stages: ['validator', 'payment', 'inventory', 'fulfillment', 'projector'] });
 });
 
 after(async () => {
@@ -22,56 +22,104 @@ function headers(m: { headers?: Record<string, string | Buffer>[] }): Record<str
   return Object.fromEntries((m.headers ?? []).flatMap((h) => Object.entries(h).map(([k, v]) => [k, String(v)])));
 }
 
-async function status(orderId: string) {
-  const [o] = await f.sql<{ status: string; version: number }[]>`SELECT status, version FROM orders WHERE id = ${orderId}`;
+async function order(orderId: string) {
+  const [o] = await f.sql<{ status: string; version: number; status_reason: string | null }[]>`
+    SELECT status, version, status_reason FROM orders WHERE id = ${orderId}`;
   return o;
 }
 
-describe('validator + status projector on real Kafka, PostgreSQL and Redis', () => {
-  it('takes a placed order to validated: order, history, feed update and order.status_changed', async () => {
-    const { userId, orderId } = await f.seedOrder();
-    const placed = {
-      ...samplePayloads['order.placed'],
-      eventId: uuidv7(),
-      orderId,
-      userId,
-      items: [{ sku: 'MUG-BLUE', quantity: 2, unitPriceCents: 1299 }],
-      totalCents: 2598,
-    };
-    await f.produce(orderId, f.codec.encode(Events.OrderPlaced, placed));
-    await f.waitFor(async () => (await status(orderId))?.status === 'validated');
-    assert.deepEqual(await status(orderId), { status: 'validated', version: 2 });
-    const history = await f.sql`SELECT from_status, to_status, version FROM order_status_history WHERE order_id = ${orderId}`;
-    assert.deepEqual(
-      history.map((h) => [h.from_status, h.to_status, h.version]),
-      [['pending', 'validated', 2]],
-    );
-    const stored = await f.redis.zrange(f.feedKeys.recent(userId), 0, -1);
-    assert.equal(stored.length, 1);
-    const update = JSON.parse(stored[0] ?? '{}');
-    assert.deepEqual([update.seq, update.orderId, update.status, update.previousStatus], [1, orderId, 'validated', 'pending']);
-    const changes = await f.read(Topics.orderStatus, (ms) => ms.some((m) => String(m.key) === orderId));
-    const decoded = await f.codec.decode(changes.find((m) => String(m.key) === orderId)?.value as Buffer);
-    assert.equal(decoded.type, Events.OrderStatusChanged);
-    assert.deepEqual([decoded.payload.orderId, (decoded.payload as { toStatus: string }).toStatus], [orderId, 'validated']);
+async function history(orderId: string) {
+  const rows = await f.sql<{ to_status: string }[]>`SELECT to_status FROM order_status_history WHERE order_id = ${orderId} ORDER BY id`;
+  return rows.map((r) => r.to_status);
+}
+
+async function stockOf(sku: string) {
+  const [p] = await f.sql<{ stock: number }[]>`SELECT stock FROM products WHERE sku = ${sku}`;
+  return p?.stock as number;
+}
+
+const FINAL = new Set(['shipped', 'cancelled', 'rejected', 'failed']);
+const until = (orderId: string, status?: string) =>
+  f.waitFor(async () => {
+    const o = await order(orderId);
+    return o && (status ? o.status === status : FINAL.has(o.status)) ? o : undefined;
+  }, 20_000);
+
+async function place(seeded: Awaited<ReturnType<Fixture['seedOrder']>>) {
+  const placed = {
+    ...samplePayloads['order.placed'],
+    eventId: uuidv7(),
+    orderId: seeded.orderId,
+    userId: seeded.userId,
+    items: seeded.items,
+    totalCents: seeded.totalCents,
+  };
+  await f.produce(seeded.orderId, f.codec.encode(Events.OrderPlaced, placed));
+}
+
+describe('the order pipeline', () => {
+  it('takes a paid order all the way to shipped: charge, reservation, shipment, every status announced', async () => {
+    const s = await f.seedOrder();
+    const before = await stockOf('MUG-BLUE');
+    await place(s);
+    await until(s.orderId, 'shipped');
+    assert.deepEqual(await history(s.orderId), ['validated', 'paid', 'reserved', 'shipped']);
+    const [p] = await f.sql`SELECT status, amount_cents FROM payments WHERE order_id = ${s.orderId}`;
+    assert.deepEqual({ ...p }, { status: 'authorized', amount_cents: 2598 });
+    const [r] = await f.sql`SELECT status FROM reservations WHERE order_id = ${s.orderId}`;
+    assert.equal(r?.status, 'reserved');
+    assert.equal(await stockOf('MUG-BLUE'), before - 2);
+    const [sh] = await f.sql`SELECT carrier, tracking_number FROM shipments WHERE order_id = ${s.orderId}`;
+    assert.ok(sh?.tracking_number);
+    assert.equal((await f.charges(s.orderId)).length, 1);
+    const feed = (await f.redis.zrange(f.feedKeys.recent(s.userId), 0, -1)).map((j) => JSON.parse(j).status);
+    assert.deepEqual(feed, ['validated', 'paid', 'reserved', 'shipped']);
+  });
+
+  it('ends a declined payment in failed, with nothing reserved', async () => {
+    const s = await f.seedOrder('pending', { token: 'pm_decline_insufficient_funds' });
+    await place(s);
+    const o = await until(s.orderId);
+    assert.equal(o.status, 'failed');
+    assert.match(o.status_reason ?? '', /CARD_DECLINED/);
+    assert.equal((await f.sql`SELECT 1 FROM payments WHERE order_id = ${s.orderId}`).length, 0);
+    assert.equal((await f.sql`SELECT 1 FROM reservations WHERE order_id = ${s.orderId}`).length, 0);
+  });
+
+  it('ends an out-of-stock order in failed and refunds the charge; stock untouched', async () => {
+    const sku = `RARE-${uuidv7().slice(-8).toUpperCase()}`;
+    await f.sql`INSERT INTO products (sku, name, price_cents, currency, stock) VALUES (${sku}, 'Rare', 500, 'EUR', 1)`;
+    const s = await f.seedOrder('pending', { sku, quantity: 2, unitPriceCents: 500 });
+    await place(s);
+    const o = await until(s.orderId);
+    assert.equal(o.status, 'failed');
+    assert.match(o.status_reason ?? '', /out of stock/);
+    await f.waitFor(async () => (await f.sql`SELECT 1 FROM payments WHERE order_id = ${s.orderId} AND status = 'refunded'`).length === 1);
+    const [charge] = await f.charges(s.orderId);
+    assert.equal(charge?.refunded, 1000);
+    assert.equal(await stockOf(sku), 1);
+  });
+
+  it('retries a payment the provider failed with a 5xx (retry topic) and charges exactly once', async () => {
+    const s = await f.seedOrder('pending', { token: 'pm_flaky_network' });
+    await place(s);
+    await until(s.orderId, 'shipped');
+    assert.equal((await f.charges(s.orderId)).length, 1);
   });
 
   it('applies a redelivered event once: same outputs, no second transition, no second feed entry', async () => {
-    const { userId, orderId } = await f.seedOrder();
-    const validated = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0.1, revision: null };
+    const s = await f.seedOrder('pending', { token: 'pm_decline' });
+    const validated = { eventId: uuidv7(), occurredAt: Date.now(), orderId: s.orderId, userId: s.userId, riskScore: 0.1, revision: null };
     const bytes = f.codec.encode(Events.OrderValidated, validated);
-    await f.produce(orderId, bytes);
-    await f.produce(orderId, bytes);
-    await f.produce(orderId, bytes);
-    // A later, different event on the same partition proves the duplicates were consumed before it.
-    const paid = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, paymentId: 'pay_1', amountCents: 2598, currency: 'EUR' };
-    await f.produce(orderId, f.codec.encode(Events.PaymentAuthorized, paid));
-    await f.waitFor(async () => (await status(orderId))?.status === 'paid');
-    assert.deepEqual(await status(orderId), { status: 'paid', version: 3 });
+    await f.produce(s.orderId, bytes);
+    await f.produce(s.orderId, bytes);
+    await f.produce(s.orderId, bytes);
+    await until(s.orderId, 'failed');
+    assert.deepEqual(await history(s.orderId), ['validated', 'failed']);
     const [row] = await f.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM processed_events WHERE consumer_group = ${ConsumerGroups.projector} AND event_id = ${validated.eventId}`;
     assert.equal(row?.n, 1);
-    const stored = await f.redis.zrange(f.feedKeys.recent(userId), 0, -1, 'WITHSCORES');
+    const stored = await f.redis.zrange(f.feedKeys.recent(s.userId), 0, -1, 'WITHSCORES');
     assert.deepEqual(
       stored.filter((_, i) => i % 2 === 1),
       ['1', '2'],
@@ -79,28 +127,36 @@ describe('validator + status projector on real Kafka, PostgreSQL and Redis', () 
   });
 
   it('ignores a status event its order is already past, and records it as processed', async () => {
-    const { userId, orderId } = await f.seedOrder('cancelled');
-    const late = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0.1, revision: null };
-    await f.produce(orderId, f.codec.encode(Events.OrderValidated, late));
+    const s = await f.seedOrder('cancelled');
+    const late = { eventId: uuidv7(), occurredAt: Date.now(), orderId: s.orderId, userId: s.userId, riskScore: 0.1, revision: null };
+    await f.produce(s.orderId, f.codec.encode(Events.OrderValidated, late));
     await f.waitFor(async () => {
       const rows =
         await f.sql`SELECT 1 FROM processed_events WHERE consumer_group = ${ConsumerGroups.projector} AND event_id = ${late.eventId}`;
       return rows.length === 1;
     });
-    assert.deepEqual(await status(orderId), { status: 'cancelled', version: 1 });
-    assert.equal(await f.redis.zcard(f.feedKeys.recent(userId)), 0);
+    assert.deepEqual({ ...(await order(s.orderId)) }, { status: 'cancelled', version: 1, status_reason: null });
+    assert.equal(await f.redis.zcard(f.feedKeys.recent(s.userId)), 0);
+    assert.equal((await f.charges(s.orderId)).length, 0, 'a cancelled order is never charged');
   });
 
   it('dead-letters a poison message with the reason and moves on to the next one on the partition', async () => {
-    const { userId, orderId } = await f.seedOrder();
-    await f.produce(orderId, Buffer.from('{"not":"avro"}'));
+    const s = await f.seedOrder('pending', { token: 'pm_decline' });
+    await f.produce(s.orderId, Buffer.from('{"not":"avro"}'));
     await f.produce(
-      orderId,
-      f.codec.encode(Events.OrderValidated, { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0, revision: null }),
+      s.orderId,
+      f.codec.encode(Events.OrderValidated, {
+        eventId: uuidv7(),
+        occurredAt: Date.now(),
+        orderId: s.orderId,
+        userId: s.userId,
+        riskScore: 0,
+        revision: null,
+      }),
     );
-    await f.waitFor(async () => (await status(orderId))?.status === 'validated');
-    const dlq = await f.read(deadLetterTopic(ConsumerGroups.projector), (ms) => ms.some((m) => String(m.key) === orderId));
-    const dead = dlq.find((m) => String(m.key) === orderId);
+    await until(s.orderId, 'failed');
+    const dlq = await f.read(deadLetterTopic(ConsumerGroups.projector), (ms) => ms.some((m) => String(m.key) === s.orderId));
+    const dead = dlq.find((m) => String(m.key) === s.orderId);
     assert.ok(dead, 'the poison message is in the projector DLQ');
     assert.equal(String(dead.value), '{"not":"avro"}');
     const h = headers(dead);
@@ -114,12 +170,13 @@ describe('validator + status projector on real Kafka, PostgreSQL and Redis', () 
     const orderId = uuidv7();
     await f.produce(
       orderId,
-      f.codec.encode(Events.OrderValidated, {
+      f.codec.encode(Events.OrderRejected, {
         eventId: uuidv7(),
         occurredAt: Date.now(),
         orderId,
         userId: uuidv7(),
-        riskScore: 0,
+        code: 'X',
+        reason: 'y',
         revision: null,
       }),
     );
@@ -130,61 +187,56 @@ describe('validator + status projector on real Kafka, PostgreSQL and Redis', () 
   });
 
   it('rejects an order whose product is no longer sold', async () => {
-    const { userId, orderId } = await f.seedOrder();
-    const placed = {
-      ...samplePayloads['order.placed'],
-      eventId: uuidv7(),
-      orderId,
-      userId,
-      items: [{ sku: 'NOT-IN-CATALOGUE', quantity: 1, unitPriceCents: 100 }],
-      totalCents: 100,
-    };
-    await f.produce(orderId, f.codec.encode(Events.OrderPlaced, placed));
-    await f.waitFor(async () => (await status(orderId))?.status === 'rejected');
-    const [o] = await f.sql<{ status_reason: string }[]>`SELECT status_reason FROM orders WHERE id = ${orderId}`;
-    assert.equal(o?.status_reason, 'PRODUCT_UNAVAILABLE: no longer sold: NOT-IN-CATALOGUE');
+    const seeded = await f.seedOrder();
+    // The event names a product the catalogue no longer sells.
+    const s = { ...seeded, items: [{ sku: 'NOT-IN-CATALOGUE', quantity: 1, unitPriceCents: 100 }], totalCents: 100 };
+    await place(s);
+    const o = await until(s.orderId);
+    assert.equal(o.status, 'rejected');
+    assert.equal(o.status_reason, 'PRODUCT_UNAVAILABLE: no longer sold: NOT-IN-CATALOGUE');
   });
 
   it('ignores a verdict on a revision the customer has since changed, and applies the one on the current revision', async () => {
-    const { userId, orderId } = await f.seedOrder();
-    await f.sql`UPDATE orders SET revision = 2 WHERE id = ${orderId}`;
-    const stale = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, riskScore: 0.1, revision: 1 };
-    const current = { eventId: uuidv7(), occurredAt: Date.now(), orderId, userId, code: 'AMOUNT_LIMIT', reason: 'too much', revision: 2 };
-    await f.produce(orderId, f.codec.encode(Events.OrderValidated, stale));
-    await f.produce(orderId, f.codec.encode(Events.OrderRejected, current));
-    await f.waitFor(async () => (await status(orderId))?.status === 'rejected');
-    const history = await f.sql`SELECT to_status FROM order_status_history WHERE order_id = ${orderId}`;
-    assert.deepEqual(
-      history.map((h) => h.to_status),
-      ['rejected'],
-    );
+    const s = await f.seedOrder('pending', { token: 'pm_decline' });
+    await f.sql`UPDATE orders SET revision = 2 WHERE id = ${s.orderId}`;
+    const stale = { eventId: uuidv7(), occurredAt: Date.now(), orderId: s.orderId, userId: s.userId, riskScore: 0.1, revision: 1 };
+    const current = {
+      eventId: uuidv7(),
+      occurredAt: Date.now(),
+      orderId: s.orderId,
+      userId: s.userId,
+      code: 'AMOUNT_LIMIT',
+      reason: 'too much',
+      revision: 2,
+    };
+    await f.produce(s.orderId, f.codec.encode(Events.OrderValidated, stale));
+    await f.produce(s.orderId, f.codec.encode(Events.OrderRejected, current));
+    await until(s.orderId, 'rejected');
+    assert.deepEqual(await history(s.orderId), ['rejected']);
   });
 
   it('announces a change the gateway already applied (same event id in the history) without applying it twice', async () => {
-    const { userId, orderId } = await f.seedOrder();
-    const eventId = uuidv7();
-    await f.sql`UPDATE orders SET status = 'cancelled', version = 2 WHERE id = ${orderId}`;
-    await f.sql`
-      INSERT INTO order_status_history (order_id, from_status, to_status, reason, version, event_id)
-      VALUES (${orderId}, 'pending', 'cancelled', 'changed my mind', 2, ${eventId})`;
-    const cancelled = {
-      eventId,
-      occurredAt: Date.now(),
-      orderId,
-      userId,
-      reason: 'changed my mind',
-      cancelledBy: userId,
-      previousStatus: 'pending',
-    };
-    await f.produce(orderId, f.codec.encode(Events.OrderCancelled, cancelled));
+    const s = await f.seedOrder();
+    await f.cancel(s.orderId, s.userId);
     const entries = await f.waitFor(async () => {
-      const xs = await f.redis.zrange(f.feedKeys.recent(userId), 0, -1);
+      const xs = await f.redis.zrange(f.feedKeys.recent(s.userId), 0, -1);
       return xs.length > 0 ? xs : undefined;
     });
     const update = JSON.parse(entries[0] ?? '{}');
-    assert.deepEqual([update.status, update.previousStatus, update.version, update.reason], ['cancelled', 'pending', 2, 'changed my mind']);
-    assert.deepEqual(await status(orderId), { status: 'cancelled', version: 2 });
-    const [n] = await f.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM order_status_history WHERE order_id = ${orderId}`;
+    assert.deepEqual([update.status, update.previousStatus, update.version, update.reason], ['cancelled', 'pending', 2, 'test']);
+    const [n] = await f.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM order_status_history WHERE order_id = ${s.orderId}`;
     assert.equal(n?.n, 1);
+  });
+
+  it('publishes every applied change on orders.status', async () => {
+    const s = await f.seedOrder('pending', { token: 'pm_decline' });
+    await place(s);
+    await until(s.orderId, 'failed');
+    const changes = await f.read(Topics.orderStatus, (ms) => ms.filter((m) => String(m.key) === s.orderId).length >= 2);
+    const mine = await Promise.all(changes.filter((m) => String(m.key) === s.orderId).map((m) => f.codec.decode(m.value as Buffer)));
+    assert.deepEqual(
+      mine.map((d) => (d.payload as { toStatus: string }).toStatus),
+      ['validated', 'failed'],
+    );
   });
 });

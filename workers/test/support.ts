@@ -2,20 +2,49 @@
  * Real-stack fixtures for the worker runtime: a private namespace (its own topics and groups), real
  * stage runners, and helpers to produce events, read topics and seed orders.
  */
+
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { ConsumerGroups, deadLetterTopic, EventCodec, namespaced, retryTopic, schemaRegistryFor, Topics } from '@orders/contracts';
 import { createLogger, createMetrics, createPostgres, createRedis, feedKeys, StatusFeedPublisher, uuidv7 } from '@orders/platform';
 import Kafka from 'node-rdkafka';
+import type { StageName } from '../src/env';
 import { assembleStage } from '../src/runtime/assemble';
 import { createProducer } from '../src/runtime/kafka';
 import { type StageRunner, stageMetrics } from '../src/runtime/runner';
 import type { Stage } from '../src/runtime/stage';
+import { createStages } from '../src/stages/index';
+import { PaymentProvider } from '../src/stages/payment/provider';
+import { FraudScorer } from '../src/stages/validator/fraud/pool';
 
 export const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const settings = { brokers, clientId: 'workers-test', sessionTimeoutMs: 6_000, maxPollIntervalMs: 60_000 };
 
-export async function fixture() {
+/** The simulated payment provider as a real process on a free port (stopped with the fixture). */
+async function startProvider(): Promise<{ url: string; stop(): void }> {
+  const port = 18_500 + Math.floor(Math.random() * 400);
+  const proc = spawn('../node_modules/.bin/bun', ['../ops/simulators/payment-provider.ts'], {
+    env: { ...process.env, PAYMENT_PROVIDER_PORT: String(port), PAYMENT_LATENCY_MS: '2', PAYMENT_JITTER_MS: '1' },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { url, stop: () => proc.kill('SIGKILL') };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  proc.kill('SIGKILL');
+  throw new Error('payment provider simulator did not start');
+}
+
+export async function fixture(opts: { stages?: StageName[]; maxRetries?: number; providerTimeoutMs?: number } = {}) {
   const namespace = `wk${randomUUID().slice(0, 8)}`;
+  const provider = await startProvider();
   const sql = createPostgres({ url: process.env.DATABASE_URL as string, max: 5, applicationName: 'workers-test' });
   const redis = createRedis({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', connectionName: 'workers-test' });
   const codec = new EventCodec(schemaRegistryFor(process.env.SCHEMA_REGISTRY_URL || undefined));
@@ -40,8 +69,17 @@ export async function fixture() {
   const sm = stageMetrics(metrics);
   const feed = new StatusFeedPublisher(redis, feedKeys(namespace));
   const runners: StageRunner[] = [];
+  const scorer = new FraudScorer(1);
+  const stages = createStages({
+    sql,
+    scorer,
+    provider: new PaymentProvider({ url: provider.url, timeoutMs: opts.providerTimeoutMs ?? 1_000 }),
+    fraudRejectThreshold: 0.97,
+    paymentConcurrency: 8,
+    catalogueTtlMs: 0,
+  });
 
-  async function run(stage: Stage, opts: { maxRetries?: number; retryBaseMs?: number } = {}) {
+  async function run(stage: Stage) {
     const started = await assembleStage(stage, {
       sql,
       codec,
@@ -54,7 +92,7 @@ export async function fixture() {
       batchSize: 50,
       consumeTimeoutMs: 100,
       maxRetries: opts.maxRetries ?? 2,
-      retryBaseMs: opts.retryBaseMs ?? 50,
+      retryBaseMs: 50,
       retryMaxMs: 500,
     });
     for (const r of started) r.start();
@@ -88,15 +126,52 @@ export async function fixture() {
     return msgs;
   }
 
-  /** A user with a pending order of one mug. */
-  async function seedOrder(status = 'pending') {
+  /** A user with an order of `quantity` × `sku` (two mugs by default), paid with `token`. */
+  async function seedOrder(
+    status = 'pending',
+    o: { token?: string | null; sku?: string; quantity?: number; unitPriceCents?: number } = {},
+  ) {
     const userId = uuidv7();
     const orderId = uuidv7();
+    const sku = o.sku ?? 'MUG-BLUE';
+    const quantity = o.quantity ?? 2;
+    const price = o.unitPriceCents ?? 1299;
     await sql`INSERT INTO users (id, email) VALUES (${userId}, ${`wk-${userId}@example.com`})`;
-    await sql`INSERT INTO orders (id, user_id, status, currency, total_cents) VALUES (${orderId}, ${userId}, ${status}, 'EUR', 2598)`;
-    await sql`INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_cents) VALUES (${orderId}, 1, 'MUG-BLUE', 2, 1299)`;
-    return { userId, orderId };
+    await sql`
+      INSERT INTO orders (id, user_id, status, currency, total_cents, payment_method_token)
+      VALUES (${orderId}, ${userId}, ${status}, 'EUR', ${quantity * price}, ${o.token === undefined ? 'pm_card_visa' : o.token})`;
+    await sql`INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_cents) VALUES (${orderId}, 1, ${sku}, ${quantity}, ${price})`;
+    return { userId, orderId, items: [{ sku, quantity, unitPriceCents: price }], totalCents: quantity * price };
   }
+
+  /** What the gateway does on a cancel: status, history and the event, together. */
+  async function cancel(orderId: string, userId: string) {
+    const [o] = await sql<{ status: string; version: number }[]>`SELECT status, version FROM orders WHERE id = ${orderId}`;
+    const eventId = uuidv7();
+    await sql`UPDATE orders SET status = 'cancelled', status_reason = 'test', version = version + 1 WHERE id = ${orderId}`;
+    await sql`
+      INSERT INTO order_status_history (order_id, from_status, to_status, reason, version, event_id)
+      VALUES (${orderId}, ${o?.status ?? null}, 'cancelled', 'test', ${(o?.version ?? 0) + 1}, ${eventId})`;
+    await produce(
+      orderId,
+      codec.encode('order.cancelled', {
+        eventId,
+        occurredAt: Date.now(),
+        orderId,
+        userId,
+        reason: 'test',
+        cancelledBy: userId,
+        previousStatus: o?.status ?? 'pending',
+      }),
+    );
+  }
+
+  async function charges(orderId: string): Promise<{ id: string; refunded: number }[]> {
+    const r = await fetch(`${provider.url}/v1/charges?reference=${orderId}`);
+    return ((await r.json()) as { data: { id: string; refunded: number }[] }).data;
+  }
+
+  for (const name of opts.stages ?? []) await run(stages[name]);
 
   async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
     const end = Date.now() + ms;
@@ -110,6 +185,8 @@ export async function fixture() {
 
   async function close() {
     await Promise.all(runners.map((r) => r.stop()));
+    await scorer.close();
+    provider.stop();
     await new Promise<void>((resolve) =>
       admin.deleteTopic(topics[0] as string, 5_000, () => {
         resolve();
@@ -122,7 +199,23 @@ export async function fixture() {
     await sql.end({ timeout: 5 });
   }
 
-  return { namespace, sql, redis, codec, producer, run, produce, read, seedOrder, waitFor, close, feedKeys: feedKeys(namespace) };
+  return {
+    namespace,
+    sql,
+    redis,
+    codec,
+    producer,
+    run,
+    produce,
+    read,
+    seedOrder,
+    cancel,
+    charges,
+    waitFor,
+    close,
+    stages,
+    feedKeys: feedKeys(namespace),
+  };
 }
 
 export type Fixture = Awaited<ReturnType<typeof fixture>>;

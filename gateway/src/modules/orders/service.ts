@@ -351,6 +351,10 @@ export class OrdersService {
   async cancel(principal: Principal, id: string, ifMatch: number | undefined, reason: string | undefined): Promise<OrderView> {
     const view = await this.sql.begin(async (tx) => {
       const row = await this.lockForChange(tx as unknown as Sql, principal, id, ifMatch);
+      // Fulfillment creates the shipment under the same row lock: once it exists the order has shipped,
+      // even if the projector has not applied `shipped` to the status yet.
+      const [shipment] = await tx`SELECT 1 FROM shipments WHERE order_id = ${id}`;
+      if (shipment) row.status = 'shipped';
       if (!CANCELLABLE_STATUSES.includes(row.status)) {
         throw new DomainError(
           'conflict',

@@ -1,29 +1,62 @@
 /**
  * validator: `order.placed` | `order.updated` → `order.validated` | `order.rejected`. Checks the order
- * against the catalogue and the business rules; emits the verdict, naming the revision it judged, for the
- * status projector and the later stages.
+ * against the catalogue and the business rules, and scores its fraud risk with the model on the
+ * worker-thread pool (the whole batch at once, in `prepare`, never on the main thread); emits the
+ * verdict, naming the revision it judged, for the status projector and the later stages.
  */
-import { ConsumerGroups, Events, type OrderPlaced, Topics } from '@orders/contracts';
+import { ConsumerGroups, type DecodedEvent, Events, type OrderPlaced, type OrderUpdated, Topics } from '@orders/contracts';
+import type { Sql } from '@orders/platform';
 import { event, type Stage } from '../../runtime/stage';
-import { type CatalogueEntry, validateOrder } from './rules';
+import { Catalogue } from './catalogue';
+import type { FraudScorer } from './fraud/pool';
+import { validateOrder } from './rules';
 
-export const validatorStage: Stage = {
-  name: 'validator',
-  group: ConsumerGroups.validator,
-  topics: [Topics.orderEvents],
-  handles: [Events.OrderPlaced, Events.OrderUpdated],
-  async handle(e, { tx, newId }) {
-    if (e.type !== Events.OrderPlaced && e.type !== Events.OrderUpdated) return [];
-    const order: OrderPlaced = { ...e.payload, paymentMethodToken: e.payload.paymentMethodToken };
-    const revision = e.type === Events.OrderUpdated ? e.payload.revision : 1;
-    const skus = order.items.map((i) => i.sku);
-    const rows = await tx<CatalogueEntry[]>`SELECT sku, currency, active FROM products WHERE sku IN ${tx(skus)}`;
-    const verdict = validateOrder(order, new Map(rows.map((r) => [r.sku, r])));
-    const base = { eventId: newId(), occurredAt: Date.now(), orderId: order.orderId, userId: order.userId };
-    return [
-      verdict.ok
-        ? event(Topics.orderEvents, Events.OrderValidated, order.orderId, { ...base, riskScore: verdict.riskScore, revision })
-        : event(Topics.orderEvents, Events.OrderRejected, order.orderId, { ...base, code: verdict.code, reason: verdict.reason, revision }),
-    ];
-  },
-};
+export interface ValidatorOptions {
+  sql: Sql;
+  scorer: FraudScorer;
+  /** Orders scoring above this are refused as suspected fraud. */
+  rejectThreshold: number;
+  catalogueTtlMs: number;
+}
+
+function orderOf(e: DecodedEvent): (OrderPlaced | OrderUpdated) & { revision?: number } {
+  return e.payload as OrderPlaced | OrderUpdated;
+}
+
+export function validatorStage(o: ValidatorOptions): Stage {
+  const catalogue = new Catalogue(o.sql, o.catalogueTtlMs);
+  return {
+    name: 'validator',
+    group: ConsumerGroups.validator,
+    topics: [Topics.orderEvents],
+    handles: [Events.OrderPlaced, Events.OrderUpdated],
+    async prepare(events) {
+      const scores = await o.scorer.score(events.map(orderOf));
+      return scores.map((value) => ({ ok: true, value }));
+    },
+    async handle(e, { newId }, prepared) {
+      if (e.type !== Events.OrderPlaced && e.type !== Events.OrderUpdated) return [];
+      const order = orderOf(e);
+      const revision = e.type === Events.OrderUpdated ? e.payload.revision : 1;
+      const rules = validateOrder(order as OrderPlaced, await catalogue.lookup(order.items.map((i) => i.sku)));
+      const risk = typeof prepared === 'number' ? prepared : 0;
+      const verdict =
+        rules.ok && risk > o.rejectThreshold
+          ? { ok: false as const, code: 'FRAUD_SUSPECTED', reason: `risk score ${risk.toFixed(3)} above ${o.rejectThreshold}` }
+          : rules.ok
+            ? { ok: true as const, riskScore: Math.round(risk * 1000) / 1000 }
+            : rules;
+      const base = { eventId: newId(), occurredAt: Date.now(), orderId: order.orderId, userId: order.userId };
+      return [
+        verdict.ok
+          ? event(Topics.orderEvents, Events.OrderValidated, order.orderId, { ...base, riskScore: verdict.riskScore, revision })
+          : event(Topics.orderEvents, Events.OrderRejected, order.orderId, {
+              ...base,
+              code: verdict.code,
+              reason: verdict.reason,
+              revision,
+            }),
+      ];
+    },
+  };
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { OrderPlaced } from '@orders/contracts';
 import { samplePayloads } from '@orders/contracts/testing/samples';
-import { baselineRisk, MAX_ORDER_TOTAL_CENTS, validateOrder } from './rules';
+import { MAX_ORDER_TOTAL_CENTS, validateOrder } from './rules';
 
 const order: OrderPlaced = samplePayloads['order.placed'];
 const catalogue = new Map([
@@ -11,10 +11,8 @@ const catalogue = new Map([
 ]);
 
 describe('validator rules', () => {
-  it('accepts a consistent order with a low risk score', () => {
-    const v = validateOrder(order, catalogue);
-    assert.ok(v.ok);
-    assert.ok(v.riskScore >= 0 && v.riskScore < 0.1, String(v.riskScore));
+  it('accepts a consistent order', () => {
+    assert.ok(validateOrder(order, catalogue).ok);
   });
 
   it('rejects products that are no longer sold, naming them', () => {
@@ -36,16 +34,5 @@ describe('validator rules', () => {
     };
     assert.equal((validateOrder(big, catalogue) as { code: string }).code, 'AMOUNT_LIMIT');
     assert.equal((validateOrder({ ...order, items: [], totalCents: 0 }, catalogue) as { code: string }).code, 'EMPTY_ORDER');
-  });
-
-  it('scores risk higher for larger orders, always below 1', () => {
-    const small = baselineRisk(order);
-    const large = baselineRisk({
-      ...order,
-      totalCents: MAX_ORDER_TOTAL_CENTS,
-      items: [{ sku: 'SKU-MUG', quantity: 500, unitPriceCents: 2000 }],
-    });
-    assert.ok(large > small);
-    assert.ok(large < 1);
   });
 });
