@@ -7,6 +7,8 @@
  * by `useNamespace`: the workers a suite starts never wade through another suite's backlog.
  */
 import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { ensureTopics, resetNamespace } from '../kafka/topics';
 import { stackConfig } from '../local/config.mjs';
@@ -18,7 +20,7 @@ export const env = serviceEnv(cfg, mode);
 export const gatewayUrl = `http://${cfg.host}:${mode.ports.gatewayPort}`;
 export const edgeUrl = `ws://${cfg.host}:${mode.ports.wsEdgePort}/ws/orders`;
 
-export type Services = Awaited<ReturnType<typeof startServices>>;
+export type Services = Awaited<ReturnType<typeof startServices>> & { lines: string[] };
 
 /** Switches this suite to a fresh namespace (empty topics, no consumer offsets). Call once, in beforeAll. */
 export async function useNamespace(namespace: string): Promise<void> {
@@ -37,7 +39,10 @@ export async function start(only?: string[]): Promise<Services> {
       // Service logs reach the test output only when something is wrong.
       onLine: (service, line) => {
         lines.push(`[${service}] ${line}`);
+        // Every line also lands in .local/logs/e2e-<service>.log, for a look after a red run.
+        appendFileSync(join(cfg.logDir, `e2e-${service}.log`), `${line}\n`);
         if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`[${service}] ${line}\n`);
+        if (lines.length > 5_000) lines.splice(0, 1_000);
       },
     });
     return Object.assign(services, { lines });

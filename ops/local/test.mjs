@@ -7,6 +7,8 @@
  * One suite at a time: they share the machine's two cores and the stack.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { bootstrap, prepareData } from './bootstrap.mjs';
 import { recreateDatabase } from './components/postgres.mjs';
 import * as redisCluster from './components/redis-cluster.mjs';
@@ -19,6 +21,8 @@ recreateDatabase(cfg, mode.database);
 prepareData(cfg, { database: mode.database, namespace: mode.namespace, seed: 'dev', resetTopics: true });
 const clusterNodes = await redisCluster.up(cfg);
 const setupMs = Date.now() - t0;
+// The end-to-end suites append their services' output to .local/logs/e2e-*.log: start each run empty.
+for (const f of readdirSync(cfg.logDir)) if (f.startsWith('e2e-')) rmSync(join(cfg.logDir, f));
 
 const env = { ...process.env, ...serviceEnv(cfg, mode), REDIS_CLUSTER_NODES: clusterNodes.join(','), FORCE_COLOR: '0' };
 const only = process.argv.slice(2);
