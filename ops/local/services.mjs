@@ -5,6 +5,7 @@
  * so both run the services exactly the same way.
  */
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jwtKeyFiles, stackUrls } from './config.mjs';
@@ -108,6 +109,12 @@ export async function startServices(cfg, mode, opts = {}) {
   const base = { ...serviceEnv(cfg, mode), ...opts.env };
   const onLine = opts.onLine ?? ((service, line) => process.stdout.write(`[${service}] ${line}\n`));
   const defs = serviceDefinitions(cfg, mode).filter((d) => !opts.only || opts.only.includes(d.name));
+  // A stale instance still on the port would answer the readiness check in the new one's place.
+  for (const def of defs) {
+    const { hostname, port } = new URL(def.ready);
+    if (await portAnswers(hostname, Number(port)))
+      throw new Error(`${def.name}: ${hostname}:${port} is already in use (an instance left running by an earlier run?)`);
+  }
   const procs = defs.map((def) => {
     const child = spawn(def.cmd, def.args, {
       cwd: def.cwd,
@@ -148,6 +155,23 @@ export async function startServices(cfg, mode, opts = {}) {
     }
   }
   return { procs, readyMs: Date.now() - started };
+}
+
+/** @param {string} host @param {number} port @returns {Promise<boolean>} */
+function portAnswers(host, port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(1_000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 }
 
 /**

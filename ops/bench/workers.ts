@@ -1,0 +1,322 @@
+/**
+ * `npm run bench:workers`: in one run on this machine,
+ *   1. one stage's throughput in one consumer process: BENCH_EVENTS `order.placed` events are written to
+ *      Kafka first, then the validator (a real workers process, WORKER_STAGES=validator) works through
+ *      the backlog: decode, fraud scoring on the pool, rules, one transaction per partition batch
+ *      (claim + outputs), `order.validated` produced with acks from all replicas, offsets stored.
+ *      Baseline: a consumer process with the same librdkafka settings that only consumes and decodes.
+ *      Target ≥ 10,000 events/s (stretch 50,000).
+ *   2. fraud scoring on the main thread (the baseline) and on the Tinypool with 1…N threads.
+ *   3. end to end at a fixed order rate: orders POSTed to the gateway, every stage in one workers
+ *      process, the simulated payment provider (20 ± 10 ms): time from the order's commit to the
+ *      `shipped` status (both stamped by PostgreSQL), p50/p99.
+ *
+ * Its own database (orders_bench) and namespaces; load goes to 127.0.0.1 only, bounded in count and time.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventCodec, Events, namespaced, schemaRegistryFor, Topics } from '@orders/contracts';
+import { uuidv7 } from '@orders/platform';
+import { Kafka, logLevel } from 'kafkajs';
+import postgres from 'postgres';
+import { bootstrap, prepareData } from '../local/bootstrap.mjs';
+import { recreateDatabase } from '../local/components/postgres.mjs';
+import { type Mode, serviceEnv, startServices, stopServices } from '../local/services.mjs';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
+const BATCH = Number(process.env.BENCH_BATCH_SIZE ?? 500);
+const RATE = Number(process.env.BENCH_ORDER_RATE ?? 50);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+/** Which parts to run: a comma list of 1, 2, 3 (all by default). */
+const PARTS = (process.env.BENCH_PARTS ?? '1,2,3').split(',');
+const ports = { gatewayPort: 28080, wsEdgePort: 28090, paymentProviderPort: 28070, workerMetricsPort: 29400 };
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+const { cfg, registry } = await bootstrap();
+const database = 'orders_bench';
+recreateDatabase(cfg, database);
+const stageMode: Mode = { database, namespace: 'benchw', stage: 'test', ports, registry, logLevel: 'warn' };
+prepareData(cfg, { database, namespace: stageMode.namespace, seed: 'dev', resetTopics: true });
+const env = serviceEnv(cfg, stageMode);
+const brokers = env.KAFKA_BROKERS.split(',');
+const codec = new EventCodec(schemaRegistryFor(env.SCHEMA_REGISTRY_URL || undefined));
+await codec.prepare();
+const events = namespaced(Topics.orderEvents, stageMode.namespace);
+
+type Cpu = Record<string, number>;
+
+/**
+ * CPU seconds used so far by the named processes, by PostgreSQL (every backend) and by the JVMs (Kafka,
+ * the registry), and by the whole machine (`busy`, out of `cores` × wall time).
+ */
+function cpuSeconds(pids: Record<string, number | undefined>): Cpu {
+  const tick = 100; // USER_HZ on Linux
+  const totals: Cpu = { postgres: 0, kafka: 0 };
+  for (const name of Object.keys(pids)) totals[name] = 0;
+  const byPid = new Map(Object.entries(pids).map(([name, pid]) => [pid, name]));
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(fields[11]) + Number(fields[12])) / tick;
+      const name = byPid.get(Number(pid));
+      if (name) totals[name] = (totals[name] ?? 0) + cpu;
+      else if (comm === 'postgres') totals.postgres = (totals.postgres ?? 0) + cpu;
+      else if (comm === 'java') totals.kafka = (totals.kafka ?? 0) + cpu;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  const [, ...jiffies] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).map(Number);
+  const idle = (jiffies[3] ?? 0) + (jiffies[4] ?? 0);
+  totals.busy = (jiffies.reduce((a, b) => a + b, 0) - idle) / tick;
+  return totals;
+}
+
+/** "workers 120 µs, PostgreSQL 30 µs, …" per unit of work between two snapshots. */
+function perUnit(a: Cpu, b: Cpu, units: number, scale: number, unit: string): string {
+  const label: Record<string, string> = { postgres: 'PostgreSQL', kafka: 'Kafka', busy: 'whole machine' };
+  return Object.keys(b)
+    .map(
+      (k) =>
+        `${label[k] ?? k} ${(((b[k] ?? 0) - (a[k] ?? 0)) / Math.max(1, units)) * scale > 0 ? ((((b[k] ?? 0) - (a[k] ?? 0)) / Math.max(1, units)) * scale).toFixed(0) : '0'} ${unit}`,
+    )
+    .join(', ');
+}
+
+function runJson(cmd: string, args: string[], cwd: string, extra: Record<string, string>): Promise<Record<string, number>[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (c) => {
+      text += c;
+    });
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(
+            text
+              .split('\n')
+              .filter((l) => l.startsWith('{'))
+              .map((l) => JSON.parse(l)),
+          )
+        : reject(new Error(`${args.join(' ')} exited with ${code}`)),
+    );
+  });
+}
+
+// ── 1. One stage, one process ──────────────────────────────────────────────────────────────────────
+if (PARTS.includes('1')) {
+  out(`\n1. validator stage, one consumer process: ${fmt(EVENTS)} order.placed events, batches of ${BATCH}`);
+  {
+    const kafka = new Kafka({ clientId: 'bench-loader', brokers, logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    const t0 = performance.now();
+    for (let i = 0; i < EVENTS; i += 2_000) {
+      const messages = Array.from({ length: Math.min(2_000, EVENTS - i) }, (_, j) => {
+        const orderId = uuidv7();
+        const eventId = uuidv7();
+        const value = codec.encode(Events.OrderPlaced, {
+          eventId,
+          occurredAt: Date.now(),
+          orderId,
+          userId: `0192f5b4-6a1e-7cc0-9a57-${String(1e11 + ((i + j) % 500)).padStart(12, '0')}`,
+          currency: 'EUR',
+          totalCents: 1_299 * (1 + (j % 3)) + 900,
+          items: [
+            { sku: 'MUG-BLUE', quantity: 1 + (j % 3), unitPriceCents: 1_299 },
+            { sku: 'SOCKS-3PACK', quantity: 1, unitPriceCents: 900 },
+          ],
+          paymentMethodToken: 'pm_card_visa',
+        });
+        return { key: orderId, value, headers: { 'event-id': eventId, 'event-type': Events.OrderPlaced } };
+      });
+      await producer.send({ topic: events, messages, acks: -1 });
+    }
+    await producer.disconnect();
+    out(`   written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const baseline = (
+      await runJson('node', ['--import', 'tsx', 'bench/consume-only.ts'], join(cfg.root, 'workers'), {
+        EVENTS: String(EVENTS),
+        TOPIC: events,
+        GROUP: `${stageMode.namespace}.bench-baseline`,
+        KAFKA_BATCH_SIZE: String(BATCH),
+      })
+    )[0] as { rate: number; events: number };
+
+    const { procs } = await startServices(cfg, stageMode, {
+      only: ['workers'],
+      onLine: (_, line) => {
+        if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`[workers] ${line}\n`);
+      },
+      env: { WORKER_STAGES: 'validator', KAFKA_BATCH_SIZE: String(BATCH) },
+    });
+    const metricsUrl = `http://127.0.0.1:${ports.workerMetricsPort}/metrics`;
+    const handled = async () => {
+      const text = await fetch(metricsUrl).then((r) => r.text());
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('orders_worker_messages_total{') && l.includes('stage="validator"') && l.includes('outcome="handled"'));
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+    let first = 0;
+    let startedAt = 0;
+    let endedAt = 0;
+    let done = 0;
+    const pids = { workers: procs[0]?.child.pid };
+    let cpuAtStart = cpuSeconds(pids);
+    const deadline = Date.now() + 300_000;
+    try {
+      while (done < EVENTS && Date.now() < deadline) {
+        done = await handled();
+        endedAt = performance.now();
+        if (done > 0 && startedAt === 0) {
+          // From the first poll that saw work done: start-up (connect, join the group) is not counted.
+          startedAt = endedAt;
+          first = done;
+          cpuAtStart = cpuSeconds(pids);
+        }
+        if (done < EVENTS) await new Promise((r) => setTimeout(r, 200));
+      }
+      out(`   CPU per event: ${perUnit(cpuAtStart, cpuSeconds(pids), done - first, 1e6, 'µs')}`);
+      const text = await fetch(metricsUrl).then((r) => r.text());
+      const metric = (name: string) =>
+        Number(
+          text
+            .split('\n')
+            .find((l) => l.startsWith(`orders_${name}{`) && l.includes('stage="validator"'))
+            ?.split(' ')
+            .pop() ?? 0,
+        );
+      const batches = metric('worker_batch_seconds_count');
+      out(
+        `   ${fmt(batches)} partition batches, ${(metric('worker_batch_size_sum') / Math.max(1, batches)).toFixed(0)} messages each, ${((metric('worker_batch_seconds_sum') / Math.max(1, batches)) * 1000).toFixed(1)} ms each`,
+      );
+    } finally {
+      await stopServices(procs);
+    }
+    const rate = (done - first) / ((endedAt - startedAt) / 1000);
+    const sql = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    const [claims] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM processed_events WHERE consumer_group = 'orders.validator'`;
+    await sql.end();
+    out(`   baseline (consume + decode only): ${fmt(baseline.rate)} events/s`);
+    out(
+      `   validator (scoring, rules, transaction, produce, offsets): ${fmt(rate)} events/s = ${(rate / baseline.rate).toFixed(2)} × baseline`,
+    );
+    out(
+      `   ${fmt(done)} handled, ${fmt(claims?.n ?? 0)} processed-event records; target ≥ 10,000/s → ${rate >= 10_000 ? 'met' : 'NOT met'}`,
+    );
+  }
+}
+// ── 2. Fraud scoring ──────────────────────────────────────────────────────────────────────────────
+if (PARTS.includes('2')) {
+  out('\n2. fraud scoring (32 → 64 → 32 → 1 perceptron), batches of 100');
+  {
+    const rows = await runJson('node', ['--import', 'tsx', 'bench/fraud.ts'], join(cfg.root, 'workers'), {});
+    const main = rows.find((r) => r.threads === 0) as { rate: number };
+    for (const r of rows) {
+      const label = r.threads === 0 ? 'main thread (baseline)' : `pool, ${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+      out(`   ${label.padEnd(24)} ${fmt(r.rate ?? 0).padStart(9)} orders/s  ${((r.rate ?? 0) / main.rate).toFixed(2)} ×`);
+    }
+  }
+}
+// ── 3. End to end at a fixed rate ─────────────────────────────────────────────────────────────────
+if (PARTS.includes('3')) {
+  out(`\n3. end to end: ${RATE} orders/s for ${SECONDS} s, every stage in one workers process`);
+  {
+    const e2eMode: Mode = { ...stageMode, namespace: 'benche2e' };
+    prepareData(cfg, { database, namespace: e2eMode.namespace, resetTopics: true });
+    const { procs } = await startServices(cfg, e2eMode, {
+      only: ['gateway', 'payment-provider', 'workers'],
+      onLine: (service, line) => {
+        if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`[${service}] ${line}\n`);
+      },
+    });
+    const base = `http://127.0.0.1:${ports.gatewayPort}`;
+    const sql = postgres(env.DATABASE_URL, { max: 2, onnotice: () => {} });
+    try {
+      const users = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          fetch(`${base}/api/v1/auth/dev-token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ email: `bench-${randomUUID()}@example.com`, tier: 'enterprise' }),
+          }).then((r) => r.json() as Promise<{ accessToken: string }>),
+        ),
+      );
+      const total = RATE * SECONDS;
+      const pids = Object.fromEntries(procs.map((p) => [p.def.name, p.child.pid]));
+      const cpuAtStart = cpuSeconds(pids);
+      const ids: string[] = [];
+      const posts: Promise<void>[] = [];
+      let failed = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < total; i++) {
+        // Open loop: each order leaves at its scheduled time, whatever the answers to earlier ones.
+        const wait = t0 + (i * 1000) / RATE - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const u = users[i % users.length] as { accessToken: string };
+        posts.push(
+          fetch(`${base}/api/v1/orders`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${u.accessToken}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+            body: JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }], paymentMethodToken: 'pm_card_visa' }),
+          }).then(async (r) => {
+            if (r.status === 201) ids.push(((await r.json()) as { id: string }).id);
+            else failed += 1;
+          }),
+        );
+      }
+      await Promise.all(posts);
+      const sendSeconds = (performance.now() - t0) / 1000;
+      const deadline = Date.now() + 120_000;
+      let open = ids.length;
+      while (open > 0 && Date.now() < deadline) {
+        const [r] = await sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM orders WHERE id IN ${sql(ids)} AND status NOT IN ('shipped', 'cancelled', 'rejected', 'failed')`;
+        open = r?.n ?? ids.length;
+        if (open > 0) await new Promise((r) => setTimeout(r, 250));
+      }
+      const cpuAtEnd = cpuSeconds(pids);
+      const [lat] = await sql<{ n: number; p50: number; p99: number; max: number }[]>`
+      SELECT count(*)::int AS n,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
+             max(ms) AS max
+      FROM (SELECT (extract(epoch FROM h.occurred_at - o.created_at) * 1000)::float8 AS ms
+            FROM orders o JOIN order_status_history h ON h.order_id = o.id AND h.to_status = 'shipped'
+            WHERE o.id IN ${sql(ids)}) t`;
+      out(
+        `   ${fmt(ids.length)} orders placed in ${sendSeconds.toFixed(1)} s (${failed} refused), ${fmt(lat?.n ?? 0)} shipped, ${open} not finished`,
+      );
+      out(`   CPU per order: ${perUnit(cpuAtStart, cpuAtEnd, ids.length, 1e3, 'ms')}`);
+      const text = await fetch(`http://127.0.0.1:${ports.workerMetricsPort}/metrics`).then((r) => r.text());
+      const stat = (name: string, stage: string) =>
+        Number(
+          text
+            .split('\n')
+            .find((l) => l.startsWith(`orders_${name}{`) && l.includes(`stage="${stage}"`))
+            ?.split(' ')
+            .pop() ?? 0,
+        );
+      for (const stage of ['validator', 'payment', 'inventory', 'fulfillment', 'projector']) {
+        const n = stat('worker_batch_seconds_count', stage);
+        out(
+          `   ${stage.padEnd(12)} ${fmt(n).padStart(6)} batches, ${(stat('worker_batch_size_sum', stage) / Math.max(1, n)).toFixed(1).padStart(5)} messages, ${((stat('worker_batch_seconds_sum', stage) / Math.max(1, n)) * 1000).toFixed(1).padStart(6)} ms each`,
+        );
+      }
+      out(
+        `   placed → shipped: p50 ${(lat?.p50 ?? 0).toFixed(0)} ms, p99 ${(lat?.p99 ?? 0).toFixed(0)} ms, max ${(lat?.max ?? 0).toFixed(0)} ms (provider latency 20 ± 10 ms included)`,
+      );
+    } finally {
+      await sql.end();
+      await stopServices(procs);
+    }
+  }
+}
+process.exit(0);
