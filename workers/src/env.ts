@@ -17,8 +17,10 @@ const spec = {
   KAFKA_CLIENT_ID: str({ default: 'orders-workers' }),
   KAFKA_SESSION_TIMEOUT_MS: int({ default: 10_000, min: 1_000 }),
   KAFKA_MAX_POLL_INTERVAL_MS: int({ default: 300_000, min: 10_000 }),
-  /** Messages fetched per consume call; partitions of a batch are processed in parallel. */
-  KAFKA_BATCH_SIZE: int({ default: 100, min: 1, max: 10_000 }),
+  /** Most messages one partition's pipeline run takes (one transaction, one INSERT of claims). */
+  KAFKA_BATCH_SIZE: int({ default: 500, min: 1, max: 10_000 }),
+  /** Most messages a consumer holds fetched and not yet done, across its partitions (backpressure). */
+  KAFKA_MAX_BUFFERED: int({ default: 2_000, min: 1, max: 100_000 }),
   KAFKA_CONSUME_TIMEOUT_MS: int({ default: 200, min: 10, max: 10_000 }),
   SCHEMA_REGISTRY_URL: optionalStr(),
   /** Retries through the retry topic before a failing event is dead-lettered, and their backoff. */

@@ -56,6 +56,7 @@ for (const name of env.stages) {
       kafka: kafkaSettings,
       namespace: env.NAMESPACE,
       batchSize: env.KAFKA_BATCH_SIZE,
+      maxBuffered: env.KAFKA_MAX_BUFFERED,
       consumeTimeoutMs: env.KAFKA_CONSUME_TIMEOUT_MS,
       maxRetries: env.RETRY_MAX_ATTEMPTS,
       retryBaseMs: env.RETRY_BASE_MS,

@@ -100,6 +100,27 @@ describe('the order pipeline', () => {
     assert.equal(await stockOf(sku), 1);
   });
 
+  it('never sells more than there is: 8 orders for 5 in stock, across partitions, reserve exactly 5', async () => {
+    const sku = `SCARCE-${uuidv7().slice(-8).toUpperCase()}`;
+    await f.sql`INSERT INTO products (sku, name, price_cents, currency, stock) VALUES (${sku}, 'Scarce', 700, 'EUR', 5)`;
+    const seeded = await Promise.all(Array.from({ length: 8 }, () => f.seedOrder('pending', { sku, quantity: 1, unitPriceCents: 700 })));
+    await Promise.all(seeded.map((s) => place(s)));
+    const finals = await Promise.all(seeded.map((s) => until(s.orderId)));
+    const count = (status: string) => finals.filter((o) => o.status === status).length;
+    assert.equal(count('shipped'), 5);
+    assert.equal(count('failed'), 3);
+    assert.equal(await stockOf(sku), 0);
+    const [r] = await f.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM reservations WHERE order_id IN ${f.sql(seeded.map((s) => s.orderId))} AND status = 'reserved'`;
+    assert.equal(r?.n, 5);
+    // The three that found nothing left are refunded.
+    await f.waitFor(async () => {
+      const [p] = await f.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM payments WHERE order_id IN ${f.sql(seeded.map((s) => s.orderId))} AND status = 'refunded'`;
+      return p?.n === 3;
+    });
+  });
+
   it('retries a payment the provider failed with a 5xx (retry topic) and charges exactly once', async () => {
     const s = await f.seedOrder('pending', { token: 'pm_flaky_network' });
     await place(s);
@@ -124,6 +145,34 @@ describe('the order pipeline', () => {
       stored.filter((_, i) => i % 2 === 1),
       ['1', '2'],
     );
+  });
+
+  it('decides a redelivered order once: every copy sends the first verdict again, under its event id', async () => {
+    const s = await f.seedOrder('pending', { token: 'pm_decline' });
+    const placed = {
+      ...samplePayloads['order.placed'],
+      eventId: uuidv7(),
+      orderId: s.orderId,
+      userId: s.userId,
+      items: s.items,
+      totalCents: s.totalCents,
+    };
+    const bytes = f.codec.encode(Events.OrderPlaced, placed);
+    for (let i = 0; i < 3; i++) await f.produce(s.orderId, bytes);
+    await until(s.orderId, 'failed');
+    const [row] = await f.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM processed_events WHERE consumer_group = ${ConsumerGroups.validator} AND event_id = ${placed.eventId}`;
+    assert.equal(row?.n, 1);
+    const verdicts = await f.read(Topics.orderEvents, (ms) =>
+      ms.some((m) => String(m.key) === s.orderId && headers(m)['event-type'] === Events.OrderValidated),
+    );
+    const ids = new Set(
+      verdicts
+        .filter((m) => String(m.key) === s.orderId && headers(m)['event-type'] === Events.OrderValidated)
+        .map((m) => headers(m)['event-id']),
+    );
+    assert.equal(ids.size, 1, 'one verdict, however often it was sent');
+    assert.deepEqual(await history(s.orderId), ['validated', 'failed']);
   });
 
   it('ignores a status event its order is already past, and records it as processed', async () => {

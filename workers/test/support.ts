@@ -90,6 +90,7 @@ export async function fixture(opts: { stages?: StageName[]; maxRetries?: number;
       kafka: settings,
       namespace,
       batchSize: 50,
+      maxBuffered: 200,
       consumeTimeoutMs: 100,
       maxRetries: opts.maxRetries ?? 2,
       retryBaseMs: 50,

@@ -22,6 +22,7 @@ export interface StageDeps {
   kafka: KafkaSettings;
   namespace: string;
   batchSize: number;
+  maxBuffered: number;
   consumeTimeoutMs: number;
   maxRetries: number;
   retryBaseMs: number;
@@ -63,6 +64,7 @@ export async function assembleStage(stage: Stage, d: StageDeps): Promise<StageRu
         mode,
         namespace: d.namespace,
         batchSize: d.batchSize,
+        maxBuffered: d.maxBuffered,
         consumeTimeoutMs: d.consumeTimeoutMs,
         logger: d.logger,
         metrics: d.metrics,

@@ -11,13 +11,18 @@
  * de-duplicates too). If the batch transaction fails, every event is tried again in a transaction of its
  * own, so one bad event fails alone. Emitting is retried until it succeeds: the effect is committed and
  * its outputs must go out; a failure to send is never the event's fault.
+ *
+ * A deciding stage (outputs are its only effect) skips the transaction: decide, then one INSERT of the
+ * processed-event records with their outputs; the rows that conflict are the duplicates, whose first
+ * outputs are read back and re-sent. Events the stage does not handle are recognised by their
+ * `event-type` header and skipped without being decoded.
  */
-import { ContractError, type DecodedEvent, type EventCodec, type EventType, namespaced } from '@orders/contracts';
+import { ContractError, type DecodedEvent, type EventCodec, type EventType, isEventType, namespaced } from '@orders/contracts';
 import { type Logger, type Sql, type StatusFeedPublisher, uuidv7 } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
 import type { DeliveringProducer } from './kafka';
 import type { Router } from './routing';
-import type { Output, Prepared, Stage } from './stage';
+import { isBatch, isDeciding, type Output, type Prepared, type Stage } from './stage';
 
 export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'retried' | 'dead_lettered' | 'abandoned';
 
@@ -59,10 +64,14 @@ export class Pipeline {
     const items: Item[] = messages.map((message) => ({ message }));
     await this.decode(items);
     const live = items.filter((i) => i.event && !i.outcome);
-    await this.findDuplicates(live);
+    // A deciding stage learns which events are duplicates from its one INSERT; the others ask first,
+    // so a redelivered event never reaches `prepare` (a payment provider call) again.
+    if (!isDeciding(this.stage)) await this.findDuplicates(live);
     const fresh = live.filter((i) => !i.outcome);
     await this.prepare(fresh);
-    await this.apply(fresh.filter((i) => !i.error));
+    const ready = fresh.filter((i) => !i.error);
+    if (isDeciding(this.stage)) await this.decideAll(ready);
+    else await this.apply(ready);
     // Emit in message order: outputs of duplicates and of freshly handled events.
     const emitting = items.filter((i) => (i.outcome === 'handled' || i.outcome === 'duplicate') && i.outputs && i.outputs.length > 0);
     if (!(await this.emitUntilDone(emitting.flatMap((i) => i.outputs ?? [])))) {
@@ -76,6 +85,11 @@ export class Pipeline {
 
   private async decode(items: Item[]): Promise<void> {
     for (const i of items) {
+      const type = eventTypeHeader(i.message);
+      if (type !== undefined && isEventType(type) && !this.handles.has(type)) {
+        i.outcome = 'skipped';
+        continue;
+      }
       try {
         if (!i.message.value) throw new ContractError('CONTRACTS_TRUNCATED', 'message has no value');
         i.event = await this.d.codec.decode(i.message.value);
@@ -122,19 +136,38 @@ export class Pipeline {
   }
 
   /** One transaction for the batch; on failure, one per event. */
-  private async apply(items: Item[]): Promise<void> {
+  private apply(items: Item[]): Promise<void> {
+    return this.batchOrOneByOne(items, (some) => this.transact(some));
+  }
+
+  /** A deciding stage: outputs first, then the records (claims and outputs) in one statement. */
+  private async decideAll(items: Item[]): Promise<void> {
+    if (!isDeciding(this.stage)) return;
+    const decided: Item[] = [];
+    for (const i of items) {
+      try {
+        i.outputs = await this.stage.decide(i.event as DecodedEvent, { logger: this.d.logger, newId: uuidv7 }, i.prepared);
+        decided.push(i);
+      } catch (err) {
+        i.error = err;
+      }
+    }
+    await this.batchOrOneByOne(decided, (some) => this.record(some));
+  }
+
+  private async batchOrOneByOne(items: Item[], write: (items: Item[]) => Promise<void>): Promise<void> {
     if (items.length === 0) return;
     try {
-      await this.transact(items);
+      await write(items);
     } catch (err) {
       if (items.length === 1) {
         (items[0] as Item).error = err;
         return;
       }
-      this.d.logger.debug({ err, size: items.length }, 'batch transaction failed; applying its events one by one');
+      this.d.logger.debug({ err, size: items.length }, 'batch write failed; writing its events one by one');
       for (const i of items) {
         try {
-          await this.transact([i]);
+          await write([i]);
         } catch (e) {
           i.error = e;
         }
@@ -142,8 +175,52 @@ export class Pipeline {
     }
   }
 
-  private async transact(items: Item[]): Promise<void> {
+  /**
+   * Claims and outputs of decided events in one INSERT. A conflicting row is a duplicate: it was decided
+   * before (maybe differently), so what goes out again is what was recorded then.
+   */
+  private async record(items: Item[]): Promise<void> {
     const { group } = this.stage;
+    const { sql } = this.d;
+    const rows = items.map((i) => ({
+      event_id: (i.event as DecodedEvent).payload.eventId,
+      event_type: (i.event as DecodedEvent).type,
+      outputs: i.outputs ?? [],
+    }));
+    const claimed = await sql<{ event_id: string }[]>`
+      INSERT INTO processed_events (consumer_group, event_id, event_type, outputs)
+      SELECT ${group}, r.event_id, r.event_type, r.outputs
+      FROM jsonb_to_recordset(${sql.json(rows as never)}::jsonb) AS r(event_id uuid, event_type text, outputs jsonb)
+      ON CONFLICT DO NOTHING
+      RETURNING event_id`;
+    const mine = new Set(claimed.map((r) => r.event_id));
+    const others = items.filter((i) => !mine.has((i.event as DecodedEvent).payload.eventId));
+    const before =
+      others.length === 0
+        ? new Map<string, Output[]>()
+        : new Map(
+            (
+              await sql<{ event_id: string; outputs: Output[] }[]>`
+                SELECT event_id, outputs FROM processed_events
+                WHERE consumer_group = ${group} AND event_id IN ${sql(others.map((i) => (i.event as DecodedEvent).payload.eventId))}`
+            ).map((r) => [r.event_id, r.outputs]),
+          );
+    for (const i of items) {
+      const id = (i.event as DecodedEvent).payload.eventId;
+      if (mine.delete(id)) {
+        i.outcome = 'handled';
+      } else {
+        // Recorded by an earlier delivery (re-send that), or a copy earlier in this batch (sent once).
+        i.outcome = 'duplicate';
+        i.outputs = before.get(id) ?? [];
+        before.delete(id);
+      }
+    }
+  }
+
+  private async transact(items: Item[]): Promise<void> {
+    const { stage } = this;
+    const { group } = stage;
     const results = await this.d.sql.begin(async (tx) => {
       const events = items.map((i) => i.event as DecodedEvent);
       const claimed = await tx<{ event_id: string }[]>`
@@ -153,18 +230,26 @@ export class Pipeline {
         RETURNING event_id`;
       const mine = new Set(claimed.map((r) => r.event_id));
       const out: { outcome: Outcome; outputs: Output[] }[] = [];
-      const recorded: { event_id: string; outputs: Output[] }[] = [];
-      for (const [n, event] of events.entries()) {
-        // Claimed meanwhile by another consumer (a rebalance), or a copy earlier in this very batch:
-        // applied and emitted once, by whoever claimed it.
-        if (!mine.delete(event.payload.eventId)) {
-          out.push({ outcome: 'duplicate', outputs: [] });
-          continue;
+      const ctx = { tx, logger: this.d.logger, newId: uuidv7 };
+      // Claimed meanwhile by another consumer (a rebalance), or a copy earlier in this very batch:
+      // applied and emitted once, by whoever claimed it.
+      const fresh = events.map((e) => mine.delete(e.payload.eventId));
+      if (isBatch(stage)) {
+        const mineEvents = events.filter((_, n) => fresh[n]);
+        const outputs = mineEvents.length > 0 ? await stage.handleBatch(mineEvents, ctx) : [];
+        let k = 0;
+        for (const isFresh of fresh)
+          out.push(isFresh ? { outcome: 'handled', outputs: outputs[k++] ?? [] } : { outcome: 'duplicate', outputs: [] });
+      } else if (!isDeciding(stage)) {
+        for (const [n, event] of events.entries()) {
+          if (!fresh[n]) out.push({ outcome: 'duplicate', outputs: [] });
+          else out.push({ outcome: 'handled', outputs: await stage.handle(event, ctx, items[n]?.prepared) });
         }
-        const outputs = await this.stage.handle(event, { tx, logger: this.d.logger, newId: uuidv7 }, items[n]?.prepared);
-        out.push({ outcome: 'handled', outputs });
-        if (outputs.length > 0) recorded.push({ event_id: event.payload.eventId, outputs });
       }
+      const recorded = events.flatMap((e, n) => {
+        const o = out[n];
+        return o?.outcome === 'handled' && o.outputs.length > 0 ? [{ event_id: e.payload.eventId, outputs: o.outputs }] : [];
+      });
       if (recorded.length > 0) {
         await tx`
           UPDATE processed_events p SET outputs = o.outputs
@@ -207,4 +292,12 @@ export class Pipeline {
       'event-type': o.type,
     });
   }
+}
+
+function eventTypeHeader(message: Kafka.Message): string | undefined {
+  for (const h of message.headers ?? []) {
+    const v = h['event-type'];
+    if (v !== undefined) return String(v);
+  }
+  return undefined;
 }

@@ -1,6 +1,9 @@
 /**
- * Runs one stage's consumer: fetch a batch, hand each partition's messages to the pipeline (partitions
- * in parallel, messages of one partition in order), store the offsets of what is done.
+ * Runs one stage's consumer: fetch messages into one queue per partition, and work through each queue
+ * with its own loop: partitions in parallel, messages of one partition in order and in batches. Fetching
+ * goes on while batches are processed, up to a bound on messages held (backpressure: when the database
+ * or the pool is slow, the consumer stops fetching instead of piling up work). A batch that fails as a
+ * whole (the database is down) is tried again in place, so nothing behind it is stored before it.
  *
  * Two runners per stage: `main` consumes the stage's topics; `retry` consumes its retry topic, holding
  * each message until its not-before time (so a retry never blocks the main topics).
@@ -11,7 +14,7 @@
  */
 import { type ConsumerGroup, namespaced, retryTopic } from '@orders/contracts';
 import type { Logger, Metrics } from '@orders/platform';
-import type Kafka from 'node-rdkafka';
+import Kafka from 'node-rdkafka';
 import { consumeBatch } from './kafka';
 import type { Outcome, Pipeline } from './pipeline';
 import { headerMap, RetryHeaders } from './routing';
@@ -30,7 +33,10 @@ export type StageMetrics = ReturnType<typeof stageMetrics>;
 export interface RunnerOptions {
   mode: 'main' | 'retry';
   namespace: string;
+  /** Most messages per pipeline run (one partition). */
   batchSize: number;
+  /** Most messages fetched and not yet done, across partitions. */
+  maxBuffered: number;
   consumeTimeoutMs: number;
   logger: Logger;
   metrics: StageMetrics;
@@ -41,6 +47,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class StageRunner {
   private stopping = false;
   private loop: Promise<void> | undefined;
+  private readonly queues = new Map<string, Kafka.Message[]>();
+  private readonly draining = new Map<string, Promise<void>>();
+  private buffered = 0;
+  private waiters: (() => void)[] = [];
   private readonly log: Logger;
   private readonly label: string;
 
@@ -70,6 +80,12 @@ export class StageRunner {
     this.consumer.setDefaultConsumeTimeout(this.o.consumeTimeoutMs);
     const topics = this.o.mode === 'main' ? this.stage.topics : [retryTopic(this.stage.group as ConsumerGroup)];
     this.consumer.subscribe(topics.map((t) => namespaced(t, this.o.namespace)));
+    // Revoked partitions: drop what was fetched for them and not started (the new owner fetches it again
+    // from the committed offset); the batch in flight finishes, and its offsets are refused.
+    this.consumer.on('rebalance', (err, assignment) => {
+      if (err?.code !== Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) return;
+      for (const tp of assignment) this.dropQueue(`${tp.topic}/${tp.partition}`);
+    });
     this.loop = this.run();
   }
 
@@ -80,6 +96,7 @@ export class StageRunner {
   /** Stops fetching, finishes the batch in flight, commits what is done, leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const wake of this.waiters.splice(0)) wake();
     await this.loop;
     try {
       this.consumer.commitSync(null);
@@ -93,32 +110,70 @@ export class StageRunner {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
+      if (this.buffered >= this.o.maxBuffered) {
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+        continue;
+      }
       let batch: Kafka.Message[];
       try {
-        batch = await consumeBatch(this.consumer, this.o.batchSize);
+        batch = await consumeBatch(this.consumer, Math.min(this.o.batchSize, this.o.maxBuffered - this.buffered));
       } catch (err) {
         this.log.warn({ err }, 'consume failed; retrying');
         await sleep(500);
         continue;
       }
-      if (batch.length === 0) continue;
-      const byPartition = new Map<string, Kafka.Message[]>();
       for (const m of batch) {
-        const k = `${m.topic}/${m.partition}`;
-        const list = byPartition.get(k);
-        if (list) list.push(m);
-        else byPartition.set(k, [m]);
+        const key = `${m.topic}/${m.partition}`;
+        const queue = this.queues.get(key);
+        if (queue) queue.push(m);
+        else this.queues.set(key, [m]);
       }
+      this.buffered += batch.length;
+      for (const key of this.queues.keys()) if (!this.draining.has(key)) this.draining.set(key, this.drain(key));
+    }
+    await Promise.all(this.draining.values());
+  }
+
+  /** One partition's loop: its queued messages, a batch at a time, in order. */
+  private async drain(key: string): Promise<void> {
+    try {
+      for (;;) {
+        const queue = this.queues.get(key);
+        if (!queue || queue.length === 0 || this.stopping) return;
+        const messages = queue.splice(0, this.o.batchSize);
+        try {
+          await this.processUntilDone(messages);
+        } finally {
+          this.buffered -= messages.length;
+          for (const wake of this.waiters.splice(0)) wake();
+        }
+      }
+    } finally {
+      this.draining.delete(key);
+      if (this.queues.get(key)?.length === 0) this.queues.delete(key);
+    }
+  }
+
+  private async processUntilDone(messages: Kafka.Message[]): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
       try {
-        await Promise.all(
-          [...byPartition.values()].map((msgs) => (this.o.mode === 'main' ? this.processPartition(msgs) : this.processRetries(msgs))),
-        );
+        await (this.o.mode === 'main' ? this.processPartition(messages) : this.processRetries(messages));
+        return;
       } catch (err) {
-        // Nothing here may kill the loop: what was not stored is delivered again (and de-duplicated).
-        this.log.error({ err }, 'batch failed; its unstored messages will be redelivered');
-        await sleep(500);
+        // Nothing here may kill the loop, and nothing behind this batch may be stored before it: try it
+        // again (what it already applied is recognised as processed). Stopping leaves it unstored: redelivered.
+        this.log.error({ err, attempt: attempt + 1 }, 'batch failed; trying it again');
+        await sleep(Math.min(500 * 2 ** attempt, 10_000));
       }
     }
+  }
+
+  private dropQueue(key: string): void {
+    const queue = this.queues.get(key);
+    if (!queue) return;
+    this.buffered -= queue.length;
+    queue.length = 0;
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   private async processPartition(messages: Kafka.Message[]): Promise<void> {
@@ -150,7 +205,9 @@ export class StageRunner {
   }
 
   private account(outcomes: Outcome[]): void {
-    for (const outcome of outcomes) this.o.metrics.processed.inc({ stage: this.label, outcome });
+    const counts = new Map<Outcome, number>();
+    for (const outcome of outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+    for (const [outcome, n] of counts) this.o.metrics.processed.inc({ stage: this.label, outcome }, n);
   }
 
   /**

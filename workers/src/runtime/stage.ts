@@ -4,6 +4,10 @@
  * a database transaction (calls to a payment provider, CPU work on the thread pool) goes in `prepare`,
  * which sees the whole batch. The runtime owns everything else: decoding, de-duplication, batching,
  * retries, dead letters, emitting, offsets.
+ *
+ * A stage whose only effect is what it emits (the validator: a verdict) `decide`s instead of handling:
+ * no transaction is opened for it, and its processed-event records and their outputs are written in one
+ * statement per batch, which is also the de-duplication.
  */
 import type { ConsumerGroup, DecodedEvent, EventPayloads, EventType, StatusUpdate } from '@orders/contracts';
 import type { Logger, Sql, TransactionSql } from '@orders/platform';
@@ -42,7 +46,13 @@ export interface PrepareContext {
 /** One prepared result per event: a value for `handle`, or the error that event failed with. */
 export type Prepared = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-export interface Stage {
+/** What `decide` gets: no transaction, since a deciding stage writes nothing itself. */
+export interface DecideContext {
+  logger: Logger;
+  newId(): string;
+}
+
+interface StageBase {
   name: string;
   /** Consumer group (base name). */
   group: ConsumerGroup;
@@ -55,7 +65,35 @@ export interface Stage {
    * here must be idempotent (a crash before the commit repeats them): an idempotency key per charge.
    */
   prepare?(events: DecodedEvent[], ctx: PrepareContext): Promise<Prepared[]>;
+}
+
+/** Writes its effect in the transaction it is given, and returns what to emit after the commit. */
+export interface TransactionalStage extends StageBase {
   handle(event: DecodedEvent, ctx: HandlerContext, prepared: unknown): Promise<Output[]>;
+}
+
+/**
+ * Handles the batch's events (the ones claimed, in order) at once, set-based, in the transaction it is
+ * given; one outputs list per event. For a stage whose events meet on shared rows (stock of a popular
+ * product): it can lock them once, in a fixed order, for a few statements instead of once per event.
+ */
+export interface BatchStage extends StageBase {
+  handleBatch(events: readonly DecodedEvent[], ctx: HandlerContext): Promise<Output[][]>;
+}
+
+/** Its outputs are its whole effect: they are recorded with the processed-event record, then emitted. */
+export interface DecidingStage extends StageBase {
+  decide(event: DecodedEvent, ctx: DecideContext, prepared: unknown): Promise<Output[]>;
+}
+
+export type Stage = TransactionalStage | BatchStage | DecidingStage;
+
+export function isDeciding(stage: Stage): stage is DecidingStage {
+  return 'decide' in stage;
+}
+
+export function isBatch(stage: Stage): stage is BatchStage {
+  return 'handleBatch' in stage;
 }
 
 /** A failure worth trying again later (a timeout, a 5xx): the event goes to the stage's retry topic. */

@@ -271,7 +271,7 @@ export class OrdersService {
   private async lockForChange(tx: Sql, principal: Principal, id: string, ifMatch: number | undefined): Promise<OrderRow> {
     const [row] = await tx<OrderRow[]>`
       ${tx.unsafe(ORDER_SELECT)} WHERE o.id = ${id} ${principal.role === 'admin' ? tx`` : tx`AND o.user_id = ${principal.userId}`}
-      FOR UPDATE OF o`;
+      FOR NO KEY UPDATE OF o`;
     if (!row) throw notFound(id);
     if (ifMatch !== undefined && ifMatch !== row.version) {
       throw new DomainError(

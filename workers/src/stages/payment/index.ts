@@ -9,7 +9,7 @@
  */
 import { ConsumerGroups, type DecodedEvent, Events, Topics } from '@orders/contracts';
 import type { Sql } from '@orders/platform';
-import { event, type Output, type Prepared, type Stage } from '../../runtime/stage';
+import { event, type Output, type Prepared, type TransactionalStage } from '../../runtime/stage';
 import type { PaymentProvider } from './provider';
 
 type Plan =
@@ -48,7 +48,7 @@ async function bounded<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>
   return out;
 }
 
-export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurrency: number }): Stage {
+export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurrency: number }): TransactionalStage {
   const refundReason: Partial<Record<string, string>> = {
     [Events.OrderCancelled]: 'order cancelled',
     [Events.StockUnavailable]: 'out of stock',

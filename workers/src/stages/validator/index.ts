@@ -6,7 +6,7 @@
  */
 import { ConsumerGroups, type DecodedEvent, Events, type OrderPlaced, type OrderUpdated, Topics } from '@orders/contracts';
 import type { Sql } from '@orders/platform';
-import { event, type Stage } from '../../runtime/stage';
+import { type DecidingStage, event } from '../../runtime/stage';
 import { Catalogue } from './catalogue';
 import type { FraudScorer } from './fraud/pool';
 import { validateOrder } from './rules';
@@ -23,7 +23,7 @@ function orderOf(e: DecodedEvent): (OrderPlaced | OrderUpdated) & { revision?: n
   return e.payload as OrderPlaced | OrderUpdated;
 }
 
-export function validatorStage(o: ValidatorOptions): Stage {
+export function validatorStage(o: ValidatorOptions): DecidingStage {
   const catalogue = new Catalogue(o.sql, o.catalogueTtlMs);
   return {
     name: 'validator',
@@ -34,7 +34,7 @@ export function validatorStage(o: ValidatorOptions): Stage {
       const scores = await o.scorer.score(events.map(orderOf));
       return scores.map((value) => ({ ok: true, value }));
     },
-    async handle(e, { newId }, prepared) {
+    async decide(e, { newId }, prepared) {
       if (e.type !== Events.OrderPlaced && e.type !== Events.OrderUpdated) return [];
       const order = orderOf(e);
       const revision = e.type === Events.OrderUpdated ? e.payload.revision : 1;

@@ -1,0 +1,149 @@
+/**
+ * Unit tests of the consumer loop with a fake librdkafka consumer and a fake pipeline (the real ones are
+ * exercised end to end in test/): partitions in parallel, order within a partition, a failed batch tried
+ * again in place before anything behind it is stored, and the bound on messages held.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConsumerGroups, Events, Topics } from '@orders/contracts';
+import { createLogger, createMetrics } from '@orders/platform';
+import type Kafka from 'node-rdkafka';
+import type { Outcome, Pipeline } from './pipeline';
+import { StageRunner, stageMetrics } from './runner';
+import type { TransactionalStage } from './stage';
+
+const stage: TransactionalStage = {
+  name: 'test',
+  group: ConsumerGroups.projector,
+  topics: [Topics.orderEvents],
+  handles: [Events.OrderPlaced],
+  handle: async () => [],
+};
+
+function message(partition: number, offset: number): Kafka.Message {
+  return { topic: 'orders.events', partition, offset, value: Buffer.from('x'), size: 1 };
+}
+
+/** Hands out the queued messages a consume call at a time, and records what was stored. */
+class FakeConsumer {
+  readonly stored: { partition: number; offset: number }[] = [];
+  maxAsked = 0;
+  constructor(private readonly queue: Kafka.Message[]) {}
+  setDefaultConsumeTimeout() {}
+  subscribe() {}
+  on() {}
+  consume(n: number, cb: (err: Error | null, messages: Kafka.Message[]) => void) {
+    this.maxAsked = Math.max(this.maxAsked, n);
+    const batch = this.queue.splice(0, n);
+    setTimeout(() => cb(null, batch), batch.length === 0 ? 5 : 0);
+  }
+  offsetsStore(tps: { partition: number; offset: number }[]) {
+    this.stored.push(...tps.map(({ partition, offset }) => ({ partition, offset })));
+  }
+  getWatermarkOffsets() {
+    return { highOffset: 0, lowOffset: 0 };
+  }
+  commitSync() {}
+  disconnect(cb: () => void) {
+    cb();
+  }
+}
+
+function runner(
+  consumer: FakeConsumer,
+  run: (messages: Kafka.Message[]) => Promise<Outcome[]>,
+  opts: { batchSize?: number; maxBuffered?: number } = {},
+) {
+  const pipeline = { run } as unknown as Pipeline;
+  return new StageRunner(stage, consumer as unknown as Kafka.KafkaConsumer, pipeline, {
+    mode: 'main',
+    namespace: '',
+    batchSize: opts.batchSize ?? 2,
+    maxBuffered: opts.maxBuffered ?? 100,
+    consumeTimeoutMs: 10,
+    logger: createLogger({ service: 'runner-test', level: 'silent' }),
+    metrics: stageMetrics(createMetrics('runner-test', { defaultMetrics: false })),
+  });
+}
+
+const until = async (check: () => boolean, ms = 5_000) => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('the stage runner', () => {
+  it('works on partitions in parallel, each in order', async () => {
+    const consumer = new FakeConsumer([message(0, 0), message(0, 1), message(1, 0), message(1, 1), message(0, 2), message(1, 2)]);
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const seen: string[] = [];
+    const r = runner(consumer, async (ms) => {
+      seen.push(ms.map((m) => `${m.partition}:${m.offset}`).join(','));
+      // Partition 0's first batch waits; partition 1 must not wait behind it.
+      if (ms[0]?.partition === 0 && ms[0].offset === 0) await held;
+      return ms.map(() => 'handled');
+    });
+    r.start();
+    await until(() => consumer.stored.some((s) => s.partition === 1 && s.offset === 3));
+    assert.equal(consumer.stored.filter((s) => s.partition === 0).length, 0, 'partition 0 is still on its first batch');
+    release();
+    await until(() => consumer.stored.some((s) => s.partition === 0 && s.offset === 3));
+    await r.stop();
+    const p0 = seen.filter((b) => b.startsWith('0:'));
+    assert.deepEqual(p0, ['0:0,0:1', '0:2']);
+    const offsets0 = consumer.stored.filter((s) => s.partition === 0).map((s) => s.offset);
+    assert.deepEqual(offsets0, [2, 3]);
+  });
+
+  it('tries a failed batch again in place; nothing behind it is stored first', async () => {
+    const consumer = new FakeConsumer([message(0, 0), message(0, 1), message(0, 2), message(0, 3)]);
+    let failures = 1;
+    const r = runner(consumer, async (ms) => {
+      if (ms[0]?.offset === 0 && failures-- > 0) throw new Error('the database is down');
+      return ms.map(() => 'handled');
+    });
+    r.start();
+    await until(() => consumer.stored.some((s) => s.offset === 4));
+    await r.stop();
+    assert.deepEqual(
+      consumer.stored.map((s) => s.offset),
+      [2, 4],
+    );
+  });
+
+  it('stops fetching while it holds as many messages as it may', async () => {
+    const consumer = new FakeConsumer(Array.from({ length: 20 }, (_, i) => message(i % 4, Math.floor(i / 4))));
+    let inFlight = 0;
+    let peak = 0;
+    let release: () => void = () => {};
+    let gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const r = runner(
+      consumer,
+      async (ms) => {
+        inFlight += ms.length;
+        peak = Math.max(peak, inFlight);
+        await gate;
+        inFlight -= ms.length;
+        return ms.map(() => 'handled');
+      },
+      { batchSize: 2, maxBuffered: 6 },
+    );
+    r.start();
+    await new Promise((res) => setTimeout(res, 100));
+    // Everything fetched so far is held by the blocked pipeline: no more than the bound.
+    assert.ok(20 - (consumer as unknown as { queue: unknown[] }).queue.length <= 6);
+    release();
+    gate = Promise.resolve();
+    await until(() => consumer.stored.filter((s) => s.offset === 5).length === 4);
+    await r.stop();
+    assert.ok(peak <= 6, `at most 6 messages in the pipeline at once, saw ${peak}`);
+    assert.ok(consumer.maxAsked <= 6);
+  });
+});
