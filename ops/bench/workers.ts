@@ -7,7 +7,7 @@
  *      Baseline: a consumer process with the same librdkafka settings that only consumes and decodes.
  *      Target ≥ 10,000 events/s (stretch 50,000).
  *   2. fraud scoring on the main thread (the baseline) and on the Tinypool with 1…N threads.
- *   3. end to end at a fixed order rate: orders POSTed to the gateway, every stage in one workers
+ *   3. end to end at fixed order rates (BENCH_ORDER_RATES): orders POSTed to the gateway, every stage in one workers
  *      process, the simulated payment provider (20 ± 10 ms): time from the order's commit to the
  *      `shipped` status (both stamped by PostgreSQL), p50/p99.
  *
@@ -27,7 +27,8 @@ import { type Mode, serviceEnv, startServices, stopServices } from '../local/ser
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
 const BATCH = Number(process.env.BENCH_BATCH_SIZE ?? 500);
-const RATE = Number(process.env.BENCH_ORDER_RATE ?? 50);
+/** Order rates for the end-to-end part, each run for BENCH_SECONDS: below and near what this machine sustains. */
+const RATES = (process.env.BENCH_ORDER_RATES ?? '10,30').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 /** Which parts to run: a comma list of 1, 2, 3 (all by default). */
 const PARTS = (process.env.BENCH_PARTS ?? '1,2,3').split(',');
@@ -77,14 +78,14 @@ function cpuSeconds(pids: Record<string, number | undefined>): Cpu {
   return totals;
 }
 
-/** "workers 120 µs, PostgreSQL 30 µs, …" per unit of work between two snapshots. */
+/** "workers 120 µs, PostgreSQL 30 µs, …": CPU per unit of work between two snapshots. */
 function perUnit(a: Cpu, b: Cpu, units: number, scale: number, unit: string): string {
-  const label: Record<string, string> = { postgres: 'PostgreSQL', kafka: 'Kafka', busy: 'whole machine' };
+  const label: Record<string, string> = { postgres: 'PostgreSQL', kafka: 'Kafka (JVM)', busy: 'whole machine' };
   return Object.keys(b)
-    .map(
-      (k) =>
-        `${label[k] ?? k} ${(((b[k] ?? 0) - (a[k] ?? 0)) / Math.max(1, units)) * scale > 0 ? ((((b[k] ?? 0) - (a[k] ?? 0)) / Math.max(1, units)) * scale).toFixed(0) : '0'} ${unit}`,
-    )
+    .map((k) => {
+      const each = (((b[k] ?? 0) - (a[k] ?? 0)) / Math.max(1, units)) * scale;
+      return `${label[k] ?? k} ${Math.max(0, each).toFixed(each < 10 ? 1 : 0)} ${unit}`;
+    })
     .join(', ');
 }
 
@@ -227,10 +228,11 @@ if (PARTS.includes('2')) {
 }
 // ── 3. End to end at a fixed rate ─────────────────────────────────────────────────────────────────
 if (PARTS.includes('3')) {
-  out(`\n3. end to end: ${RATE} orders/s for ${SECONDS} s, every stage in one workers process`);
-  {
+  for (const RATE of RATES) {
+    out(`\n3. end to end: ${RATE} orders/s for ${SECONDS} s, every stage in one workers process`);
     const e2eMode: Mode = { ...stageMode, namespace: 'benche2e' };
     prepareData(cfg, { database, namespace: e2eMode.namespace, resetTopics: true });
+    const sql = postgres(env.DATABASE_URL, { max: 2, onnotice: () => {} });
     const { procs } = await startServices(cfg, e2eMode, {
       only: ['gateway', 'payment-provider', 'workers'],
       onLine: (service, line) => {
@@ -238,7 +240,6 @@ if (PARTS.includes('3')) {
       },
     });
     const base = `http://127.0.0.1:${ports.gatewayPort}`;
-    const sql = postgres(env.DATABASE_URL, { max: 2, onnotice: () => {} });
     try {
       const users = await Promise.all(
         Array.from({ length: 50 }, () =>
