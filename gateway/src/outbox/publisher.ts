@@ -41,6 +41,7 @@ export class OutboxPublisher {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private started = false;
   private failures = 0;
   private readonly published;
   private readonly failed;
@@ -53,13 +54,15 @@ export class OutboxPublisher {
   }
 
   start(): void {
+    this.started = true;
     this.schedule(0);
   }
 
   /** New rows were committed: publish now instead of at the next sweep. */
   wake(): void {
-    // While Kafka or PostgreSQL fails, keep the backoff: every order must not start another failing batch.
-    if (this.stopped || this.failures > 0) return;
+    // Not started (a test's app, a tool): rows wait for a publisher that is. While Kafka or PostgreSQL
+    // fails, keep the backoff: every order must not start another failing batch.
+    if (!this.started || this.stopped || this.failures > 0) return;
     if (this.running) this.again = true;
     // A short linger lets commits that land together go out in one Kafka request and one claim; an
     // earlier wake-up already pending is kept, a later one (the periodic sweep) is brought forward.
@@ -74,7 +77,7 @@ export class OutboxPublisher {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
-    if (this.failures === 0) {
+    if (this.started && this.failures === 0) {
       this.stopped = false;
       try {
         await this.drain();
