@@ -7,6 +7,8 @@
  *   pm_decline…  the card is declined (402)             pm_flaky…  the first attempt per key fails (503)
  *   pm_slow…     the first attempt per key hangs longer than any sane client timeout
  * The same Idempotency-Key always gets the same completed answer: a retried charge is never taken twice.
+ * A request whose key is still being worked on gets 409 `idempotency_key_in_use` (as real providers do):
+ * two racing retries must not both charge.
  *
  *   PAYMENT_PROVIDER_PORT, PAYMENT_LATENCY_MS (20), PAYMENT_JITTER_MS (10), PAYMENT_DECLINE_RATE (0),
  *   PAYMENT_ERROR_RATE (0), PAYMENT_TIMEOUT_RATE (0)
@@ -35,6 +37,7 @@ interface Charge {
 }
 
 const answers = new Map<string, Answer>();
+const inFlight = new Set<string>();
 const attempts = new Map<string, number>();
 const charges = new Map<string, Charge>();
 
@@ -51,23 +54,29 @@ async function idempotent(req: Request, scope: string, run: (body: Record<string
     if (done.request !== text) return json(422, { error: { code: 'idempotency_key_reused' } });
     return json(done.status, done.body);
   }
-  const attempt = (attempts.get(id) ?? 0) + 1;
-  attempts.set(id, attempt);
-  await sleep(Math.max(0, latency + (Math.random() * 2 - 1) * jitter));
-  let body: Record<string, unknown>;
+  if (inFlight.has(id)) return json(409, { error: { code: 'idempotency_key_in_use' } });
+  inFlight.add(id);
   try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return json(400, { error: { code: 'invalid_json' } });
+    const attempt = (attempts.get(id) ?? 0) + 1;
+    attempts.set(id, attempt);
+    await sleep(Math.max(0, latency + (Math.random() * 2 - 1) * jitter));
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return json(400, { error: { code: 'invalid_json' } });
+    }
+    const answer = await run(body, attempt);
+    if (answer === 'hang') {
+      await sleep(60_000);
+      return json(504, { error: { code: 'timeout' } });
+    }
+    // Server errors are not remembered: the client is meant to retry them.
+    if (answer.status < 500) answers.set(id, { ...answer, request: text });
+    return json(answer.status, answer.body);
+  } finally {
+    inFlight.delete(id);
   }
-  const answer = await run(body, attempt);
-  if (answer === 'hang') {
-    await sleep(60_000);
-    return json(504, { error: { code: 'timeout' } });
-  }
-  // Server errors are not remembered: the client is meant to retry them.
-  if (answer.status < 500) answers.set(id, { ...answer, request: text });
-  return json(answer.status, answer.body);
 }
 
 Bun.serve({

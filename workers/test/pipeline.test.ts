@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConsumerGroups, deadLetterTopic, Events, Topics } from '@orders/contracts';
 import { samplePayloads } from '@orders/contracts/testing/samples';
+import { RetryableError } from '../src/runtime/stage';
+import { PaymentProvider } from '../src/stages/payment/provider';
 import { type Fixture, fixture, uuidv7 } from './support';
 
 let f: Fixture;
@@ -119,6 +121,25 @@ describe('the order pipeline', () => {
         SELECT count(*)::int AS n FROM payments WHERE order_id IN ${f.sql(seeded.map((s) => s.orderId))} AND status = 'refunded'`;
       return p?.n === 3;
     });
+  });
+
+  it('two racing charges with one idempotency key take the money once; the loser is told to retry', async () => {
+    const provider = new PaymentProvider({ url: f.providerUrl, timeoutMs: 2_000 });
+    const reference = uuidv7();
+    const req = { amountCents: 1_500, currency: 'EUR', token: 'pm_card_visa', reference };
+    const results = await Promise.allSettled([
+      provider.charge(`charge:${reference}:1`, req),
+      provider.charge(`charge:${reference}:1`, req),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.equal(won.length, 1);
+    assert.ok(lost[0]?.reason instanceof RetryableError);
+    assert.equal((lost[0]?.reason as RetryableError).code, 'PAYMENT_PROVIDER_BUSY');
+    // The retry gets the first answer.
+    const again = await provider.charge(`charge:${reference}:1`, req);
+    assert.deepEqual(again, (won[0] as PromiseFulfilledResult<unknown>).value);
+    assert.equal((await f.charges(reference)).length, 1);
   });
 
   it('retries a payment the provider failed with a 5xx (retry topic) and charges exactly once', async () => {

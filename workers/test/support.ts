@@ -212,6 +212,7 @@ export async function fixture(opts: { stages?: StageName[]; maxRetries?: number;
     seedOrder,
     cancel,
     charges,
+    providerUrl: provider.url,
     waitFor,
     close,
     stages,

@@ -1,7 +1,8 @@
 /**
  * The payment provider client: every charge and refund carries an idempotency key, so retrying after a
  * timeout can never take the money twice. A decline is an answer (not an error); timeouts, network
- * failures and 5xx are retryable; other 4xx are bugs (permanent).
+ * failures, 5xx, 429 and 409 (the same key still being worked on: a racing retry) are retryable; other
+ * 4xx are bugs (permanent).
  */
 import { PermanentError, RetryableError } from '../../runtime/stage';
 
@@ -34,6 +35,8 @@ async function call(
   }
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (res.status >= 500) throw new RetryableError('PAYMENT_PROVIDER_ERROR', `payment provider answered ${res.status} to ${path}`);
+  if (res.status === 409 || res.status === 429)
+    throw new RetryableError('PAYMENT_PROVIDER_BUSY', `payment provider answered ${res.status} to ${path}: try again later`);
   return { status: res.status, json };
 }
 
