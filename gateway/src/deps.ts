@@ -47,7 +47,6 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
     topic: namespaced(Topics.orderEvents, env.NAMESPACE),
     batchSize: env.OUTBOX_BATCH_SIZE,
     sweepIntervalMs: env.OUTBOX_SWEEP_INTERVAL_MS,
-    maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
     lingerMs: env.OUTBOX_LINGER_MS,
     logger,
     metrics,

@@ -2,19 +2,30 @@
  * The gateway's whole configuration, parsed and validated once at start-up. Nothing else in the
  * gateway reads `process.env`.
  */
-import { readFileSync } from 'node:fs';
-import { bool, ConfigError, commonSpec, int, list, loadRateLimitPolicy, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+import {
+  bool,
+  ConfigError,
+  commonSpec,
+  fromInlineOrFile,
+  int,
+  list,
+  loadRateLimitPolicy,
+  optionalStr,
+  parseEnv,
+  port,
+  str,
+  url,
+} from '@orders/platform';
 
 const spec = {
   ...commonSpec,
   HOST: str({ default: '127.0.0.1' }),
   PORT: port({ default: 8080 }),
-  PUBLIC_URL: optionalStr(),
   DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'], secret: true }),
   /**
    * Connections per gateway process. postgres.js pipelines queries on each connection, so a few go a
-   * long way: on 2 cores 4 connections served 31k simple queries/s, 20 only 19k (more backends
-   * competing for the same cores). Group-commit transactions hold one each (ORDER_WRITE_CONCURRENCY).
+   * long way: in a one-off test on 2 cores (not in the benchmarks) 4 connections served 31k simple
+   * queries/s, 20 only 19k (more backends competing for the same cores). Group-commit transactions hold one each (ORDER_WRITE_CONCURRENCY).
    */
   DATABASE_POOL_MAX: int({ default: 8, min: 1, max: 500 }),
   DATABASE_STATEMENT_TIMEOUT_MS: int({ default: 5_000, min: 0 }),
@@ -33,7 +44,6 @@ const spec = {
   BODY_LIMIT_BYTES: int({ default: 64 * 1024, min: 1_024, max: 10 * 1024 * 1024 }),
   OUTBOX_BATCH_SIZE: int({ default: 200, min: 1, max: 5_000 }),
   OUTBOX_SWEEP_INTERVAL_MS: int({ default: 1_000, min: 50 }),
-  OUTBOX_MAX_ATTEMPTS: int({ default: 20, min: 1 }),
   OUTBOX_LINGER_MS: int({ default: 5, min: 0, max: 1_000 }),
   /** Consecutive failed logins that lock an account, and for how long. */
   LOGIN_MAX_FAILURES: int({ default: 5, min: 1, max: 100 }),
@@ -56,32 +66,12 @@ const spec = {
   /** A limiter call slower than this is answered by the in-memory fallback (login: refused). */
   RATE_LIMIT_TIMEOUT_MS: int({ default: 50, min: 1, max: 5_000 }),
   /** Peers whose X-Forwarded-For is believed (the load balancer); nobody's by default. */
-  TRUSTED_PROXIES: {
-    parse: (raw: string | undefined) =>
-      (raw ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-  },
+  TRUSTED_PROXIES: list({ default: [], minItems: 0 }),
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside STAGE=dev. */
   DEV_TOKENS: bool({ default: false }),
 };
 
 export type GatewayEnv = ReturnType<typeof loadEnv>;
-
-function fromInlineOrFile(inline: string, file: string, name: string, problems: string[]): string {
-  if (inline !== '') return inline;
-  if (file !== '') {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch {
-      problems.push(`${name}_FILE cannot be read (${file})`);
-      return '';
-    }
-  }
-  problems.push(`${name} or ${name}_FILE is required`);
-  return '';
-}
 
 export function loadEnv(source: Record<string, string | undefined>) {
   const env = parseEnv(spec, source);

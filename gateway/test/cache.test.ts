@@ -56,6 +56,20 @@ describe('the order read cache', () => {
     });
   });
 
+  test('serves a changed order at once after this instance changed it (PATCH, cancel)', async () => {
+    const { u, id } = await placed();
+    await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken });
+    const patched = await gw.call('PATCH', `/api/v1/orders/${id}`, {
+      token: u.accessToken,
+      body: { items: [{ sku: 'MUG-BLUE', quantity: 3 }] },
+      headers: { 'if-match': '"1"' },
+    });
+    expect(patched.status).toBe(200);
+    const read = await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken });
+    expect(read.json).toMatchObject({ version: 2, items: [{ sku: 'MUG-BLUE', quantity: 3 }] });
+    expect(read.headers.get('etag')).toBe('"2"');
+  });
+
   test('drops an order another gateway instance changed, and serves this instance’s own writes at once', async () => {
     const { u, id } = await placed();
     await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken });

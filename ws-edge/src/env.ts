@@ -1,6 +1,17 @@
 /** The WebSocket edge's configuration, parsed once at start-up. Nothing else reads `process.env`. */
-import { readFileSync } from 'node:fs';
-import { bool, ConfigError, commonSpec, int, loadRateLimitPolicy, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+import {
+  bool,
+  ConfigError,
+  commonSpec,
+  fromInlineOrFile,
+  int,
+  loadRateLimitPolicy,
+  optionalStr,
+  parseEnv,
+  port,
+  str,
+  url,
+} from '@orders/platform';
 
 const spec = {
   ...commonSpec,
@@ -22,15 +33,9 @@ const spec = {
 
 export function loadEnv(source: Record<string, string | undefined>) {
   const env = parseEnv(spec, source);
-  let jwtPublicKeys = env.JWT_PUBLIC_KEYS;
-  if (jwtPublicKeys === '' && env.JWT_PUBLIC_KEYS_FILE !== '') {
-    try {
-      jwtPublicKeys = readFileSync(env.JWT_PUBLIC_KEYS_FILE, 'utf8');
-    } catch {
-      throw new ConfigError([`JWT_PUBLIC_KEYS_FILE cannot be read (${env.JWT_PUBLIC_KEYS_FILE})`]);
-    }
-  }
-  if (jwtPublicKeys === '') throw new ConfigError(['JWT_PUBLIC_KEYS or JWT_PUBLIC_KEYS_FILE is required']);
+  const problems: string[] = [];
+  const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   return { ...env, jwtPublicKeys, rateLimits: loadRateLimitPolicy(source) };
 }
 

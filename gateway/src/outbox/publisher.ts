@@ -18,7 +18,6 @@ export interface OutboxOptions {
   topic: string;
   batchSize: number;
   sweepIntervalMs: number;
-  maxAttempts: number;
   /** How long a wake-up waits for more commits before publishing. */
   lingerMs: number;
   logger: Logger;
@@ -32,7 +31,6 @@ interface OutboxRow {
   aggregate_id: string;
   payload: unknown;
   headers: Record<string, string>;
-  attempts: number;
 }
 
 export class OutboxPublisher {
@@ -77,14 +75,7 @@ export class OutboxPublisher {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
-    if (this.started && this.failures === 0) {
-      this.stopped = false;
-      try {
-        await this.drain();
-      } finally {
-        this.stopped = true;
-      }
-    }
+    if (this.started && this.failures === 0) await this.drain(true);
   }
 
   private schedule(ms: number): void {
@@ -103,10 +94,10 @@ export class OutboxPublisher {
     }, ms);
   }
 
-  /** Publishes batches until the backlog is empty (or a batch fails). */
-  private async drain(): Promise<void> {
+  /** Publishes batches until the backlog is empty (or a batch fails, or it stops: unless `final`). */
+  private async drain(final = false): Promise<void> {
     try {
-      while (!this.stopped) {
+      while (final || !this.stopped) {
         const sent = await this.publishBatch();
         this.failures = 0;
         if (sent < this.o.batchSize) return;
@@ -119,12 +110,12 @@ export class OutboxPublisher {
   }
 
   private async publishBatch(): Promise<number> {
-    const { sql, producer, codec, topic, batchSize, maxAttempts } = this.o;
+    const { sql, producer, codec, topic, batchSize } = this.o;
     return sql.begin(async (tx) => {
       const rows = await tx<(OutboxRow & { created_at: Date })[]>`
-        SELECT id, event_id, event_type, aggregate_id, payload, headers, attempts, created_at
+        SELECT id, event_id, event_type, aggregate_id, payload, headers, created_at
         FROM outbox
-        WHERE attempts < ${maxAttempts}
+        WHERE last_error IS NULL
         ORDER BY id
         LIMIT ${batchSize}
         FOR UPDATE SKIP LOCKED`;
@@ -143,7 +134,7 @@ export class OutboxPublisher {
           });
         } catch (err) {
           // A row that cannot be encoded is a bug, not a transient failure: set it aside (with the reason)
-          // instead of blocking every row behind it. `attempts` reaching the maximum excludes it from sweeps.
+          // instead of blocking every row behind it: a row with a `last_error` is out of every sweep.
           poison.push({ id: row.id, error: err instanceof Error ? err.message : String(err) });
         }
       }
@@ -153,7 +144,7 @@ export class OutboxPublisher {
       for (const p of poison) {
         this.failed.inc({ reason: 'encode' });
         this.o.logger.error({ outboxId: p.id, error: p.error }, 'outbox row cannot be encoded; set aside');
-        await tx`UPDATE outbox SET attempts = ${maxAttempts}, last_error = ${p.error.slice(0, 500)} WHERE id = ${p.id}`;
+        await tx`UPDATE outbox SET last_error = ${p.error.slice(0, 500)} WHERE id = ${p.id}`;
       }
       const now = Date.now();
       for (const r of rows) if (sentIds.includes(r.id)) this.latency.observe((now - r.created_at.getTime()) / 1000);

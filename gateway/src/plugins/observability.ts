@@ -9,11 +9,6 @@ import { Elysia } from 'elysia';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
-/** Requests being handled right now; shutdown waits for it to reach zero before closing connections. */
-export interface InFlight {
-  count(): number;
-}
-
 export function observability(metrics: Metrics, inflight: { value: number } = { value: 0 }) {
   const duration = metrics.histogram('http_request_duration_seconds', 'HTTP request latency by route', ['method', 'route', 'status']);
   const started = new WeakMap<Request, number>();

@@ -6,6 +6,8 @@
  * Units are in names (`KAFKA_SESSION_TIMEOUT_MS`); secrets are never echoed in error messages.
  */
 
+import { readFileSync } from 'node:fs';
+
 export interface Field<T> {
   parse(raw: string | undefined, name: string): T;
   /** Hide the raw value in error messages. */
@@ -98,6 +100,24 @@ export function url(opts: Opts<string> & { protocols: readonly string[] }): Fiel
     if (!opts.protocols.includes(parsed.protocol)) throw new FieldProblem(`must use ${opts.protocols.join(' or ')}`);
     return raw;
   });
+}
+
+/**
+ * A value given inline (`NAME`) or as a file path (`NAME_FILE`, for mounted secrets). A problem is added
+ * to `problems` (for one ConfigError naming them all) when neither is usable.
+ */
+export function fromInlineOrFile(inline: string, file: string, name: string, problems: string[]): string {
+  if (inline !== '') return inline;
+  if (file !== '') {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      problems.push(`${name}_FILE cannot be read (${file})`);
+      return '';
+    }
+  }
+  problems.push(`${name} or ${name}_FILE is required`);
+  return '';
 }
 
 /** Comma-separated, trimmed, empty items dropped. */

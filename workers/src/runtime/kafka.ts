@@ -14,8 +14,6 @@ export interface KafkaSettings {
   clientId: string;
   sessionTimeoutMs: number;
   maxPollIntervalMs: number;
-  /** Producer compression: lz4 by default (cheap on CPU, halves what crosses the network). */
-  compression?: 'none' | 'lz4' | 'zstd' | 'snappy' | 'gzip';
 }
 
 function connect<C extends Kafka.Client<string>>(client: C, what: string): Promise<C> {
@@ -40,9 +38,10 @@ export async function createConsumer(settings: KafkaSettings, groupId: string): 
       // With end-of-partition events a batch returns as soon as the backlog is read instead of waiting
       // out the consume timeout for messages that are not there: lower latency per hop when caught up.
       'enable.partition.eof': true,
-      // Short empty long-polls: measured, 500 ms (the default) tripled the time an order takes through the
-      // pipeline when idle (POST → shipped 0.8 s → 2.4 s). The price: ten idle consumers cost this process
-      // and the broker about 15 % of a core between them (7 % + 9 %, against 5.5 % + 3 % at 500 ms).
+      // Short empty long-polls: at 500 ms (the default) the end-to-end suite's single order took three
+      // times as long from POST to shipped (0.8 s → 2.4 s, one run each). The price, read once from /proc
+      // with the services idle: ten idle consumers cost this process and the broker about 15 % of a core
+      // between them (7 % + 9 %, against 5.5 % + 3 % at 500 ms).
       'fetch.wait.max.ms': 50,
       // Emit 'rebalance' events (node-rdkafka still does the assign/unassign): the runner drops what it
       // had fetched for partitions it lost.
@@ -63,7 +62,7 @@ export interface DeliveringProducer {
 
 export async function createProducer(settings: KafkaSettings): Promise<DeliveringProducer> {
   // The plain Producer with delivery reports: each message carries its own settle callbacks as the
-  // opaque, so there is no per-message wrapper (the HighLevelProducer costs about 2 µs a message more).
+  // opaque, so there is no per-message wrapper (the HighLevelProducer's showed in a CPU profile).
   const producer = new Kafka.Producer(
     {
       'client.id': settings.clientId,
@@ -71,7 +70,8 @@ export async function createProducer(settings: KafkaSettings): Promise<Deliverin
       // Idempotence makes librdkafka require acks from all in-sync replicas and keep per-partition order.
       'enable.idempotence': true,
       'linger.ms': 2,
-      'compression.type': settings.compression ?? 'lz4',
+      // Cheap on CPU, and much less crosses the network and lands on the brokers' disks.
+      'compression.type': 'lz4',
       'socket.keepalive.enable': true,
       dr_cb: true,
     },

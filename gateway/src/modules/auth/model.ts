@@ -16,11 +16,14 @@ export type LoginBody = typeof LoginBody.static;
 export const RefreshBody = t.Object({ refreshToken: RefreshToken }, { additionalProperties: false });
 export type RefreshBody = typeof RefreshBody.static;
 
+const Role = t.UnionEnum(ROLES);
+const Tier = t.UnionEnum(TIERS);
+
 export const UserView = t.Object({
   id: t.String({ format: 'uuid' }),
   email: t.String(),
-  role: t.Union(ROLES.map((r) => t.Literal(r))),
-  tier: t.Union(TIERS.map((x) => t.Literal(x))),
+  role: Role,
+  tier: Tier,
   createdAt: t.String({ format: 'date-time' }),
 });
 export type UserView = typeof UserView.static;
@@ -37,8 +40,8 @@ export type TokenPairView = typeof TokenPairView.static;
 export const DevTokenBody = t.Object(
   {
     email: Email,
-    role: t.Optional(t.Union(ROLES.map((r) => t.Literal(r)))),
-    tier: t.Optional(t.Union(TIERS.map((x) => t.Literal(x)))),
+    role: t.Optional(Role),
+    tier: t.Optional(Tier),
   },
   { additionalProperties: false },
 );

@@ -108,12 +108,17 @@ export class AuthService {
     });
   }
 
-  /** A new access token and a new refresh token in `familyId`. */
-  private async issue(user: Pick<UserRow, 'id' | 'role' | 'tier'>, familyId: string, tx: Sql = this.sql): Promise<TokenPairView> {
+  /** A new access token and a new refresh token in `familyId` (`refreshId`: the new token's row). */
+  private async issue(
+    user: Pick<UserRow, 'id' | 'role' | 'tier'>,
+    familyId: string,
+    tx: Sql = this.sql,
+    refreshId: string = Bun.randomUUIDv7(),
+  ): Promise<TokenPairView> {
     const refresh = newRefreshToken();
     await tx`
       INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
-      VALUES (${Bun.randomUUIDv7()}, ${familyId}, ${user.id}, ${refresh.hash}, now() + ${this.s.refreshTtlSeconds} * interval '1 second')`;
+      VALUES (${refreshId}, ${familyId}, ${user.id}, ${refresh.hash}, now() + ${this.s.refreshTtlSeconds} * interval '1 second')`;
     const { token } = await this.sign({ userId: user.id, role: user.role, tier: user.tier });
     return {
       accessToken: token,
@@ -158,11 +163,9 @@ export class AuthService {
         return { error: 'AUTH_REFRESH_REUSED' } as Outcome;
       }
       if (row.expires_at.getTime() <= Date.now()) return { error: 'AUTH_REFRESH_EXPIRED' } as Outcome;
-      const pair = await this.issue({ id: row.user_id, role: row.role, tier: row.tier }, row.family_id, tx as unknown as Sql);
-      await tx`
-        UPDATE refresh_tokens SET used_at = now(),
-          replaced_by = (SELECT id FROM refresh_tokens WHERE token_hash = ${hashRefreshToken(pair.refreshToken)})
-        WHERE id = ${row.id}`;
+      const next = Bun.randomUUIDv7();
+      const pair = await this.issue({ id: row.user_id, role: row.role, tier: row.tier }, row.family_id, tx as unknown as Sql, next);
+      await tx`UPDATE refresh_tokens SET used_at = now(), replaced_by = ${next} WHERE id = ${row.id}`;
       return { pair } as Outcome;
     });
     if (outcome.pair) return outcome.pair;

@@ -78,10 +78,6 @@ export class OrderCache {
   clear(): void {
     this.entries.clear();
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
 
 export function invalidationChannel(namespace: string): string {

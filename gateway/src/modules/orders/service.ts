@@ -193,15 +193,19 @@ export class OrdersService {
     }
   }
 
-  /** After a committed change: this instance serves the new view, the others drop theirs. */
-  private changed(view: OrderView): void {
+  /**
+   * After a committed change: its event goes out, this instance serves the new view, the others drop
+   * theirs.
+   */
+  private committed(view: OrderView): void {
+    this.outbox.wake();
     this.cache.invalidate(view.id, view.version);
     this.cache.set(view);
     this.announce(view.id, view.version);
   }
 
-  private ownerFilter(principal: Principal) {
-    return principal.role === 'admin' ? this.sql`` : this.sql`AND o.user_id = ${principal.userId}`;
+  private ownerFilter(principal: Principal, sql: Sql = this.sql) {
+    return principal.role === 'admin' ? sql`` : sql`AND o.user_id = ${principal.userId}`;
   }
 
   /**
@@ -270,7 +274,7 @@ export class OrdersService {
   /** Locks the order for a change, checking ownership and (when given) the version the caller read. */
   private async lockForChange(tx: Sql, principal: Principal, id: string, ifMatch: number | undefined): Promise<OrderRow> {
     const [row] = await tx<OrderRow[]>`
-      ${tx.unsafe(ORDER_SELECT)} WHERE o.id = ${id} ${principal.role === 'admin' ? tx`` : tx`AND o.user_id = ${principal.userId}`}
+      ${tx.unsafe(ORDER_SELECT)} WHERE o.id = ${id} ${this.ownerFilter(principal, tx)}
       FOR NO KEY UPDATE OF o`;
     if (!row) throw notFound(id);
     if (ifMatch !== undefined && ifMatch !== row.version) {
@@ -339,7 +343,7 @@ export class OrdersService {
         items: lines,
       });
     });
-    this.outbox.wake();
+    this.committed(view);
     return view;
   }
 
@@ -386,8 +390,7 @@ export class OrdersService {
         VALUES (${event.eventId}, ${Events.OrderCancelled}, ${id}, ${tx.json(event as never)})`;
       return toView({ ...row, status: 'cancelled', status_reason: why, version: row.version + 1, updated_at: now });
     });
-    this.outbox.wake();
-    this.changed(view);
+    this.committed(view);
     return view;
   }
 }

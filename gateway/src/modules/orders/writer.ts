@@ -66,7 +66,7 @@ export class OrderWriter {
 
   constructor(
     private readonly sql: Sql,
-    private readonly opts: { maxBatch: number; concurrency: number; onBatch?: (size: number, ms: number) => void },
+    private readonly opts: { maxBatch: number; concurrency: number; onBatch?: (size: number) => void },
   ) {}
 
   write(draft: OrderDraft): Promise<WriteResult> {
@@ -93,7 +93,6 @@ export class OrderWriter {
   }
 
   private async run(batch: Job[]): Promise<void> {
-    const started = performance.now();
     try {
       const results = await this.sql.begin((tx) =>
         writeBatch(
@@ -104,7 +103,7 @@ export class OrderWriter {
       for (const [i, job] of batch.entries()) job.resolve(results[i] as WriteResult);
       this.stats.batches += 1;
       this.stats.orders += batch.length;
-      this.opts.onBatch?.(batch.length, performance.now() - started);
+      this.opts.onBatch?.(batch.length);
     } catch (err) {
       if (batch.length === 1) {
         (batch[0] as Job).reject(err);

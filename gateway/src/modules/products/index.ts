@@ -1,5 +1,6 @@
 /** HTTP for `/api/v1/products`: anyone signed in reads the catalogue; admins create and update. */
 import { Elysia } from 'elysia';
+import { authErrors, problems, secured } from '../../http';
 import type { authPlugin } from '../../plugins/auth';
 import { CreateProductBody, ListProductsQuery, ProductPage, ProductView, SkuParams, UpdateProductBody } from './model';
 import type { ProductsService } from './service';
@@ -18,15 +19,15 @@ export function productsModule(auth: ReturnType<typeof authPlugin>, products: Pr
       {
         auth: ['customer', 'admin'],
         query: ListProductsQuery,
-        response: { 200: ProductPage },
-        detail: { summary: 'List products (by SKU, cursor-paginated)', tags: ['products'] },
+        response: { 200: ProductPage, ...authErrors },
+        detail: secured('List products (by SKU, cursor-paginated)', ['products']),
       },
     )
     .get('/:sku', ({ params, principal }) => products.get(params.sku, principal.role === 'admin'), {
       auth: ['customer', 'admin'],
       params: SkuParams,
-      response: { 200: ProductView },
-      detail: { summary: 'Read a product', tags: ['products'] },
+      response: { 200: ProductView, ...authErrors, ...problems(404) },
+      detail: secured('Read a product', ['products']),
     })
     .post(
       '/',
@@ -39,15 +40,15 @@ export function productsModule(auth: ReturnType<typeof authPlugin>, products: Pr
       {
         auth: ['admin'],
         body: CreateProductBody,
-        response: { 201: ProductView },
-        detail: { summary: 'Create a product (admin)', tags: ['products'] },
+        response: { 201: ProductView, ...authErrors, ...problems(409) },
+        detail: secured('Create a product (admin)', ['products']),
       },
     )
     .patch('/:sku', ({ params, body }) => products.update(params.sku, body), {
       auth: ['admin'],
       params: SkuParams,
       body: UpdateProductBody,
-      response: { 200: ProductView },
-      detail: { summary: 'Change name, price, stock or availability (admin)', tags: ['products'] },
+      response: { 200: ProductView, ...authErrors, ...problems(404) },
+      detail: secured('Change name, price, stock or availability (admin)', ['products']),
     });
 }
