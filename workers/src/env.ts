@@ -1,7 +1,7 @@
 /**
  * The workers' configuration, parsed once at start-up. Nothing else in the workers reads `process.env`.
  */
-import { commonSpec, int, list, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+import { ConfigError, commonSpec, int, list, num, optionalStr, parseEnv, port, str, url } from '@orders/platform';
 
 export const STAGE_NAMES = ['validator', 'payment', 'inventory', 'fulfillment', 'projector'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -29,13 +29,8 @@ const spec = {
   RETRY_MAX_MS: int({ default: 60_000, min: 1 }),
   /** Fraud scoring threads (Tinypool); 0 scores on the main thread (only for comparison). */
   FRAUD_THREADS: int({ default: 1, min: 0, max: 64 }),
-  FRAUD_REJECT_THRESHOLD: {
-    parse: (raw: string | undefined) => {
-      const n = raw === undefined || raw === '' ? 0.97 : Number(raw);
-      if (!(n > 0 && n <= 1)) throw new Error('FRAUD_REJECT_THRESHOLD must be in (0, 1]');
-      return n;
-    },
-  },
+  /** Orders scoring above this are refused as suspected fraud. */
+  FRAUD_REJECT_THRESHOLD: num({ default: 0.97, above: 0, max: 1 }),
   CATALOGUE_CACHE_MS: int({ default: 1_000, min: 0 }),
   PAYMENT_PROVIDER_URL: url({ protocols: ['http:', 'https:'], default: 'http://127.0.0.1:8070' }),
   PAYMENT_PROVIDER_TIMEOUT_MS: int({ default: 2_000, min: 10 }),
@@ -50,8 +45,6 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const stages = env.WORKER_STAGES.includes('all') ? [...STAGE_NAMES] : env.WORKER_STAGES;
   const unknown = stages.filter((s) => !(STAGE_NAMES as readonly string[]).includes(s));
   if (unknown.length > 0)
-    throw new Error(`WORKER_STAGES names unknown stages: ${unknown.join(', ')} (known: ${STAGE_NAMES.join(', ')}, all)`);
+    throw new ConfigError([`WORKER_STAGES names unknown stages: ${unknown.join(', ')} (known: ${STAGE_NAMES.join(', ')}, all)`]);
   return { ...env, stages: stages as StageName[] };
 }
-
-export type WorkersEnv = ReturnType<typeof loadEnv>;

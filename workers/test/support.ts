@@ -5,7 +5,8 @@
 
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { ConsumerGroups, deadLetterTopic, EventCodec, namespaced, retryTopic, schemaRegistryFor, Topics } from '@orders/contracts';
+import { ConsumerGroups, deadLetterTopic, EventCodec, Events, namespaced, retryTopic, schemaRegistryFor, Topics } from '@orders/contracts';
+import { samplePayloads } from '@orders/contracts/testing/samples';
 import { createLogger, createMetrics, createPostgres, createRedis, feedKeys, StatusFeedPublisher, uuidv7 } from '@orders/platform';
 import Kafka from 'node-rdkafka';
 import type { StageName } from '../src/env';
@@ -145,6 +146,18 @@ export async function fixture(opts: { stages?: StageName[]; maxRetries?: number;
     return { userId, orderId, items: [{ sku, quantity, unitPriceCents: price }], totalCents: quantity * price };
   }
 
+  type Seeded = { userId: string; orderId: string; items: { sku: string; quantity: number; unitPriceCents: number }[]; totalCents: number };
+
+  /** The `order.placed` event the gateway would publish for a seeded order (a fresh event id). */
+  function placedFor(s: Seeded) {
+    const { userId, orderId, items, totalCents } = s;
+    return { ...samplePayloads['order.placed'], eventId: uuidv7(), orderId, userId, items, totalCents };
+  }
+
+  async function place(s: Seeded) {
+    await produce(s.orderId, codec.encode(Events.OrderPlaced, placedFor(s)));
+  }
+
   /** What the gateway does on a cancel: status, history and the event, together. */
   async function cancel(orderId: string, userId: string) {
     const [o] = await sql<{ status: string; version: number }[]>`SELECT status, version FROM orders WHERE id = ${orderId}`;
@@ -210,6 +223,8 @@ export async function fixture(opts: { stages?: StageName[]; maxRetries?: number;
     produce,
     read,
     seedOrder,
+    placedFor,
+    place,
     cancel,
     charges,
     providerUrl: provider.url,

@@ -70,6 +70,18 @@ export function int(opts: Opts<number> & { min?: number; max?: number } = {}): F
   });
 }
 
+/** A finite number; `above` is an exclusive lower bound (`min`/`max` are inclusive). */
+export function num(opts: Opts<number> & { min?: number; max?: number; above?: number } = {}): Field<number> {
+  return field(opts, (raw) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n)) throw new FieldProblem('must be a number');
+    if (opts.above !== undefined && n <= opts.above) throw new FieldProblem(`must be > ${opts.above}`);
+    if (opts.min !== undefined && n < opts.min) throw new FieldProblem(`must be ≥ ${opts.min}`);
+    if (opts.max !== undefined && n > opts.max) throw new FieldProblem(`must be ≤ ${opts.max}`);
+    return n;
+  });
+}
+
 export function port(opts: Opts<number> = {}): Field<number> {
   return int({ ...opts, min: 0, max: 65_535 });
 }

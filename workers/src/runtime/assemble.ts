@@ -32,6 +32,7 @@ export interface StageDeps {
 export async function assembleStage(stage: Stage, d: StageDeps): Promise<StageRunner[]> {
   const runners: StageRunner[] = [];
   const log = d.logger.child({ stage: stage.name });
+  const isStopping = () => runners.some((r) => r.isStopping);
   const router = new Router({
     producer: d.producer,
     group: stage.group,
@@ -41,7 +42,7 @@ export async function assembleStage(stage: Stage, d: StageDeps): Promise<StageRu
     maxRetries: d.maxRetries,
     retryBaseMs: d.retryBaseMs,
     retryMaxMs: d.retryMaxMs,
-    isStopping: () => runners.some((r) => r.isStopping),
+    isStopping,
   });
   const pipeline = new Pipeline(
     stage,
@@ -52,8 +53,7 @@ export async function assembleStage(stage: Stage, d: StageDeps): Promise<StageRu
       feed: d.feed,
       logger: log,
       namespace: d.namespace,
-      retryBaseMs: d.retryBaseMs,
-      isStopping: () => runners.some((r) => r.isStopping),
+      isStopping,
     },
     router,
   );

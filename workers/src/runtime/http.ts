@@ -3,7 +3,7 @@
  * partitions), `/metrics` (Prometheus). Loopback by default.
  */
 import { createServer, type Server } from 'node:http';
-import type { Metrics } from '@orders/platform';
+import { HttpError, type Metrics, PROBLEM_CONTENT_TYPE, toProblem } from '@orders/platform';
 
 export function startHttp(opts: { host: string; port: number; metrics: Metrics; ready: () => Record<string, boolean> }): Promise<Server> {
   const server = createServer(async (req, res) => {
@@ -24,7 +24,8 @@ export function startHttp(opts: { host: string; port: number; metrics: Metrics; 
       const { body, contentType } = await opts.metrics.render();
       res.writeHead(200, { 'content-type': contentType }).end(body);
     } else {
-      res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"title":"Not found","status":404,"code":"ROUTE_NOT_FOUND"}');
+      const problem = toProblem(new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `${path} is not served here.`), path);
+      res.writeHead(404, { 'content-type': PROBLEM_CONTENT_TYPE }).end(JSON.stringify(problem));
     }
   });
   return new Promise((resolve, reject) => {

@@ -23,6 +23,7 @@ import type Kafka from 'node-rdkafka';
 import type { DeliveringProducer } from './kafka';
 import type { Router } from './routing';
 import { isBatch, isDeciding, type Output, type Prepared, type Stage } from './stage';
+import { untilDone } from './until-done';
 
 export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'retried' | 'dead_lettered' | 'abandoned';
 
@@ -33,7 +34,6 @@ export interface PipelineDeps {
   feed: StatusFeedPublisher;
   logger: Logger;
   namespace: string;
-  retryBaseMs: number;
   isStopping: () => boolean;
 }
 
@@ -45,8 +45,6 @@ interface Item {
   error?: unknown;
   prepared?: unknown;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Pipeline {
   private readonly handles: Set<EventType>;
@@ -64,9 +62,10 @@ export class Pipeline {
     const items: Item[] = messages.map((message) => ({ message }));
     await this.decode(items);
     const live = items.filter((i) => i.event && !i.outcome);
-    // A deciding stage learns which events are duplicates from its one INSERT; the others ask first,
-    // so a redelivered event never reaches `prepare` (a payment provider call) again.
-    if (!isDeciding(this.stage)) await this.findDuplicates(live);
+    // Duplicates are found by the claim itself; a stage whose `prepare` has effects outside the database
+    // (a payment provider call) asks first, so a redelivered event never reaches it again. (The deciding
+    // validator's `prepare` only scores: a rare duplicate may be scored twice.)
+    if (this.stage.prepare && !isDeciding(this.stage)) await this.findDuplicates(live);
     const fresh = live.filter((i) => !i.outcome);
     await this.prepare(fresh);
     const ready = fresh.filter((i) => !i.error);
@@ -100,12 +99,19 @@ export class Pipeline {
     }
   }
 
+  /** What earlier deliveries of these events recorded (their outputs), by event id. */
+  private async recorded(sql: Sql, ids: string[]): Promise<Map<string, Output[]>> {
+    if (ids.length === 0) return new Map();
+    const rows = await sql<{ event_id: string; outputs: Output[] }[]>`
+      SELECT event_id, outputs FROM processed_events WHERE consumer_group = ${this.stage.group} AND event_id IN ${sql(ids)}`;
+    return new Map(rows.map((r) => [r.event_id, r.outputs]));
+  }
+
   private async findDuplicates(items: Item[]): Promise<void> {
-    if (items.length === 0) return;
-    const ids = items.map((i) => (i.event as DecodedEvent).payload.eventId);
-    const rows = await this.d.sql<{ event_id: string; outputs: Output[] }[]>`
-      SELECT event_id, outputs FROM processed_events WHERE consumer_group = ${this.stage.group} AND event_id IN ${this.d.sql(ids)}`;
-    const seen = new Map(rows.map((r) => [r.event_id, r.outputs]));
+    const seen = await this.recorded(
+      this.d.sql,
+      items.map((i) => (i.event as DecodedEvent).payload.eventId),
+    );
     for (const i of items) {
       const outputs = seen.get((i.event as DecodedEvent).payload.eventId);
       if (outputs) {
@@ -194,17 +200,10 @@ export class Pipeline {
       ON CONFLICT DO NOTHING
       RETURNING event_id`;
     const mine = new Set(claimed.map((r) => r.event_id));
-    const others = items.filter((i) => !mine.has((i.event as DecodedEvent).payload.eventId));
-    const before =
-      others.length === 0
-        ? new Map<string, Output[]>()
-        : new Map(
-            (
-              await sql<{ event_id: string; outputs: Output[] }[]>`
-                SELECT event_id, outputs FROM processed_events
-                WHERE consumer_group = ${group} AND event_id IN ${sql(others.map((i) => (i.event as DecodedEvent).payload.eventId))}`
-            ).map((r) => [r.event_id, r.outputs]),
-          );
+    const before = await this.recorded(
+      sql,
+      items.map((i) => (i.event as DecodedEvent).payload.eventId).filter((id) => !mine.has(id)),
+    );
     for (const i of items) {
       const id = (i.event as DecodedEvent).payload.eventId;
       if (mine.delete(id)) {
@@ -229,20 +228,29 @@ export class Pipeline {
         ON CONFLICT DO NOTHING
         RETURNING event_id`;
       const mine = new Set(claimed.map((r) => r.event_id));
+      // Not claimed: applied by an earlier delivery (whose recorded outputs go out again), by another
+      // consumer meanwhile (a rebalance), or a copy earlier in this very batch (emitted once).
+      const earlier = await this.recorded(
+        tx as unknown as Sql,
+        events.map((e) => e.payload.eventId).filter((id) => !mine.has(id)),
+      );
+      const fresh = events.map((e) => mine.delete(e.payload.eventId));
+      const duplicate = (id: string) => {
+        const outputs = earlier.get(id) ?? [];
+        earlier.delete(id);
+        return { outcome: 'duplicate' as const, outputs };
+      };
       const out: { outcome: Outcome; outputs: Output[] }[] = [];
       const ctx = { tx, logger: this.d.logger, newId: uuidv7 };
-      // Claimed meanwhile by another consumer (a rebalance), or a copy earlier in this very batch:
-      // applied and emitted once, by whoever claimed it.
-      const fresh = events.map((e) => mine.delete(e.payload.eventId));
       if (isBatch(stage)) {
         const mineEvents = events.filter((_, n) => fresh[n]);
         const outputs = mineEvents.length > 0 ? await stage.handleBatch(mineEvents, ctx) : [];
         let k = 0;
-        for (const isFresh of fresh)
-          out.push(isFresh ? { outcome: 'handled', outputs: outputs[k++] ?? [] } : { outcome: 'duplicate', outputs: [] });
+        for (const [n, event] of events.entries())
+          out.push(fresh[n] ? { outcome: 'handled', outputs: outputs[k++] ?? [] } : duplicate(event.payload.eventId));
       } else if (!isDeciding(stage)) {
         for (const [n, event] of events.entries()) {
-          if (!fresh[n]) out.push({ outcome: 'duplicate', outputs: [] });
+          if (!fresh[n]) out.push(duplicate(event.payload.eventId));
           else out.push({ outcome: 'handled', outputs: await stage.handle(event, ctx, items[n]?.prepared) });
         }
       }
@@ -267,18 +275,15 @@ export class Pipeline {
     });
   }
 
-  private async emitUntilDone(outputs: Output[]): Promise<boolean> {
-    if (outputs.length === 0) return true;
-    for (let i = 0; ; i++) {
-      try {
-        await Promise.all(outputs.map((o) => this.emit(o)));
-        return true;
-      } catch (err) {
-        if (this.d.isStopping()) return false;
-        this.d.logger.warn({ err, attempt: i + 1 }, 'emitting committed outputs failed; retrying');
-        await sleep(Math.min(this.d.retryBaseMs * 2 ** i, 5_000));
-      }
-    }
+  private emitUntilDone(outputs: Output[]): Promise<boolean> {
+    if (outputs.length === 0) return Promise.resolve(true);
+    return untilDone(() => Promise.all(outputs.map((o) => this.emit(o))), {
+      isStopping: this.d.isStopping,
+      logger: this.d.logger,
+      what: 'emitting committed outputs',
+      baseMs: 100,
+      maxMs: 5_000,
+    });
   }
 
   private async emit(o: Output): Promise<void> {

@@ -9,6 +9,7 @@ import type { Logger } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
 import type { DeliveringProducer } from './kafka';
 import { PermanentError } from './stage';
+import { untilDone } from './until-done';
 
 export interface RoutingOptions {
   producer: DeliveringProducer;
@@ -36,7 +37,7 @@ export function headerMap(message: Kafka.Message): Record<string, string> {
   return out;
 }
 
-export function isPermanent(err: unknown): boolean {
+function isPermanent(err: unknown): boolean {
   return err instanceof PermanentError || (err instanceof ContractError && !err.retryable);
 }
 
@@ -45,8 +46,6 @@ function describe(err: unknown): { code: string; reason: string } {
     err instanceof ContractError || err instanceof PermanentError ? err.code : ((err as { code?: string })?.code ?? 'HANDLER_FAILED');
   return { code: String(code), reason: (err instanceof Error ? err.message : String(err)).slice(0, 1000) };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Router {
   constructor(private readonly o: RoutingOptions) {}
@@ -86,15 +85,16 @@ export class Router {
         };
     if (retry) this.o.logger.warn({ code, reason, attempt, topic: original }, 'event failed; scheduled for retry');
     else this.o.logger.error({ code, reason, attempts: attempt, topic: original, offset: message.offset }, 'event dead-lettered');
-    for (let i = 0; ; i++) {
-      try {
-        await this.o.producer.send(topic, message.key?.toString() ?? '', message.value ?? Buffer.alloc(0), headers);
-        return retry ? 'retried' : 'dead_lettered';
-      } catch (sendErr) {
-        if (this.o.isStopping()) return 'abandoned';
-        this.o.logger.error({ err: sendErr, attempt: i + 1 }, 'retry/dead-letter write failed; trying again');
-        await sleep(Math.min(200 * 2 ** i, 5_000));
-      }
-    }
+    const sent = await untilDone(
+      () => this.o.producer.send(topic, message.key?.toString() ?? '', message.value ?? Buffer.alloc(0), headers),
+      {
+        isStopping: this.o.isStopping,
+        logger: this.o.logger,
+        what: 'the retry/dead-letter write',
+        baseMs: 200,
+        maxMs: 5_000,
+      },
+    );
+    return sent ? (retry ? 'retried' : 'dead_lettered') : 'abandoned';
   }
 }

@@ -133,7 +133,7 @@ describe('the stage runner', () => {
         inFlight -= ms.length;
         return ms.map(() => 'handled');
       },
-      { batchSize: 2, maxBuffered: 6 },
+      { batchSize: 10, maxBuffered: 6 },
     );
     r.start();
     await new Promise((res) => setTimeout(res, 100));

@@ -12,6 +12,8 @@
  * durably sent on; librdkafka commits stored offsets in the background and once more when stopping.
  * A crash or a rebalance therefore re-delivers, never skips; the pipeline makes re-delivery harmless.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ConsumerGroup, namespaced, retryTopic } from '@orders/contracts';
 import type { Logger, Metrics } from '@orders/platform';
 import Kafka from 'node-rdkafka';
@@ -19,6 +21,7 @@ import { consumeBatch } from './kafka';
 import type { Outcome, Pipeline } from './pipeline';
 import { headerMap, RetryHeaders } from './routing';
 import type { Stage } from './stage';
+import { untilDone } from './until-done';
 
 export function stageMetrics(metrics: Metrics) {
   return {
@@ -41,8 +44,6 @@ export interface RunnerOptions {
   logger: Logger;
   metrics: StageMetrics;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class StageRunner {
   private stopping = false;
@@ -154,18 +155,19 @@ export class StageRunner {
     }
   }
 
-  private async processUntilDone(messages: Kafka.Message[]): Promise<void> {
-    for (let attempt = 0; !this.stopping; attempt++) {
-      try {
-        await (this.o.mode === 'main' ? this.processPartition(messages) : this.processRetries(messages));
-        return;
-      } catch (err) {
-        // Nothing here may kill the loop, and nothing behind this batch may be stored before it: try it
-        // again (what it already applied is recognised as processed). Stopping leaves it unstored: redelivered.
-        this.log.error({ err, attempt: attempt + 1 }, 'batch failed; trying it again');
-        await sleep(Math.min(500 * 2 ** attempt, 10_000));
-      }
-    }
+  /**
+   * Nothing here may kill the loop, and nothing behind this batch may be stored before it: a batch that
+   * fails as a whole is tried again (what it already applied is recognised as processed). Stopping
+   * leaves it unstored: redelivered.
+   */
+  private processUntilDone(messages: Kafka.Message[]): Promise<boolean> {
+    return untilDone(() => (this.o.mode === 'main' ? this.processPartition(messages) : this.processRetries(messages)), {
+      isStopping: () => this.stopping,
+      logger: this.log,
+      what: 'a batch',
+      baseMs: 500,
+      maxMs: 10_000,
+    });
   }
 
   private dropQueue(key: string): void {

@@ -61,7 +61,9 @@ export const inventoryStage: BatchStage = {
       for (const r of rows) stock.set(r.sku, r.stock);
     }
     const before = new Map(stock);
-    const reserve: { id: string; order_id: string; lines: Line[] }[] = [];
+    // New reservations (written as they end the batch: one reserved and released here is written as
+    // released), and the ids of earlier ones released now.
+    const reserve: { id: string; order_id: string; lines: Line[]; status: string }[] = [];
     const release: string[] = [];
 
     const outputs = events.map((e: DecodedEvent): Output[] => {
@@ -86,7 +88,7 @@ export const inventoryStage: BatchStage = {
       if (!existing || existing.status !== 'reserved') return [];
       for (const l of existing.lines) stock.set(l.sku, (stock.get(l.sku) ?? 0) + l.quantity);
       existing.status = 'released';
-      release.push(existing.id);
+      if (!reserve.includes(existing)) release.push(existing.id);
       return [
         event(Topics.orderEvents, Events.StockReleased, orderId, { ...base(), reservationId: existing.id, reason: 'order cancelled' }),
       ];
@@ -99,21 +101,18 @@ export const inventoryStage: BatchStage = {
         FROM unnest(${changed.map(([sku]) => sku)}::text[], ${changed.map(([, n]) => n)}::int[]) AS c(sku, stock)
         WHERE p.sku = c.sku`;
     }
-    // A reservation made and released in the same batch is written as released.
-    const released = new Set(release);
     if (reserve.length > 0) {
       await tx`
         INSERT INTO reservations (id, order_id, lines, status, released_at, release_reason)
         SELECT r.id, r.order_id, r.lines, r.status, CASE WHEN r.status = 'released' THEN now() END,
                CASE WHEN r.status = 'released' THEN 'order cancelled' END
-        FROM jsonb_to_recordset(${tx.json(reserve.map((r) => ({ ...r, status: released.has(r.id) ? 'released' : 'reserved' })) as never)}::jsonb)
+        FROM jsonb_to_recordset(${tx.json(reserve as never)}::jsonb)
           AS r(id uuid, order_id uuid, lines jsonb, status text)`;
     }
-    const releasedBefore = release.filter((id) => !reserve.some((r) => r.id === id));
-    if (releasedBefore.length > 0) {
+    if (release.length > 0) {
       await tx`
         UPDATE reservations SET status = 'released', released_at = now(), release_reason = 'order cancelled'
-        WHERE id IN ${tx(releasedBefore)} AND status = 'reserved'`;
+        WHERE id IN ${tx(release)} AND status = 'reserved'`;
     }
     return outputs;
   },

@@ -6,10 +6,10 @@
  */
 import { ConsumerGroups, type DecodedEvent, Events, type OrderPlaced, type OrderUpdated, Topics } from '@orders/contracts';
 import type { Sql } from '@orders/platform';
-import { type DecidingStage, event } from '../../runtime/stage';
+import { type DecidingStage, event, type Prepared } from '../../runtime/stage';
 import { Catalogue } from './catalogue';
 import type { FraudScorer } from './fraud/pool';
-import { validateOrder } from './rules';
+import { type CatalogueEntry, validateOrder } from './rules';
 
 export interface ValidatorOptions {
   sql: Sql;
@@ -17,6 +17,11 @@ export interface ValidatorOptions {
   /** Orders scoring above this are refused as suspected fraud. */
   rejectThreshold: number;
   catalogueTtlMs: number;
+}
+
+interface Judged {
+  risk: number;
+  products: Map<string, CatalogueEntry>;
 }
 
 function orderOf(e: DecodedEvent): (OrderPlaced | OrderUpdated) & { revision?: number } {
@@ -30,22 +35,25 @@ export function validatorStage(o: ValidatorOptions): DecidingStage {
     group: ConsumerGroups.validator,
     topics: [Topics.orderEvents],
     handles: [Events.OrderPlaced, Events.OrderUpdated],
+    /** The batch's fraud scores (on the pool) and its products (one catalogue lookup), at once. */
     async prepare(events) {
-      const scores = await o.scorer.score(events.map(orderOf));
-      return scores.map((value) => ({ ok: true, value }));
+      const orders = events.map(orderOf);
+      const [scores, products] = await Promise.all([
+        o.scorer.score(orders),
+        catalogue.lookup([...new Set(orders.flatMap((x) => x.items.map((i) => i.sku)))]),
+      ]);
+      return scores.map((risk): Prepared => ({ ok: true, value: { risk, products } satisfies Judged }));
     },
     async decide(e, { newId }, prepared) {
-      if (e.type !== Events.OrderPlaced && e.type !== Events.OrderUpdated) return [];
+      const { risk, products } = prepared as Judged;
       const order = orderOf(e);
       const revision = e.type === Events.OrderUpdated ? e.payload.revision : 1;
-      const rules = validateOrder(order as OrderPlaced, await catalogue.lookup(order.items.map((i) => i.sku)));
-      const risk = typeof prepared === 'number' ? prepared : 0;
-      const verdict =
-        rules.ok && risk > o.rejectThreshold
+      const rules = validateOrder(order as OrderPlaced, products);
+      const verdict = !rules.ok
+        ? rules
+        : risk > o.rejectThreshold
           ? { ok: false as const, code: 'FRAUD_SUSPECTED', reason: `risk score ${risk.toFixed(3)} above ${o.rejectThreshold}` }
-          : rules.ok
-            ? { ok: true as const, riskScore: Math.round(risk * 1000) / 1000 }
-            : rules;
+          : { ok: true as const, riskScore: Math.round(risk * 1000) / 1000 };
       const base = { eventId: newId(), occurredAt: Date.now(), orderId: order.orderId, userId: order.userId };
       return [
         verdict.ok

@@ -10,7 +10,7 @@ export interface CatalogueEntry {
   active: boolean;
 }
 
-export type Verdict = { ok: true; riskScore: number } | { ok: false; code: string; reason: string };
+export type Verdict = { ok: true } | { ok: false; code: string; reason: string };
 
 /** Orders above this total go to manual review in a real shop; here they are refused. */
 export const MAX_ORDER_TOTAL_CENTS = 1_000_000;
@@ -27,5 +27,5 @@ export function validateOrder(order: OrderPlaced, catalogue: Map<string, Catalog
     return { ok: false, code: 'TOTAL_MISMATCH', reason: `lines add up to ${sum}, total says ${order.totalCents}` };
   if (order.totalCents > MAX_ORDER_TOTAL_CENTS)
     return { ok: false, code: 'AMOUNT_LIMIT', reason: `total exceeds ${MAX_ORDER_TOTAL_CENTS} cents` };
-  return { ok: true, riskScore: 0 };
+  return { ok: true };
 }

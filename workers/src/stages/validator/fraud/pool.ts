@@ -1,8 +1,8 @@
 /**
  * Fraud scoring off the main thread: a Tinypool of worker threads sized from configuration. A batch is
  * split into one chunk per thread; feature buffers are transferred, so nothing is copied. The main
- * thread only extracts features and awaits: it never blocks on the model. A bounded queue applies
- * backpressure (the consumer waits for the pool instead of piling up work).
+ * thread only extracts features and awaits: it never blocks on the model. What waits for the pool is
+ * bounded by the consumer (KAFKA_MAX_BUFFERED): at most one batch per partition is scored at a time.
  */
 import { fileURLToPath } from 'node:url';
 import Tinypool from 'tinypool';
@@ -18,7 +18,6 @@ export class FraudScorer {
             filename: fileURLToPath(new URL('./worker.mjs', import.meta.url)),
             minThreads: threads,
             maxThreads: threads,
-            maxQueue: threads * 64,
           })
         : undefined;
   }
@@ -44,6 +43,7 @@ export class FraudScorer {
 
   /** Starts every thread (each loads the model once) so the first real batch does not pay for it. */
   async warmUp(): Promise<void> {
+    if (!this.pool) return;
     const order = {
       userId: 'warm-up',
       totalCents: 100,
