@@ -27,11 +27,12 @@ try {
 }
 let next = Math.max(0, ...table.map((e) => e.id)) + 1;
 const added: string[] = [];
-const located = new Map<string, string>(); // subject/fingerprint → file holding that schema now
-for (const file of files) {
+const schemas = files.map((file) => {
   const schema = loadSchemaFile(file);
-  located.set(`${schema.subject}/${fingerprint(schema.type)}`, file);
-}
+  return { file, subject: schema.subject, fp: fingerprint(schema.type) };
+});
+// subject/fingerprint → file holding that schema now
+const located = new Map(schemas.map((s) => [`${s.subject}/${s.fp}`, s.file]));
 // A superseded version moves to history/: its id stays, only its file changes.
 for (const entry of table) {
   const now = located.get(`${entry.subject}/${entry.fingerprint}`);
@@ -40,12 +41,10 @@ for (const entry of table) {
     entry.file = now;
   }
 }
-for (const file of files) {
-  const schema = loadSchemaFile(file);
-  const fp = fingerprint(schema.type);
-  if (table.some((e) => e.subject === schema.subject && e.fingerprint === fp)) continue;
-  table.push({ id: next, subject: schema.subject, file, fingerprint: fp });
-  added.push(`${next} ${schema.subject} (${file})`);
+for (const { file, subject, fp } of schemas) {
+  if (table.some((e) => e.subject === subject && e.fingerprint === fp)) continue;
+  table.push({ id: next, subject, file, fingerprint: fp });
+  added.push(`${next} ${subject} (${file})`);
   next += 1;
 }
 const doc = {

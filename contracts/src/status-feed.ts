@@ -1,5 +1,5 @@
 /**
- * The live status feed: what the status projector publishes (Redis pub/sub + a per-user stream) and
+ * The live status feed: what the status projector publishes (Redis pub/sub + a per-user sorted set) and
  * the WebSocket edge forwards to browsers. `seq` is the user's own sequence, strictly increasing per
  * user, assigned in the same PostgreSQL transaction as the status change: a client that saw `seq = n`
  * asks for everything after `n` when it reconnects.

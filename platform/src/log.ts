@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 export type { Logger } from 'pino';
 
 /** Paths whose values never reach a log line. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'authorization',
   'password',
   'token',

@@ -5,6 +5,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import pino from 'pino';
@@ -118,6 +121,22 @@ function suite(name: string, connect: () => Redis | Cluster, clients: () => (Red
       assert.equal(answers.filter((a) => a.allowed).length, 50);
     });
 
+    it('reports the real reset of the binding limit when two limits are equally used up', async () => {
+      const rl = limiter(redis);
+      const subject = `u:${randomUUID()}`;
+      // Same limit, very different windows: both have 0 left after two requests.
+      const checks = [
+        { name: 'short', rule: rule(2, 1_000) },
+        { name: 'long', rule: rule(2, 3_600_000) },
+      ];
+      await rl.check(subject, checks);
+      await rl.check(subject, checks);
+      const refused = await rl.check(subject, checks);
+      assert.equal(refused.allowed, false);
+      assert.equal(refused.binding?.name, 'short');
+      assert.ok((refused.binding?.resetMs ?? Infinity) <= 1_000, `reset ${refused.binding?.resetMs} ms, not a placeholder window`);
+    });
+
     it('keeps all of one subject’s keys in one hash slot', () => {
       const rl = limiter(redis);
       const keys = ['tier:free', 'POST /api/v1/orders', 'GET /api/v1/orders'].map((n) => rl.key('u:123', { name: n, rule: rule(1, 1000) }));
@@ -131,8 +150,7 @@ function suite(name: string, connect: () => Redis | Cluster, clients: () => (Red
       const checks = [{ name: 'tier:w', rule: rule(4, 60_000) }];
       const answers = [];
       for (let i = 0; i < 6; i++) answers.push((await rl.check(subject, checks)).allowed);
-      assert.equal(answers.filter(Boolean).length <= 4, true);
-      assert.equal(answers.slice(4).some(Boolean), false);
+      assert.deepEqual(answers, [true, true, true, true, false, false]);
     });
   });
 }
@@ -212,19 +230,36 @@ describe('when Redis fails', () => {
 
 describe('policy configuration', () => {
   it('applies the design defaults, a per-stage file and environment overrides', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limits-'));
+    const file = join(dir, 'staging.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        algorithm: 'window',
+        tiers: { standard: { limit: 150, windowSeconds: 60 }, free: '30/1m' },
+        endpoints: { 'POST /api/v1/webhooks': 'unlimited', 'GET /api/v1/products': '40/10s' },
+        websocket: { connectionsPerUser: 3 },
+      }),
+    );
     const p = loadRateLimitPolicy({
+      RATE_LIMITS_FILE: file,
       RATE_LIMIT_TIER_FREE: '60/1m',
       RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS: '5/10s',
       RATE_LIMIT_TIER_PREMIUM: 'unlimited',
     });
+    // The environment wins over the file, the file over the defaults.
+    assert.equal(p.algorithm, 'window');
     assert.deepEqual(p.tiers.free, { limit: 60, windowMs: 60_000 });
-    assert.deepEqual(p.tiers.standard, { limit: 100, windowMs: 60_000 });
+    assert.deepEqual(p.tiers.standard, { limit: 150, windowMs: 60_000 });
+    assert.deepEqual(p.endpoints['GET /api/v1/products'], { limit: 40, windowMs: 10_000 });
+    assert.equal(p.endpoints['POST /api/v1/webhooks'], undefined);
+    assert.equal(p.websocket.connectionsPerUser, 3);
     assert.equal(p.tiers.premium, null);
     assert.equal(p.tiers.enterprise, null);
     assert.deepEqual(p.endpoints['POST /api/v1/orders'], { limit: 5, windowMs: 10_000 });
-    assert.deepEqual(p.endpoints['POST /api/v1/webhooks'], { limit: 10, windowMs: 3_600_000 });
     assert.deepEqual(p.ip, { limit: 200, windowMs: 60_000 });
-    assert.equal(p.websocket.connectionsPerUser, 5);
+    assert.deepEqual(loadRateLimitPolicy({}).endpoints['POST /api/v1/webhooks'], { limit: 10, windowMs: 3_600_000 });
+    assert.equal(loadRateLimitPolicy({}).websocket.connectionsPerUser, 5);
     assert.deepEqual(parseRule('10/1h'), { limit: 10, windowMs: 3_600_000 });
   });
 
@@ -256,5 +291,9 @@ describe('policy configuration', () => {
       },
     );
     assert.throws(() => parseRule('10/0s'), /between 1 s and 24 h/);
+    // A file's rule keeps the same bounds as an environment variable's.
+    const file = join(mkdtempSync(join(tmpdir(), 'limits-')), 'bad.json');
+    writeFileSync(file, JSON.stringify({ tiers: { free: { limit: 1, windowSeconds: 999_999 } } }));
+    assert.throws(() => loadRateLimitPolicy({ RATE_LIMITS_FILE: file }), /tiers\.free: .*between 1 s and 24 h/);
   });
 });

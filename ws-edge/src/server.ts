@@ -31,7 +31,11 @@ export interface SocketData {
   bucket: MessageBucket;
   /** Consecutive frames refused for speed. */
   strikes: number;
+  /** The socket's authentications, one after another (see `admitInOrder`). */
+  admitting: Promise<void>;
 }
+
+const utf8 = new TextDecoder();
 
 export interface EdgeOptions {
   host: string;
@@ -52,10 +56,10 @@ export interface EdgeOptions {
 const MAX_BAD_FRAMES = 5;
 const MAX_STRIKES = 3;
 
-export function userTopic(userId: string): string {
+function userTopic(userId: string): string {
   return `user:${userId}`;
 }
-export const ADMIN_TOPIC = 'admins';
+const ADMIN_TOPIC = 'admins';
 
 export function startEdge(o: EdgeOptions) {
   const connections = o.metrics.gauge('ws_connections', 'Open WebSocket connections', ['state']);
@@ -103,6 +107,16 @@ export function startEdge(o: EdgeOptions) {
       o.logger.warn({ err: (err as Error).message }, 'connection limit not enforced: Redis unavailable');
       return true;
     }
+  }
+
+  /**
+   * Authentications of one socket run one after another: two auth frames close together would otherwise
+   * both find the socket unauthenticated, take two connection slots and count it twice.
+   */
+  function admitInOrder(ws: ServerWebSocket<SocketData>, principal: Principal): Promise<void> {
+    const next = ws.data.admitting.then(() => admit(ws, principal));
+    ws.data.admitting = next.catch(() => {});
+    return next;
   }
 
   /** Authenticates (or re-authenticates) a socket; a refreshed token moves its expiry timer. */
@@ -167,6 +181,7 @@ export function startEdge(o: EdgeOptions) {
           slotHeld: false,
           bucket: new MessageBucket(o.messagesPerSecond),
           strikes: 0,
+          admitting: Promise.resolve(),
         };
         if (srv.upgrade(req, { data })) return undefined;
         return problemResponse(
@@ -200,7 +215,7 @@ export function startEdge(o: EdgeOptions) {
         sockets.add(ws);
         connections.inc({ state: 'pending' });
         if (ws.data.preauth) {
-          void admit(ws, ws.data.preauth);
+          void admitInOrder(ws, ws.data.preauth);
           return;
         }
         ws.data.timer = setTimeout(() => close(ws, CloseCodes.unauthenticated, 'authenticate first'), o.authTimeoutMs);
@@ -213,7 +228,7 @@ export function startEdge(o: EdgeOptions) {
           return;
         }
         ws.data.strikes = 0;
-        const text = typeof raw === 'string' ? raw : new TextDecoder().decode(raw);
+        const text = typeof raw === 'string' ? raw : utf8.decode(raw);
         const msg = parseClientMessage(text);
         if ('error' in msg) {
           ws.data.badFrames += 1;
@@ -222,7 +237,7 @@ export function startEdge(o: EdgeOptions) {
           return;
         }
         try {
-          await admit(ws, await o.verify(msg.token));
+          await admitInOrder(ws, await o.verify(msg.token));
         } catch {
           close(ws, CloseCodes.unauthenticated, 'invalid or expired token');
         }
@@ -238,20 +253,25 @@ export function startEdge(o: EdgeOptions) {
   });
 
   // Live connections keep their slots alive; a dead edge's slots expire after slotTtlMs.
-  const heartbeat = setInterval(
-    () => {
-      if (!o.slots) return;
-      const byUser = new Map<string, string[]>();
-      for (const ws of sockets) {
-        const p = ws.data.principal;
-        if (p && ws.data.slotHeld) byUser.set(p.userId, [...(byUser.get(p.userId) ?? []), ws.data.id]);
-      }
-      for (const [userId, ids] of byUser) {
-        o.slots.refresh(userId, ids).catch((err) => o.logger.warn({ err: (err as Error).message }, 'connection slots not refreshed'));
-      }
-    },
-    Math.max(1_000, Math.floor(o.slotTtlMs / 3)),
-  );
+  const { slots } = o;
+  const heartbeat =
+    slots &&
+    setInterval(
+      () => {
+        const byUser = new Map<string, string[]>();
+        for (const ws of sockets) {
+          const p = ws.data.principal;
+          if (!p || !ws.data.slotHeld) continue;
+          const ids = byUser.get(p.userId);
+          if (ids) ids.push(ws.data.id);
+          else byUser.set(p.userId, [ws.data.id]);
+        }
+        for (const [userId, ids] of byUser) {
+          slots.refresh(userId, ids).catch((err) => o.logger.warn({ err: (err as Error).message }, 'connection slots not refreshed'));
+        }
+      },
+      Math.max(1_000, Math.floor(o.slotTtlMs / 3)),
+    );
 
   return {
     server,

@@ -200,6 +200,33 @@ describe('ws-edge', () => {
     }
   });
 
+  test('two auth frames sent at once authenticate the socket once (connections gauge stays true)', async () => {
+    const gauge = async () => {
+      const text = await fetch(`http://127.0.0.1:${PORT}/metrics`).then((r) => r.text());
+      const value = (state: string) =>
+        Number(
+          text
+            .split('\n')
+            .find((l) => l.startsWith('orders_ws_connections{') && l.includes(`state="${state}"`))
+            ?.split(' ')
+            .pop() ?? 0,
+        );
+      return { authenticated: value('authenticated'), pending: value('pending') };
+    };
+    const before = await gauge();
+    const u = await token();
+    const twice = new Client();
+    await twice.until(() => twice.ws.readyState === WebSocket.OPEN);
+    twice.ws.send(authFrame(u.token));
+    twice.ws.send(authFrame(u.token));
+    await twice.until(() => twice.frames.filter((f) => f.type === 'ready').length === 2);
+    expect(await gauge()).toEqual({ authenticated: before.authenticated + 1, pending: before.pending });
+    twice.ws.close();
+    await twice.until(() => twice.closed !== undefined);
+    await Bun.sleep(50);
+    expect(await gauge()).toEqual(before);
+  });
+
   test('slots of an edge that died without closing free themselves within the slot TTL', async () => {
     const port3 = PORT + 200;
     const doomed = await spawnEdge(port3);

@@ -38,7 +38,7 @@ export class HttpError extends Error {
 }
 
 /** `ORDERS_NOT_FOUND` → `/problems/orders-not-found`: a stable, resolvable-relative problem type. */
-export function problemType(code: string): string {
+function problemType(code: string): string {
   return `/problems/${code.toLowerCase().replaceAll('_', '-')}`;
 }
 

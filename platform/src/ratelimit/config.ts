@@ -36,7 +36,7 @@ export interface RateLimitPolicy {
 
 const MIN = 60_000;
 
-export const DEFAULT_POLICY: RateLimitPolicy = {
+const DEFAULT_POLICY: RateLimitPolicy = {
   algorithm: 'log',
   tiers: {
     free: { limit: 50, windowMs: MIN },
@@ -62,34 +62,32 @@ export function parseRule(text: string): Rule | null {
   if (t === 'unlimited') return null;
   const m = /^(\d{1,9})\/(\d{1,9})(ms|s|m|h)$/.exec(t);
   if (!m) throw new Error(`"${text}" is not a rule like 100/60s, 20/1m, 10/1h or unlimited`);
-  const limit = Number(m[1]);
-  const windowMs = Number(m[2]) * (UNITS[m[3] as string] as number);
-  if (limit < 1) throw new Error(`"${text}": the limit must be at least 1`);
-  if (windowMs < 1000 || windowMs > 24 * 60 * MIN) throw new Error(`"${text}": the window must be between 1 s and 24 h`);
+  return checkRule(Number(m[1]), Number(m[2]) * (UNITS[m[3] as string] as number), `"${text}"`);
+}
+
+/** The bounds every rule keeps, whichever way it was written. */
+function checkRule(limit: number, windowMs: number, what: string): Rule {
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`${what}: the limit must be an integer of at least 1`);
+  if (!Number.isInteger(windowMs) || windowMs < 1000 || windowMs > 24 * 60 * MIN)
+    throw new Error(`${what}: the window must be between 1 s and 24 h`);
   return { limit, windowMs };
 }
 
 function ruleFrom(value: unknown, where: string, problems: string[]): Rule | null | undefined {
   if (value === null || value === 'unlimited') return null;
-  if (typeof value === 'string') {
-    try {
-      return parseRule(value);
-    } catch (err) {
-      problems.push(`${where}: ${(err as Error).message}`);
-      return undefined;
-    }
-  }
-  const r = value as Partial<Rule> & { windowSeconds?: number };
-  const windowMs = r.windowMs ?? (r.windowSeconds !== undefined ? r.windowSeconds * 1000 : undefined);
-  if (!Number.isInteger(r.limit) || (r.limit as number) < 1 || !Number.isInteger(windowMs) || (windowMs as number) < 1000) {
-    problems.push(`${where}: expected {"limit": ≥1, "windowSeconds": ≥1} or a string like "100/60s"`);
+  try {
+    if (typeof value === 'string') return parseRule(value);
+    const r = (value ?? {}) as Partial<Rule> & { windowSeconds?: number };
+    const windowMs = r.windowMs ?? (r.windowSeconds !== undefined ? r.windowSeconds * 1000 : Number.NaN);
+    return checkRule(Number(r.limit), windowMs, 'expected {"limit", "windowSeconds"} or a string like "100/60s"');
+  } catch (err) {
+    problems.push(`${where}: ${(err as Error).message}`);
     return undefined;
   }
-  return { limit: r.limit as number, windowMs: windowMs as number };
 }
 
 /** `POST /api/v1/orders` → `POST__API_V1_ORDERS` (the env var suffix). */
-export function endpointEnvName(endpoint: string): string {
+function endpointEnvName(endpoint: string): string {
   return endpoint.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 }
 

@@ -8,19 +8,8 @@ import type { Decision } from './limiter';
 
 const quote = (s: string) => `"${s.replace(/["\\\\]/g, '')}"`;
 
-/** The policy field only depends on which limits apply: built once per combination. */
-const policies = new Map<string, string>();
-
 function policyField(d: Decision): string {
-  let key = '';
-  for (const s of d.states) key += `${s.name}|${s.limit}|${s.windowMs};`;
-  let field = policies.get(key);
-  if (field === undefined) {
-    field = d.states.map((s) => `${quote(s.name)};q=${s.limit};w=${Math.round(s.windowMs / 1000)}`).join(', ');
-    if (policies.size > 10_000) policies.clear();
-    policies.set(key, field);
-  }
-  return field;
+  return d.states.map((s) => `${quote(s.name)};q=${s.limit};w=${Math.round(s.windowMs / 1000)}`).join(', ');
 }
 
 export function rateLimitHeaders(d: Decision): Record<string, string> {

@@ -11,7 +11,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { LATENCY_BUCKETS, type Metrics } from '../metrics';
+import type { Metrics } from '../metrics';
 import type { Algorithm, Rule } from './config';
 import { MemoryLimiter } from './memory';
 import { RATE_LIMIT_LUA } from './script';
@@ -78,7 +78,7 @@ export class RateLimiter {
     this.prefix = o.namespace ? `${o.namespace}:rl` : 'rl';
     this.decisions = o.metrics.counter('ratelimit_decisions_total', 'Rate-limit decisions by limit and outcome', ['limit', 'outcome']);
     this.degradedTotal = o.metrics.counter('ratelimit_degraded_total', 'Decisions taken without Redis', ['mode']);
-    this.latency = o.metrics.histogram('ratelimit_check_seconds', 'Time to decide (Redis round trip included)', [], LATENCY_BUCKETS);
+    this.latency = o.metrics.histogram('ratelimit_check_seconds', 'Time to decide (Redis round trip included)');
   }
 
   /** Redis key of a limit; `{subject}` is the hash tag that keeps one subject's keys in one slot. */
@@ -184,23 +184,20 @@ export class RateLimiter {
   private decide(checks: LimitCheck[], raw: number[], degraded: boolean): Decision {
     const allowed = raw[0] === 1;
     const states = checks.map((c, i) => {
-      const count = Number(raw[2 + 2 * i]);
+      const count = Number(raw[3 + 2 * i]);
+      const reset = Number(raw[4 + 2 * i]);
       return {
         name: c.name,
         limit: c.rule.limit,
         windowMs: c.rule.windowMs,
         remaining: Math.max(0, c.rule.limit - count),
         // -1: not computed (not the binding limit); the full window is the honest upper bound.
-        resetMs: Number(raw[3 + 2 * i]) < 0 ? c.rule.windowMs : Number(raw[3 + 2 * i]),
+        resetMs: reset < 0 ? c.rule.windowMs : reset,
       };
     });
-    // The binding limit: the one that refused (no slot left), else the one with the fewest slots left.
-    let binding = states[0];
-    for (const s of states) {
-      if (binding && (s.remaining < binding.remaining || (s.remaining === binding.remaining && s.resetMs > binding.resetMs))) binding = s;
-    }
-    for (const s of states)
-      this.decisions.inc({ limit: s.name, outcome: allowed ? 'allowed' : s.remaining === 0 ? 'limited' : 'not_counted' });
+    // The binding limit, as the script (or the in-memory fallback) chose it: its reset is the real one.
+    const binding = states[Number(raw[2]) - 1] ?? states[0];
+    for (const s of states) this.counter(s.name, allowed ? 'allowed' : s.remaining === 0 ? 'limited' : 'not_counted').inc();
     return { allowed, binding, states, degraded, at: Number(raw[1]) };
   }
 }

@@ -10,7 +10,7 @@ export class MemoryLimiter {
 
   constructor(private readonly maxKeys = 100_000) {}
 
-  /** Same contract as the Lua script: [allowed, now, ...(count, resetMs) per key]. */
+  /** Same contract as the Lua script: [allowed, now, binding index (1-based), ...(count, resetMs) per key]. */
   check(keys: string[], rules: Rule[], now = Date.now()): number[] {
     const logs = keys.map((k, i) => {
       let log = this.logs.get(k);
@@ -26,7 +26,13 @@ export class MemoryLimiter {
       return log;
     });
     const allowed = logs.every((log, i) => log.length < (rules[i] as Rule).limit);
-    const out = [allowed ? 1 : 0, now];
+    // The binding key: the fewest slots left, the first of equals (as in the script).
+    let binding = 0;
+    logs.forEach((log, i) => {
+      const left = (rules[i] as Rule).limit - log.length;
+      if (left < (rules[binding] as Rule).limit - (logs[binding] as number[]).length) binding = i;
+    });
+    const out = [allowed ? 1 : 0, now, binding + 1];
     logs.forEach((log, i) => {
       if (allowed) log.push(now);
       const window = (rules[i] as Rule).windowMs;

@@ -3,9 +3,10 @@
  * call share one hash tag (`{subject}`), so it also runs on Redis Cluster.
  *
  * ARGV: algorithm ('log' | 'window'), a member unique to this request, then `limit, windowMs` per key.
- * Returns: allowed (1/0), the Redis time of the decision (ms), then per key: the count in the window after
- * this request, and the ms until the oldest counted request leaves the window (when a slot frees up);
- * with `log` that reset is computed for the binding key only (-1 for the others: unknown, not needed).
+ * Returns: allowed (1/0), the Redis time of the decision (ms), the binding key's index (1-based: the one
+ * with the fewest slots left, whose reset the headers report), then per key: the count in the window
+ * after this request, and the ms until the oldest counted request leaves the window (when a slot frees
+ * up); with `log` that reset is computed for the binding key only (-1 for the others: not needed).
  *
  * The clock is Redis's own (TIME), so gateway instances with skewed clocks still share exact windows.
  * A refused request is recorded nowhere: it does not eat into the other limits.
@@ -74,7 +75,7 @@ for i = 1, n do
     counts[i] = counts[i] + 1
   end
 end
-local out = { allowed, now }
+local out = { allowed, now, binding }
 for i = 1, n do
   out[#out + 1] = counts[i]
   out[#out + 1] = resets[i]

@@ -29,8 +29,8 @@ export function feedKeys(namespace: string): FeedKeys {
 }
 
 /** Updates kept per user for recovery, and how long an idle user's set lives. */
-export const FEED_MAXLEN = 1_000;
-export const FEED_TTL_SECONDS = 24 * 3600;
+const FEED_MAXLEN = 1_000;
+const FEED_TTL_SECONDS = 24 * 3600;
 
 const PUBLISH_LUA = `
 if redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[1]) > 0 then return 0 end
