@@ -4,9 +4,7 @@
  * a file edited after it was applied is refused (write a new migration instead). A session advisory
  * lock keeps two instances (two gateway replicas starting at once) from migrating concurrently.
  *
- * A file whose first line is `-- migrate:no-transaction` runs outside a transaction (for statements
- * such as CREATE INDEX CONCURRENTLY). Such a file holds exactly one statement, written to be safe to
- * repeat (`IF NOT EXISTS`): a crash between it and its record re-runs it.
+ * Every .sql file there must be named `NNNN_lower_case.sql`; any other is refused, not skipped.
  *
  *   bun ops/db/migrate.ts                 uses DATABASE_URL
  *   bun ops/db/migrate.ts --seed dev      also applies ops/db/seeds/dev.sql
@@ -42,8 +40,11 @@ export async function migrate(url: string, opts: { seed?: string; log?: (line: s
       ]),
     );
     const files = readdirSync(MIGRATIONS_DIR)
-      .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+      .filter((f) => f.endsWith('.sql'))
       .sort();
+    // A misnamed file would otherwise be skipped without a word, or applied out of order.
+    const misnamed = files.filter((f) => !/^\d{4}_[a-z0-9_]+\.sql$/.test(f));
+    if (misnamed.length > 0) throw new Error(`migration files must be named like 0001_some_change.sql: ${misnamed.join(', ')}`);
     const applied: string[] = [];
     for (const file of files) {
       const text = readFileSync(join(MIGRATIONS_DIR, file), 'utf8');
@@ -54,15 +55,10 @@ export async function migrate(url: string, opts: { seed?: string; log?: (line: s
         continue;
       }
       const started = Date.now();
-      if (text.startsWith('-- migrate:no-transaction')) {
-        await sql.unsafe(text);
-        await sql`INSERT INTO schema_migrations (version, checksum) VALUES (${file}, ${checksum})`;
-      } else {
-        await sql.begin(async (tx) => {
-          await tx.unsafe(text);
-          await tx`INSERT INTO schema_migrations (version, checksum) VALUES (${file}, ${checksum})`;
-        });
-      }
+      await sql.begin(async (tx) => {
+        await tx.unsafe(text);
+        await tx`INSERT INTO schema_migrations (version, checksum) VALUES (${file}, ${checksum})`;
+      });
       applied.push(file);
       log(`applied ${file} (${Date.now() - started} ms)`);
     }

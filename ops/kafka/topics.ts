@@ -7,15 +7,15 @@
  *   bun ops/kafka/topics.ts --reset   first deletes the namespace's topics and groups (tests)
  */
 import { ConsumerGroups, deadLetterTopic, namespaced, ORDER_EVENTS_PARTITIONS, retryTopic, Topics } from '@orders/contracts';
-import { Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 
-export interface TopicSpec {
+interface TopicSpec {
   topic: string;
   numPartitions: number;
   configEntries?: { name: string; value: string }[];
 }
 
-export function topicPlan(namespace: string, replicationFactor = 1): (TopicSpec & { replicationFactor: number })[] {
+function topicPlan(namespace: string, replicationFactor = 1): (TopicSpec & { replicationFactor: number })[] {
   const week = String(7 * 24 * 3600 * 1000);
   const specs: TopicSpec[] = [
     { topic: Topics.orderEvents, numPartitions: ORDER_EVENTS_PARTITIONS, configEntries: [{ name: 'retention.ms', value: week }] },
@@ -62,14 +62,40 @@ export async function resetNamespace(brokers: string[], namespace: string): Prom
   }
 }
 
+/** Polls until every partition of `topics` has a leader (30 s at most); `cause` is rethrown otherwise. */
+async function waitForLeaders(admin: Admin, topics: string[], cause: unknown): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 500));
+    const meta = await admin.fetchTopicMetadata({ topics }).catch(() => undefined);
+    if (
+      meta?.topics.length === topics.length &&
+      meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
+    )
+      return;
+  }
+  throw cause;
+}
+
 export async function ensureTopics(brokers: string[], namespace: string, replicationFactor = 1): Promise<string[]> {
   const kafka = new Kafka({ clientId: 'orders-ops-topics', brokers, logLevel: logLevel.ERROR, retry: { retries: 8 } });
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const missing = topicPlan(namespace, replicationFactor).filter((t) => !existing.has(t.topic));
-    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+    const plan = topicPlan(namespace, replicationFactor);
+    const missing = plan.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      // Right after a broker restart the leaders of new partitions can take a moment to be known
+      // (UNKNOWN_TOPIC_OR_PARTITION from the metadata wait): the topics exist, so wait for leaders again.
+      await admin.createTopics({ topics: missing, waitForLeaders: true }).catch(async (err) => {
+        await waitForLeaders(
+          admin,
+          missing.map((t) => t.topic),
+          err,
+        );
+      });
+    }
     return missing.map((t) => t.topic);
   } finally {
     await admin.disconnect();

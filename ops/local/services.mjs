@@ -54,7 +54,7 @@ export function serviceEnv(cfg, mode) {
 }
 
 /** @param {import('./config.mjs').StackConfig} cfg @param {Mode} mode */
-export function serviceDefinitions(cfg, mode) {
+function serviceDefinitions(cfg, mode) {
   const bun = join(cfg.root, 'node_modules/.bin/bun');
   const { ports } = mode;
   const host = cfg.host;

@@ -31,6 +31,7 @@ export async function up(cfg = stackConfig()) {
   const redisMs = await redis.up(cfg);
   // Downloads first (they block), then the two JVMs, which take the longest, side by side.
   kafka.ensureJars(cfg);
+  await registry.ensureDist(cfg);
   const [kafkaMs, reg] = await Promise.all([kafka.up(cfg), registry.up(cfg)]);
   const urls = stackUrls(cfg, { registry: reg.available });
   const envFile = join(cfg.localDir, 'stack.env');
@@ -51,11 +52,10 @@ export async function up(cfg = stackConfig()) {
 
 /** @param {import('./config.mjs').StackConfig} [cfg] */
 export async function down(cfg = stackConfig()) {
-  const stopped = await Promise.all([registry.down(cfg), kafka.down(cfg), redis.down(cfg)]);
+  const names = ['registry', 'kafka', 'redis', 'redis-cluster'];
+  const stopped = await Promise.all([registry.down(cfg), kafka.down(cfg), redis.down(cfg), redisCluster.down(cfg)]);
   const pg = postgres.down(cfg);
-  log(
-    `stopped: ${[...['registry', 'kafka', 'redis'].filter((_, i) => stopped[i]), ...(pg ? ['postgres'] : [])].join(', ') || 'nothing was running'}`,
-  );
+  log(`stopped: ${[...names.filter((_, i) => stopped[i]), ...(pg ? ['postgres'] : [])].join(', ') || 'nothing was running'}`);
 }
 
 /** @param {import('./config.mjs').StackConfig} [cfg] */
@@ -76,8 +76,9 @@ export async function status(cfg = stackConfig()) {
     ['redis', await redis.status(cfg)],
     ['kafka', await kafka.status(cfg)],
     ['registry', await registry.status(cfg)],
+    ['redis-cluster', redisCluster.status(cfg)],
   ];
-  for (const [name, s] of rows) process.stdout.write(`${String(name).padEnd(10)} ${s}\n`);
+  for (const [name, s] of rows) process.stdout.write(`${String(name).padEnd(14)} ${s}\n`);
 }
 
 const commands = { up, down, reset, status };

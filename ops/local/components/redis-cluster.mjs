@@ -4,10 +4,11 @@
  * rate limiter works on Cluster (every key of one subject in one hash slot). Started by `npm test` only;
  * idempotent: running nodes are reused, a formed cluster is left as it is.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { redisPing } from '../lib/probes.mjs';
-import { log, run, runningPid, startDetached, stopProcess, waitFor, which } from '../lib/proc.mjs';
+import { log, run, runningPid, stopProcess, waitFor, which } from '../lib/proc.mjs';
+import { startRedis } from './redis.mjs';
 
 /** @param {import('../config.mjs').StackConfig} cfg @param {number} port */
 function clusterInfo(cfg, port) {
@@ -22,35 +23,18 @@ export async function up(cfg) {
   const { ports } = cfg.redisCluster;
   for (const port of ports) {
     if (await redisPing(host, port).catch(() => false)) continue;
-    const dir = join(cfg.dataDir, 'redis-cluster', String(port));
-    mkdirSync(dir, { recursive: true });
-    const name = `redis-cluster-${port}`;
-    const { logPath } = startDetached(cfg, name, 'redis-server', [
-      '--bind',
-      host,
-      '--port',
-      String(port),
-      '--dir',
-      dir,
+    await startRedis(cfg, `redis-cluster-${port}`, port, join(cfg.dataDir, 'redis-cluster', String(port)), [
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',
       `nodes-${port}.conf`,
       '--cluster-node-timeout',
       '2000',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
     ]);
-    await waitFor(`Redis cluster node ${port}`, () => redisPing(host, port), {
-      timeoutMs: 10_000,
-      logPath,
-      alive: () => runningPid(cfg, name) !== null,
-    });
   }
-  if (!clusterInfo(cfg, ports[0] ?? 7000).includes('cluster_state:ok')) {
-    const known = /cluster_known_nodes:(\d+)/.exec(clusterInfo(cfg, ports[0] ?? 7000))?.[1];
+  const first = clusterInfo(cfg, /** @type {number} */ (ports[0]));
+  if (!first.includes('cluster_state:ok')) {
+    const known = /cluster_known_nodes:(\d+)/.exec(first)?.[1];
     if (known === '1') {
       log(`forming a Redis Cluster of ${ports.length} masters on ports ${ports.join(', ')}`);
       run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `${host}:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
@@ -64,6 +48,14 @@ export async function up(cfg) {
 export async function down(cfg) {
   const stopped = await Promise.all(cfg.redisCluster.ports.map((p) => stopProcess(cfg, `redis-cluster-${p}`, 10_000)));
   return stopped.some(Boolean);
+}
+
+/** @param {import('../config.mjs').StackConfig} cfg */
+export function status(cfg) {
+  const pids = cfg.redisCluster.ports.map((p) => runningPid(cfg, `redis-cluster-${p}`));
+  return pids.some((p) => p !== null)
+    ? `ports ${cfg.redisCluster.ports.join(', ')} (pids ${pids.map((p) => p ?? '-').join(', ')}; started by npm test)`
+    : 'not running (npm test starts it)';
 }
 
 /** @param {import('../config.mjs').StackConfig} cfg */

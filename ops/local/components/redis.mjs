@@ -25,29 +25,24 @@ export async function up(cfg) {
     run(/** @type {string} */ (bin), rest, { allowFail: true });
     await waitFor('the distribution Redis to stop', async () => !(await redisPing(host, port).catch(() => false)), { timeoutMs: 10_000 });
   }
-  const dir = join(cfg.dataDir, 'redis');
+  return startRedis(cfg, 'redis', port, join(cfg.dataDir, 'redis'), ['--protected-mode', 'yes', '--maxmemory-policy', 'noeviction']);
+}
+
+/**
+ * Starts one redis-server of the stack on loopback without persistence and waits until it (ours, not
+ * some other Redis holding the port) answers. Resolves with the ms it took.
+ * @param {import('../config.mjs').StackConfig} cfg @param {string} name @param {number} port @param {string} dir
+ * @param {string[]} extraArgs
+ */
+export function startRedis(cfg, name, port, dir, extraArgs) {
+  const { host } = cfg;
   mkdirSync(dir, { recursive: true });
-  const { logPath } = startDetached(cfg, 'redis', 'redis-server', [
-    '--bind',
-    host,
-    '--port',
-    String(port),
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--protected-mode',
-    'yes',
-    '--maxmemory-policy',
-    'noeviction',
-  ]);
-  // Ours must be the one answering: a ping alone could be some other Redis that holds the port.
-  return waitFor('Redis', async () => (await redisPing(host, port)) && runningPid(cfg, 'redis') !== null, {
+  const args = ['--bind', host, '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no', ...extraArgs];
+  const { logPath } = startDetached(cfg, name, 'redis-server', args);
+  return waitFor(name, async () => (await redisPing(host, port)) && runningPid(cfg, name) !== null, {
     timeoutMs: 15_000,
     logPath,
-    alive: () => runningPid(cfg, 'redis') !== null,
+    alive: () => runningPid(cfg, name) !== null,
   });
 }
 

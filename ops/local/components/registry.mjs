@@ -52,10 +52,15 @@ export function findJava(min) {
   return found ? join(found.home, 'bin/java') : null;
 }
 
-/** @param {import('../config.mjs').StackConfig} cfg */
-function ensureDist(cfg) {
+/**
+ * Fetches the registry's distribution once, when it will be started here (a Java that can run it, no
+ * registry answering already). Blocking (Maven, tar): call it before anything waits on a clock.
+ * @param {import('../config.mjs').StackConfig} cfg
+ */
+export async function ensureDist(cfg) {
   const p = paths(cfg);
-  if (existsSync(p.complete)) return;
+  if (existsSync(p.complete) || !findJava(cfg.registry.minJava)) return;
+  if (runningPid(cfg, 'registry') === null && (await httpOk(subjectsUrl(cfg)).catch(() => false))) return;
   ensureAptPackages([{ pkg: 'maven', probe: () => which('mvn') !== null }]);
   log(`fetching Apicurio Registry ${cfg.registry.version} from Maven Central into ${p.dist}`);
   rmSync(p.dist, { recursive: true, force: true });
@@ -91,7 +96,7 @@ export async function up(cfg) {
       why: `Apicurio Registry ${cfg.registry.version} needs Java ${cfg.registry.minJava}+ and none was found (set SCHEMA_REGISTRY_JAVA_HOME); services use the pinned schema-id table`,
     };
   }
-  ensureDist(cfg);
+  await ensureDist(cfg);
   let logPath = join(cfg.logDir, 'registry.log');
   if (runningPid(cfg, 'registry') === null) {
     const env = {

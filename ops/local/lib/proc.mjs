@@ -184,12 +184,6 @@ export async function waitFor(label, check, opts) {
     if (opts.alive && !opts.alive()) break;
     await sleep(250);
   }
-  // One last look: the loop may have been starved (a blocking download elsewhere) rather than the server slow.
-  try {
-    if (await check()) return Date.now() - started;
-  } catch (err) {
-    lastError = err instanceof Error ? err.message : err;
-  }
   const tail = opts.logPath && existsSync(opts.logPath) ? readFileSync(opts.logPath, 'utf8').split('\n').slice(-30).join('\n') : '';
   const why = opts.alive && !opts.alive() ? 'the process exited' : `no answer within ${opts.timeoutMs} ms`;
   throw new Error(`${label} is not ready: ${why} (last: ${String(lastError)})${tail ? `\n--- ${opts.logPath}\n${tail}` : ''}`);
