@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { StatusUpdate } from '@orders/contracts';
 import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
 import { createRedis } from '../src/clients/redis';
-import { type FeedKeys, feedKeys, parseStatusUpdate, readSince, StatusFeedPublisher } from '../src/status-feed/index';
+import { type FeedKeys, feedKeys, latestSeq, parseStatusUpdate, readSince, StatusFeedPublisher } from '../src/status-feed/index';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -79,6 +79,18 @@ describe('status feed on real Redis', () => {
     assert.deepEqual(await readSince(redis, keys, user, 0), { ok: false, reason: 'gap' });
     await redis.del(keys.recent(user));
     assert.deepEqual(await readSince(redis, keys, user, 1, 3), { ok: false, reason: 'gap' });
+  });
+
+  it('reports a gap when the feed expired or was lost with Redis, and knows the latest sequence', async () => {
+    const user = randomUUID();
+    assert.equal(await latestSeq(redis, keys, user), 0);
+    for (let seq = 1; seq <= 3; seq++) await publisher.publish(update(user, seq));
+    assert.equal(await latestSeq(redis, keys, user), 3);
+    assert.deepEqual(await readSince(redis, keys, user, 3), { ok: true, updates: [] }, 'up to date');
+    assert.deepEqual(await readSince(redis, keys, user, 7), { ok: false, reason: 'gap' }, 'the client is ahead of Redis');
+    await redis.del(keys.recent(user));
+    assert.deepEqual(await readSince(redis, keys, user, 3), { ok: false, reason: 'gap' }, 'nothing left to prove it');
+    assert.deepEqual(await readSince(redis, keys, user, 0), { ok: true, updates: [] }, 'a client that saw nothing misses nothing');
   });
 
   it('stores and publishes a lower sequence that arrives late, and recovery reads in sequence order', async () => {

@@ -27,6 +27,8 @@ const spec = {
   /** Largest client frame accepted; clients only ever send small control messages. */
   WS_MAX_MESSAGE_BYTES: int({ default: 16 * 1024, min: 256 }),
   WS_IDLE_TIMEOUT_SECONDS: int({ default: 60, min: 5, max: 960 }),
+  /** A socket whose unsent data passes this bound is closed (4408): a slow client never grows memory. */
+  WS_MAX_BUFFERED_BYTES: int({ default: 1024 * 1024, min: 16 * 1024 }),
   /** Connection and message limits (RATE_LIMIT_WS_*, RATE_LIMITS_FILE); off only for experiments. */
   RATE_LIMIT_ENABLED: bool({ default: true }),
 };

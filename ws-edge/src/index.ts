@@ -7,8 +7,10 @@ import {
   createShutdown,
   createVerifier,
   feedKeys,
+  latestSeq,
   parsePublicKeySet,
   parseStatusUpdate,
+  readSince,
 } from '@orders/platform';
 import { loadEnv } from './env';
 import { startEdge } from './server';
@@ -53,6 +55,11 @@ const edge = startEdge({
   authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
   maxMessageBytes: env.WS_MAX_MESSAGE_BYTES,
   idleTimeoutSeconds: env.WS_IDLE_TIMEOUT_SECONDS,
+  maxBufferedBytes: env.WS_MAX_BUFFERED_BYTES,
+  feed: {
+    latest: (userId) => latestSeq(redis, keys, userId),
+    since: (userId, after) => readSince(redis, keys, userId, after),
+  },
   ready: () => subscribed,
 });
 

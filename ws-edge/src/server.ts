@@ -13,6 +13,7 @@ import {
   type Metrics,
   type Principal,
   problemResponse,
+  type RecoveryResult,
   type VerifyAccessToken,
 } from '@orders/platform';
 import type { Server, ServerWebSocket } from 'bun';
@@ -33,6 +34,8 @@ export interface SocketData {
   strikes: number;
   /** The socket's authentications, one after another (see `admitInOrder`). */
   admitting: Promise<void>;
+  /** Closed for a full send buffer. */
+  slow?: boolean;
 }
 
 const utf8 = new TextDecoder();
@@ -51,10 +54,16 @@ export interface EdgeOptions {
   slots?: ConnectionSlots;
   slotTtlMs: number;
   messagesPerSecond: number;
+  /** The per-user feed in Redis: where a fresh client starts, and what a resuming one missed. */
+  feed: { latest(userId: string): Promise<number>; since(userId: string, after: number): Promise<RecoveryResult> };
+  /** A socket whose unsent data passes this many bytes is closed (4408) instead of buffering more. */
+  maxBufferedBytes: number;
 }
 
 const MAX_BAD_FRAMES = 5;
 const MAX_STRIKES = 3;
+/** How long a slow socket gets to take its close frame before it is cut. */
+const SLOW_CLOSE_GRACE_MS = 2_000;
 
 function userTopic(userId: string): string {
   return `user:${userId}`;
@@ -64,8 +73,39 @@ const ADMIN_TOPIC = 'admins';
 export function startEdge(o: EdgeOptions) {
   const connections = o.metrics.gauge('ws_connections', 'Open WebSocket connections', ['state']);
   const closes = o.metrics.counter('ws_closes_total', 'WebSocket closes by code', ['code']);
+  const slowClosed = o.metrics.counter('ws_slow_consumers_total', 'Sockets closed for a full send buffer');
+  const recoveries = o.metrics.counter('ws_recoveries_total', 'Resume requests by outcome', ['outcome']);
   let draining = false;
   const sockets = new Set<ServerWebSocket<SocketData>>();
+  /** Authenticated sockets by user, and admins': whom a delivery may have pushed past their buffer bound. */
+  const byUser = new Map<string, Set<ServerWebSocket<SocketData>>>();
+  const admins = new Set<ServerWebSocket<SocketData>>();
+
+  function track(ws: ServerWebSocket<SocketData>, userId: string) {
+    const set = byUser.get(userId);
+    if (set) set.add(ws);
+    else byUser.set(userId, new Set([ws]));
+  }
+
+  function untrack(ws: ServerWebSocket<SocketData>) {
+    admins.delete(ws);
+    const userId = ws.data.principal?.userId;
+    const set = userId === undefined ? undefined : byUser.get(userId);
+    if (!set || userId === undefined) return;
+    set.delete(ws);
+    if (set.size === 0) byUser.delete(userId);
+  }
+
+  /** Closes a socket that cannot keep up (4408); cut if it does not even take the close frame in time. */
+  function checkBuffer(ws: ServerWebSocket<SocketData>) {
+    if (ws.data.closed || ws.data.slow || ws.getBufferedAmount() <= o.maxBufferedBytes) return;
+    ws.data.slow = true;
+    slowClosed.inc();
+    close(ws, CloseCodes.slowConsumer, 'too slow: send buffer full; reconnect and resume');
+    setTimeout(() => {
+      if (!ws.data.closed) ws.terminate();
+    }, SLOW_CLOSE_GRACE_MS).unref();
+  }
 
   function send(ws: ServerWebSocket<SocketData>, frame: unknown) {
     ws.send(JSON.stringify(frame));
@@ -111,10 +151,11 @@ export function startEdge(o: EdgeOptions) {
 
   /**
    * Authentications of one socket run one after another: two auth frames close together would otherwise
-   * both find the socket unauthenticated, take two connection slots and count it twice.
+   * both find the socket unauthenticated, take two connection slots and count it twice. Tokens are
+   * verified as they come (the promise), admitted in the order they came.
    */
-  function admitInOrder(ws: ServerWebSocket<SocketData>, principal: Principal): Promise<void> {
-    const next = ws.data.admitting.then(() => admit(ws, principal));
+  function admitInOrder(ws: ServerWebSocket<SocketData>, principal: Promise<Principal>): Promise<void> {
+    const next = ws.data.admitting.then(async () => admit(ws, await principal));
     ws.data.admitting = next.catch(() => {});
     return next;
   }
@@ -140,16 +181,52 @@ export function startEdge(o: EdgeOptions) {
     ws.data.principal = principal;
     if (!previous) {
       ws.subscribe(userTopic(principal.userId));
+      track(ws, principal.userId);
       connections.dec({ state: 'pending' });
       connections.inc({ state: 'authenticated' });
     }
     // The role may change with a refreshed token (an admin demoted): the subscriptions follow it.
-    if (principal.role === 'admin') ws.subscribe(ADMIN_TOPIC);
-    else if (ws.isSubscribed(ADMIN_TOPIC)) ws.unsubscribe(ADMIN_TOPIC);
+    if (principal.role === 'admin') {
+      ws.subscribe(ADMIN_TOPIC);
+      admins.add(ws);
+    } else if (ws.isSubscribed(ADMIN_TOPIC)) {
+      ws.unsubscribe(ADMIN_TOPIC);
+      admins.delete(ws);
+    }
     // Close when the token expires unless the client sends a fresh one first.
     const msLeft = principal.expiresAt * 1000 - Date.now();
     ws.data.timer = setTimeout(() => close(ws, CloseCodes.unauthenticated, 'token expired'), Math.max(0, msLeft));
-    send(ws, { type: 'ready', userId: principal.userId, expiresAt: principal.expiresAt });
+    // Read after subscribing: anything newer than this sequence reaches the socket live.
+    const seq = await o.feed.latest(principal.userId).catch(() => null);
+    if (ws.data.closed) return;
+    send(ws, { type: 'ready', userId: principal.userId, expiresAt: principal.expiresAt, seq });
+  }
+
+  /**
+   * Sends a user what they missed after `after` (the socket is subscribed already, so nothing newer is
+   * lost in between; a live update may come before the replayed ones), or tells them to re-read.
+   */
+  async function resume(ws: ServerWebSocket<SocketData>, principal: Principal, after: number) {
+    let result: RecoveryResult;
+    try {
+      result = await o.feed.since(principal.userId, after);
+    } catch (err) {
+      o.logger.warn({ err: (err as Error).message }, 'recovery read failed');
+      recoveries.inc({ outcome: 'unavailable' });
+      if (!ws.data.closed) send(ws, { type: 'resync', reason: 'unavailable' });
+      return;
+    }
+    if (ws.data.closed) return;
+    if (!result.ok) {
+      recoveries.inc({ outcome: result.reason });
+      send(ws, { type: 'resync', reason: result.reason });
+      return;
+    }
+    recoveries.inc({ outcome: 'resumed' });
+    for (const u of result.updates) ws.send(JSON.stringify(u));
+    const seq = result.updates[result.updates.length - 1]?.seq ?? after;
+    send(ws, { type: 'resumed', after, seq, count: result.updates.length });
+    checkBuffer(ws);
   }
 
   const server: Server<SocketData> = Bun.serve<SocketData>({
@@ -209,13 +286,16 @@ export function startEdge(o: EdgeOptions) {
     },
     websocket: {
       maxPayloadLength: o.maxMessageBytes,
+      // Above our own bound (checked after every delivery), so Bun never drops a frame silently first.
+      backpressureLimit: o.maxBufferedBytes * 2 + 64 * 1024,
+      closeOnBackpressureLimit: false,
       idleTimeout: o.idleTimeoutSeconds,
       sendPings: true,
       open(ws) {
         sockets.add(ws);
         connections.inc({ state: 'pending' });
         if (ws.data.preauth) {
-          void admitInOrder(ws, ws.data.preauth);
+          void admitInOrder(ws, Promise.resolve(ws.data.preauth));
           return;
         }
         ws.data.timer = setTimeout(() => close(ws, CloseCodes.unauthenticated, 'authenticate first'), o.authTimeoutMs);
@@ -236,8 +316,16 @@ export function startEdge(o: EdgeOptions) {
           if (ws.data.badFrames >= MAX_BAD_FRAMES) close(ws, CloseCodes.badMessages, 'too many malformed frames');
           return;
         }
+        if (msg.type === 'resume') {
+          // After the socket's pending authentications, so a resume sent right behind `auth` works.
+          await ws.data.admitting;
+          const principal = ws.data.principal;
+          if (!principal) send(ws, { type: 'error', code: 'NOT_AUTHENTICATED', message: 'authenticate before resuming' });
+          else await resume(ws, principal, msg.after);
+          return;
+        }
         try {
-          await admitInOrder(ws, await o.verify(msg.token));
+          await admitInOrder(ws, o.verify(msg.token));
         } catch {
           close(ws, CloseCodes.unauthenticated, 'invalid or expired token');
         }
@@ -245,6 +333,7 @@ export function startEdge(o: EdgeOptions) {
       close(ws) {
         ws.data.closed = true;
         sockets.delete(ws);
+        untrack(ws);
         release(ws);
         if (ws.data.timer) clearTimeout(ws.data.timer);
         connections.dec({ state: ws.data.principal ? 'authenticated' : 'pending' });
@@ -279,6 +368,9 @@ export function startEdge(o: EdgeOptions) {
     deliver(userId: string, json: string) {
       server.publish(userTopic(userId), json);
       server.publish(ADMIN_TOPIC, json);
+      const own = byUser.get(userId);
+      if (own) for (const ws of own) checkBuffer(ws);
+      for (const ws of admins) checkBuffer(ws);
     },
     /** Stops accepting, tells every client to reconnect elsewhere, closes. */
     async drain() {

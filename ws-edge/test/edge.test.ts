@@ -3,7 +3,7 @@
  * expiry, and the drain on SIGTERM.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
 import { ACCESS_TOKEN_TTL_SECONDS, createRedis, createSigner, feedKeys, parseSigningKey, StatusFeedPublisher } from '@orders/platform';
@@ -53,6 +53,42 @@ class Client {
 }
 
 const authFrame = (t: string) => JSON.stringify({ type: 'auth', token: t });
+const resumeFrame = (after: number) => JSON.stringify({ type: 'resume', after });
+const statusFrames = (c: Client) => c.frames.filter((f) => f.type === 'order.status');
+
+/** One sample of the edge's Prometheus metrics: the series of `name` whose labels include `label`. */
+async function metric(port: number, name: string, label = ''): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(label));
+  return Number(line?.split(' ').pop() ?? 0);
+}
+
+/**
+ * A WebSocket client that completes the handshake (authenticated by header) and then reads nothing,
+ * with a 4 KiB receive buffer (Python: Node cannot set SO_RCVBUF): what a stalled browser tab looks
+ * like to the edge, without the tens of MB a loopback socket's autotuned buffers would first absorb.
+ */
+async function stalledSocket(port: number, token: string): Promise<Subprocess> {
+  const script = `
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", ${port}))
+s.sendall(sys.stdin.readline().strip().encode().replace(b"|", b"\\r\\n"))
+print(s.recv(12).decode(), flush=True)
+time.sleep(60)
+`;
+  const proc = Bun.spawn(['python3', '-c', script], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' });
+  const request =
+    `GET /ws/orders HTTP/1.1|Host: 127.0.0.1:${port}|Upgrade: websocket|Connection: Upgrade|` +
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}|Sec-WebSocket-Version: 13|Authorization: Bearer ${token}||`;
+  proc.stdin.write(`${request}\n`);
+  await proc.stdin.flush();
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const { value } = await reader.read();
+  expect(new TextDecoder().decode(value)).toStartWith('HTTP/1.1 101');
+  return proc;
+}
 
 const SLOT_TTL_MS = 3_000;
 
@@ -70,6 +106,7 @@ async function spawnEdge(port: number): Promise<Subprocess> {
       RATE_LIMIT_WS_CONNECTIONS_PER_USER: '5',
       RATE_LIMIT_WS_MESSAGES_PER_SECOND: '10',
       RATE_LIMIT_WS_SLOT_TTL_MS: String(SLOT_TTL_MS),
+      WS_MAX_BUFFERED_BYTES: String(64 * 1024),
     },
     stdout: 'pipe',
     stderr: 'pipe',
@@ -201,18 +238,10 @@ describe('ws-edge', () => {
   });
 
   test('two auth frames sent at once authenticate the socket once (connections gauge stays true)', async () => {
-    const gauge = async () => {
-      const text = await fetch(`http://127.0.0.1:${PORT}/metrics`).then((r) => r.text());
-      const value = (state: string) =>
-        Number(
-          text
-            .split('\n')
-            .find((l) => l.startsWith('orders_ws_connections{') && l.includes(`state="${state}"`))
-            ?.split(' ')
-            .pop() ?? 0,
-        );
-      return { authenticated: value('authenticated'), pending: value('pending') };
-    };
+    const gauge = async () => ({
+      authenticated: await metric(PORT, 'orders_ws_connections', 'state="authenticated"'),
+      pending: await metric(PORT, 'orders_ws_connections', 'state="pending"'),
+    });
     const before = await gauge();
     const u = await token();
     const twice = new Client();
@@ -251,6 +280,102 @@ describe('ws-edge', () => {
     await c.closedWith(4429);
     expect(c.frames.some((f) => f.code === 'RATE_LIMITED')).toBe(true);
   });
+
+  test('ready carries the user’s latest sequence; resume replays what a client missed, or says resync', async () => {
+    const u = await token();
+    for (let seq = 1; seq <= 3; seq++) await feed.publish(update(u.userId, seq));
+    const first = new Client(authFrame(u.token));
+    await first.ready();
+    expect(first.frames.find((f) => f.type === 'ready')?.seq).toBe(3);
+    const live = update(u.userId, 4);
+    await feed.publish(live);
+    expect(await first.until(() => statusFrames(first).some((f) => f.seq === 4))).toBe(true);
+    first.ws.close();
+    await first.until(() => first.closed !== undefined);
+
+    // Missed while away: 5 and 6. The resume goes right behind the auth frame.
+    const missed = [update(u.userId, 5), update(u.userId, 6)];
+    for (const m of missed) await feed.publish(m);
+    const back = new Client();
+    await back.until(() => back.ws.readyState === WebSocket.OPEN);
+    back.ws.send(authFrame(u.token));
+    back.ws.send(resumeFrame(4));
+    expect(await back.until(() => back.frames.some((f) => f.type === 'resumed'))).toBe(true);
+    expect(statusFrames(back).map((f) => f.eventId)).toEqual(missed.map((m) => m.eventId));
+    expect(back.frames.find((f) => f.type === 'resumed')).toEqual({ type: 'resumed', after: 4, seq: 6, count: 2 });
+
+    // A client ahead of what Redis holds (or whose updates were trimmed) is told to re-read.
+    back.ws.send(resumeFrame(40));
+    expect(await back.until(() => back.frames.some((f) => f.type === 'resync'))).toBe(true);
+    expect(back.frames.find((f) => f.type === 'resync')).toEqual({ type: 'resync', reason: 'gap' });
+    back.ws.close();
+
+    // Resuming before authenticating is an error, not a leak.
+    const stranger = new Client(resumeFrame(0));
+    await stranger.until(() => stranger.frames.length > 0);
+    expect(stranger.frames[0]).toMatchObject({ type: 'error', code: 'NOT_AUTHENTICATED' });
+    expect(statusFrames(stranger)).toEqual([]);
+    stranger.ws.close();
+  });
+
+  test('recovers what was published while the edge restarted', async () => {
+    const port4 = PORT + 300;
+    let restarting = await spawnEdge(port4);
+    const u = await token();
+    await feed.publish(update(u.userId, 1));
+    const url = `ws://127.0.0.1:${port4}/ws/orders`;
+    const c = new Client(authFrame(u.token), undefined, url);
+    await c.ready();
+    restarting.kill('SIGTERM');
+    await c.closedWith(1012);
+    await restarting.exited;
+    const missed = [update(u.userId, 2), update(u.userId, 3)];
+    for (const m of missed) await feed.publish(m);
+    restarting = await spawnEdge(port4);
+    try {
+      const again = new Client(undefined, { authorization: `Bearer ${u.token}` }, url);
+      await again.ready();
+      again.ws.send(resumeFrame(1));
+      expect(await again.until(() => again.frames.some((f) => f.type === 'resumed'))).toBe(true);
+      expect(statusFrames(again).map((f) => f.eventId)).toEqual(missed.map((m) => m.eventId));
+      again.ws.close();
+    } finally {
+      restarting.kill('SIGTERM');
+      await restarting.exited;
+    }
+  });
+
+  test('a client that stops reading is closed (4408) once its send buffer passes the bound; others keep flowing', async () => {
+    const slow = await token();
+    const fast = await token();
+    const stalled = await stalledSocket(PORT, slow.token);
+    const healthy = new Client(authFrame(fast.token));
+    await healthy.ready();
+    const before = await metric(PORT, 'orders_ws_slow_consumers_total');
+    const held = await metric(PORT, 'orders_ws_connections', 'state="authenticated"');
+    const big = { reason: 'x'.repeat(20_000) };
+    try {
+      // At most 8 MB: the kernel's send buffer (4 MB at most here) and then the edge's 64 KiB bound.
+      for (let seq = 1; seq <= 400; seq++) {
+        await feed.publish({ ...update(slow.userId, seq), ...big });
+        if (seq % 20 === 0 && (await metric(PORT, 'orders_ws_slow_consumers_total')) > before) break;
+      }
+      expect(await metric(PORT, 'orders_ws_slow_consumers_total')).toBe(before + 1);
+      expect(await metric(PORT, 'orders_ws_closes_total', 'code="4408"')).toBeGreaterThanOrEqual(1);
+      // Let go of within the grace period even though it never takes its close frame.
+      const released = async () => (await metric(PORT, 'orders_ws_connections', 'state="authenticated"')) === held - 1;
+      const end = Date.now() + 5_000;
+      while (!(await released()) && Date.now() < end) await Bun.sleep(100);
+      expect(await released()).toBe(true);
+      const other = update(fast.userId, 1);
+      await feed.publish(other);
+      expect(await healthy.until(() => healthy.frames.some((f) => f.eventId === other.eventId))).toBe(true);
+    } finally {
+      stalled.kill();
+      healthy.ws.close();
+      await redis.del(feedKeys(NAMESPACE).recent(slow.userId));
+    }
+  }, 30_000);
 
   test('on SIGTERM tells clients to reconnect elsewhere (1012) and exits cleanly', async () => {
     const u = await token();

@@ -78,14 +78,34 @@ export type RecoveryResult = { ok: true; updates: StatusUpdate[] } | { ok: false
  * continue gap-free from `afterSeq` (trimmed, expired, lost with Redis, or a lower sequence still on
  * its way): the client must then re-read through the REST API. `latestSeq` is the user's current
  * sequence as the caller knows it (0 when unknown).
+ *
+ * Nothing after `afterSeq` counts as up to date only if Redis still holds `afterSeq` itself (the latest
+ * update is never trimmed): otherwise the set expired or was lost with Redis, and the client may have
+ * missed anything.
  */
 export async function readSince(redis: Redis, keys: FeedKeys, userId: string, afterSeq: number, latestSeq = 0): Promise<RecoveryResult> {
-  const members = await redis.zrangebyscore(keys.recent(userId), `(${afterSeq}`, '+inf', 'LIMIT', 0, FEED_MAXLEN);
+  const key = keys.recent(userId);
+  const replies = await redis
+    .pipeline()
+    .zrangebyscore(key, `(${afterSeq}`, '+inf', 'LIMIT', 0, FEED_MAXLEN)
+    .zcount(key, afterSeq, afterSeq)
+    .exec();
+  const failed = replies?.find(([err]) => err)?.[0];
+  if (!replies || failed) throw failed ?? new Error('recovery read failed');
+  const members = replies[0]?.[1] as string[];
+  const anchored = (replies[1]?.[1] as number) > 0;
   const updates = members.map((m) => JSON.parse(m) as StatusUpdate);
+  if (updates.length === 0 && afterSeq > 0 && !anchored) return { ok: false, reason: 'gap' };
   for (let i = 0; i < updates.length; i++) if (updates[i]?.seq !== afterSeq + 1 + i) return { ok: false, reason: 'gap' };
   const last = updates[updates.length - 1]?.seq ?? afterSeq;
   if (latestSeq > last) return { ok: false, reason: 'gap' };
   return { ok: true, updates };
+}
+
+/** The highest sequence Redis holds for a user (0: none): where a freshly connected client starts. */
+export async function latestSeq(redis: Redis, keys: FeedKeys, userId: string): Promise<number> {
+  const [, score] = await redis.zrevrange(keys.recent(userId), 0, 0, 'WITHSCORES');
+  return score === undefined ? 0 : Number(score);
 }
 
 export function parseStatusUpdate(text: string): StatusUpdate | undefined {
