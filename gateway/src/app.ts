@@ -15,6 +15,7 @@ import { healthModule } from './modules/health/index';
 import { ordersModule } from './modules/orders/index';
 import { OrdersService } from './modules/orders/service';
 import { productsModule } from './modules/products/index';
+import { trackingModule } from './modules/tracking/index';
 import { authPlugin } from './plugins/auth';
 import { jsonBody } from './plugins/body';
 import { errorHandler } from './plugins/errors';
@@ -51,6 +52,7 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
   const app: AnyElysia = new Elysia({ name: 'gateway', normalize: false })
     .get('/openapi.json', () => openApiDocument(app))
     .get('/docs', docsPage)
+    .use(trackingModule(env.TRACKING_WS_URL))
     .use(errorHandler(logger))
     .use(observability(metrics, inflight))
     .use(jsonBody(env.BODY_LIMIT_BYTES))

@@ -67,6 +67,8 @@ const spec = {
   RATE_LIMIT_TIMEOUT_MS: int({ default: 50, min: 1, max: 5_000 }),
   /** Peers whose X-Forwarded-For is believed (the load balancer); nobody's by default. */
   TRUSTED_PROXIES: list({ default: [], minItems: 0 }),
+  /** Where the tracking page (/track) finds the WebSocket edge; unset: `/ws/orders` on the page's own origin. */
+  TRACKING_WS_URL: optionalStr(),
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside STAGE=dev. */
   DEV_TOKENS: bool({ default: false }),
 };
@@ -78,6 +80,8 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const rateLimits = loadRateLimitPolicy(source);
   const problems: string[] = [];
   const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
+  if (env.TRACKING_WS_URL && !/^wss?:\/\/[^\s"'<>]+$/.test(env.TRACKING_WS_URL))
+    problems.push('TRACKING_WS_URL must be a ws:// or wss:// URL');
   const jwtSigningKey = fromInlineOrFile(env.JWT_SIGNING_KEY, env.JWT_SIGNING_KEY_FILE, 'JWT_SIGNING_KEY', problems);
   if (env.DEV_TOKENS && env.STAGE !== 'dev' && env.STAGE !== 'test')
     problems.push(`DEV_TOKENS must stay off outside dev (STAGE is ${env.STAGE})`);

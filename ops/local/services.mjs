@@ -64,7 +64,7 @@ function serviceDefinitions(cfg, mode) {
       cmd: bun,
       args: ['src/index.ts'],
       cwd: join(cfg.root, 'gateway'),
-      env: { HOST: host, PORT: String(ports.gatewayPort) },
+      env: { HOST: host, PORT: String(ports.gatewayPort), TRACKING_WS_URL: `ws://${host}:${ports.wsEdgePort}/ws/orders` },
       ready: `http://${host}:${ports.gatewayPort}/readyz`,
     },
     {

@@ -7,11 +7,12 @@
  * One suite at a time: they share the machine's two cores and the stack.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootstrap, prepareData } from './bootstrap.mjs';
 import { recreateDatabase } from './components/postgres.mjs';
 import * as redisCluster from './components/redis-cluster.mjs';
+import { ensureAptPackages } from './lib/proc.mjs';
 import { serviceEnv, testMode } from './services.mjs';
 
 const t0 = Date.now();
@@ -23,6 +24,9 @@ const only = process.argv.slice(2);
 const selected = (/** @type {string} */ name) => only.length === 0 || only.some((o) => name.startsWith(o));
 // The 3-master Redis Cluster only the platform suite uses (the rate limiter on Cluster).
 const clusterNodes = selected('platform') ? await redisCluster.up(cfg) : [];
+// The tracking page's browser test drives Debian's Chromium (playwright-core downloads no browser).
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (selected('ops')) ensureAptPackages([{ pkg: 'chromium', probe: () => existsSync(chromium) }]);
 const setupMs = Date.now() - t0;
 // The end-to-end suites append their services' output to .local/logs/e2e-*.log: start each run empty.
 for (const f of readdirSync(cfg.logDir)) if (f.startsWith('e2e-')) rmSync(join(cfg.logDir, f));

@@ -16,7 +16,7 @@ const INFO = {
   description: 'Orders, products and accounts. Every error is application/problem+json (RFC 9457) with a stable `code`.',
 };
 
-const HIDDEN = new Set(['/openapi.json', '/docs', '/metrics']);
+const HIDDEN = new Set(['/openapi.json', '/docs', '/metrics', '/track', '/track/app.css', '/track/app.js']);
 
 /** The docs page loads the Scalar renderer from its CDN (the browser fetches it; the gateway serves no third-party code). */
 const PAGE = `<!doctype html>
