@@ -25,16 +25,21 @@ const delivered = metrics.counter('ws_feed_messages_total', 'Feed messages recei
 // A dedicated connection: in subscribe mode it can do nothing else. No command timeout: it waits for messages.
 const subscriber = createRedis({ url: env.REDIS_URL, connectionName: 'orders-ws-edge-sub', commandTimeoutMs: 0 });
 let subscribed = false;
+let interrupted = false;
 subscriber.on('ready', () => {
   subscriber.subscribe(keys.channel).then(
     () => {
       subscribed = true;
       logger.info({ channel: keys.channel }, 'subscribed to the status feed');
+      // Updates published while the subscription was down reached no socket: the clients resume.
+      if (interrupted) edge.feedResumed();
+      interrupted = false;
     },
     (err) => logger.error({ err }, 'subscribe failed'),
   );
 });
 subscriber.on('close', () => {
+  if (subscribed) interrupted = true;
   subscribed = false;
 });
 

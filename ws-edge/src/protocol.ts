@@ -12,6 +12,8 @@
  *   { "type": "order.status", "seq": n, ... }        a StatusUpdate (contracts/status-feed.ts)
  *   { "type": "resumed", "after": n, "seq": m, "count": k }
  *        the k updates after n (up to m) came before this frame; live ones may interleave with them
+ *   { "type": "resume-needed" }
+ *        the edge's feed subscription was interrupted: send `resume` with the last sequence seen
  *   { "type": "resync", "reason": "gap" | "unavailable" }
  *        recovery is impossible (trimmed, expired, lost, or Redis down): re-read through the REST API
  *   { "type": "error", "code": "...", "message": "..." }

@@ -372,6 +372,19 @@ export function startEdge(o: EdgeOptions) {
       if (own) for (const ws of own) checkBuffer(ws);
       for (const ws of admins) checkBuffer(ws);
     },
+    /**
+     * The feed subscription was down and is back: what was published meanwhile reached nobody, so
+     * every authenticated client is asked to resume from its last sequence.
+     */
+    feedResumed() {
+      let asked = 0;
+      for (const ws of sockets) {
+        if (!ws.data.principal || ws.data.closed) continue;
+        send(ws, { type: 'resume-needed' });
+        asked += 1;
+      }
+      o.logger.warn({ sockets: asked }, 'status feed subscription restored; clients asked to resume');
+    },
     /** Stops accepting, tells every client to reconnect elsewhere, closes. */
     async drain() {
       draining = true;

@@ -345,6 +345,21 @@ describe('ws-edge', () => {
     }
   });
 
+  test('when the edge’s Redis subscription drops, its clients are asked to resume and miss nothing', async () => {
+    const u = await token();
+    await feed.publish(update(u.userId, 1));
+    const c = new Client(authFrame(u.token));
+    await c.ready();
+    await redis.client('KILL', 'TYPE', 'pubsub');
+    const meanwhile = update(u.userId, 2);
+    await feed.publish(meanwhile);
+    expect(await c.until(() => c.frames.some((f) => f.type === 'resume-needed'))).toBe(true);
+    c.ws.send(resumeFrame(1));
+    expect(await c.until(() => c.frames.some((f) => f.type === 'resumed'))).toBe(true);
+    expect(statusFrames(c).some((f) => f.eventId === meanwhile.eventId)).toBe(true);
+    c.ws.close();
+  });
+
   test('a client that stops reading is closed (4408) once its send buffer passes the bound; others keep flowing', async () => {
     const slow = await token();
     const fast = await token();

@@ -122,6 +122,11 @@ export class OrderFeed {
           if (this.seq.see(u.seq)) this.on.update(u);
           return;
         }
+        case 'resume-needed':
+          // The edge lost its feed for a moment: ask for what came meanwhile (or start afresh).
+          if (this.seq.value !== null) ws.send(JSON.stringify({ type: 'resume', after: this.seq.value }));
+          else ws.close(1000, 'resync');
+          return;
         case 'resumed':
           this.live();
           return;
