@@ -6,3 +6,4 @@ export * from './registry';
 export * from './schemas';
 export * from './status-feed';
 export * from './topics';
+export * from './webhooks';

@@ -3,7 +3,7 @@
  * then one module per feature, and the OpenAPI document generated from the routes' own schemas.
  * No `listen` here: tests drive the app with `app.handle(request)`.
  */
-import type { Logger, Metrics } from '@orders/platform';
+import { DestinationPolicy, type Logger, type Metrics, SecretBox } from '@orders/platform';
 import { type AnyElysia, Elysia } from 'elysia';
 import type { GatewayDeps } from './deps';
 import type { GatewayEnv } from './env';
@@ -16,6 +16,8 @@ import { ordersModule } from './modules/orders/index';
 import { OrdersService } from './modules/orders/service';
 import { productsModule } from './modules/products/index';
 import { trackingModule } from './modules/tracking/index';
+import { webhooksModule } from './modules/webhooks/index';
+import { WebhooksService } from './modules/webhooks/service';
 import { authPlugin } from './plugins/auth';
 import { jsonBody } from './plugins/body';
 import { errorHandler } from './plugins/errors';
@@ -49,6 +51,12 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     passwordMemoryKib: env.PASSWORD_MEMORY_KIB,
     passwordTimeCost: env.PASSWORD_TIME_COST,
   });
+  const webhooks = new WebhooksService(
+    deps.sql,
+    new SecretBox(env.webhookKey),
+    new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.STAGE === 'staging' || env.STAGE === 'prod'),
+    env.WEBHOOK_ROTATION_OVERLAP_SECONDS,
+  );
   const app: AnyElysia = new Elysia({ name: 'gateway', normalize: false })
     .get('/openapi.json', () => openApiDocument(app))
     .get('/docs', docsPage)
@@ -72,7 +80,8 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     .use(authModule(auth, accounts, deps.limits))
     .use(productsModule(auth, deps.products))
     .use(ordersModule(auth, orders))
-    .use(adminModule(auth, orders));
+    .use(adminModule(auth, orders))
+    .use(webhooksModule(auth, webhooks));
   if (env.DEV_TOKENS) app.use(devTokenModule(auth, new DevTokenService(deps.sql, deps.sign)));
   return app;
 }

@@ -67,6 +67,13 @@ const spec = {
   RATE_LIMIT_TIMEOUT_MS: int({ default: 50, min: 1, max: 5_000 }),
   /** Peers whose X-Forwarded-For is believed (the load balancer); nobody's by default. */
   TRUSTED_PROXIES: list({ default: [], minItems: 0 }),
+  /** The key webhook secrets are sealed with (32 bytes, base64; inline or a file), shared with the dispatcher. */
+  WEBHOOK_SECRET_KEY: { ...optionalStr(), secret: true },
+  WEBHOOK_SECRET_KEY_FILE: optionalStr(),
+  /** Hosts (as written in URLs) allowed to resolve to private addresses: local development and tests only. */
+  WEBHOOK_ALLOWED_HOSTS: list({ default: [], minItems: 0 }),
+  /** How long a rotated-out secret keeps signing by default. */
+  WEBHOOK_ROTATION_OVERLAP_SECONDS: int({ default: 24 * 3600, min: 0, max: 7 * 24 * 3600 }),
   /** Where the tracking page (/track) finds the WebSocket edge; unset: `/ws/orders` on the page's own origin. */
   TRACKING_WS_URL: optionalStr(),
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside STAGE=dev. */
@@ -82,9 +89,10 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
   if (env.TRACKING_WS_URL && !/^wss?:\/\/[^\s"'<>]+$/.test(env.TRACKING_WS_URL))
     problems.push('TRACKING_WS_URL must be a ws:// or wss:// URL');
+  const webhookKey = fromInlineOrFile(env.WEBHOOK_SECRET_KEY, env.WEBHOOK_SECRET_KEY_FILE, 'WEBHOOK_SECRET_KEY', problems);
   const jwtSigningKey = fromInlineOrFile(env.JWT_SIGNING_KEY, env.JWT_SIGNING_KEY_FILE, 'JWT_SIGNING_KEY', problems);
   if (env.DEV_TOKENS && env.STAGE !== 'dev' && env.STAGE !== 'test')
     problems.push(`DEV_TOKENS must stay off outside dev (STAGE is ${env.STAGE})`);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...env, jwtPublicKeys, jwtSigningKey, rateLimits };
+  return { ...env, jwtPublicKeys, jwtSigningKey, webhookKey, rateLimits };
 }

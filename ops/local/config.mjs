@@ -124,6 +124,20 @@ export function jwtKeyFiles(cfg) {
 }
 
 /**
+ * The key webhook endpoint secrets are sealed with (AES-256-GCM), generated once per clone like the JWT
+ * keys; the gateway seals, the dispatcher opens.
+ * @param {StackConfig} cfg
+ */
+export function webhookKeyFile(cfg) {
+  const file = join(cfg.secretsDir, 'webhook-secret.key');
+  if (!existsSync(file)) {
+    mkdirSync(cfg.secretsDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  return { WEBHOOK_SECRET_KEY_FILE: file };
+}
+
+/**
  * The connection URLs services need, derived from the stack config. `npm start` and `npm test` pass
  * these (and nothing else about the stack) to the service processes.
  * @param {StackConfig} cfg @param {{ database?: string, registry?: boolean }} [opts]

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jwtKeyFiles, stackUrls } from './config.mjs';
+import { jwtKeyFiles, stackUrls, webhookKeyFile } from './config.mjs';
 
 /**
  * @typedef {{ gatewayPort: number, wsEdgePort: number, paymentProviderPort: number, workerMetricsPort: number }} Ports
@@ -44,6 +44,9 @@ export function serviceEnv(cfg, mode) {
   return {
     ...stackUrls(cfg, { database: mode.database, registry: mode.registry }),
     ...jwtKeyFiles(cfg),
+    ...webhookKeyFile(cfg),
+    // Local receivers (tests, a developer's own server) listen on loopback: allowed by name, here only.
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     STAGE: mode.stage,
     NAMESPACE: mode.namespace,
     ...(mode.stage === 'test' ? RELAXED_LIMITS : {}),

@@ -9,3 +9,4 @@ export * from './metrics';
 export * from './ratelimit/index';
 export * from './shutdown';
 export * from './status-feed/index';
+export * from './webhooks/index';

@@ -1,9 +1,9 @@
 /**
  * The workers' configuration, parsed once at start-up. Nothing else in the workers reads `process.env`.
  */
-import { ConfigError, commonSpec, int, list, num, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+import { ConfigError, commonSpec, fromInlineOrFile, int, list, num, optionalStr, parseEnv, port, str, url } from '@orders/platform';
 
-export const STAGE_NAMES = ['validator', 'payment', 'inventory', 'fulfillment', 'projector'] as const;
+export const STAGE_NAMES = ['validator', 'payment', 'inventory', 'fulfillment', 'projector', 'webhooks'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 const spec = {
@@ -36,6 +36,24 @@ const spec = {
   PAYMENT_PROVIDER_TIMEOUT_MS: int({ default: 2_000, min: 10 }),
   /** Provider calls in flight at once per process. */
   PAYMENT_CONCURRENCY: int({ default: 32, min: 1, max: 1_000 }),
+  /** The key endpoint secrets are sealed with (32 bytes, base64; inline or a file), shared with the gateway. */
+  WEBHOOK_SECRET_KEY: { ...optionalStr(), secret: true },
+  WEBHOOK_SECRET_KEY_FILE: optionalStr(),
+  /** Hosts (as written in URLs) that may resolve to private addresses: local development and tests only. */
+  WEBHOOK_ALLOWED_HOSTS: list({ default: [], minItems: 0 }),
+  /** Multiplies the retry schedule, breaker cool-down and disable window (1 = real time; tests use less). */
+  WEBHOOK_TIME_SCALE: num({ default: 1, above: 0, max: 1 }),
+  WEBHOOK_TIMEOUT_MS: int({ default: 10_000, min: 100, max: 60_000 }),
+  /** Attempts in flight per dispatcher, and per endpoint across dispatchers. */
+  WEBHOOK_CONCURRENCY: int({ default: 64, min: 1, max: 10_000 }),
+  WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT: int({ default: 4, min: 1, max: 1_000 }),
+  WEBHOOK_POLL_MS: int({ default: 1_000, min: 10 }),
+  /** The breaker: consecutive failures that pause an endpoint, and for how long (then one at a time). */
+  WEBHOOK_BREAKER_FAILURES: int({ default: 5, min: 1 }),
+  WEBHOOK_BREAKER_COOLDOWN_MS: int({ default: 60_000, min: 0 }),
+  /** Auto-disable: this many consecutive failures, failing for at least this long (5 days). */
+  WEBHOOK_DISABLE_AFTER_FAILURES: int({ default: 50, min: 1 }),
+  WEBHOOK_DISABLE_AFTER_MS: int({ default: 5 * 24 * 3_600_000, min: 0 }),
   METRICS_HOST: str({ default: '127.0.0.1' }),
   METRICS_PORT: port({ default: 9400 }),
 };
@@ -46,5 +64,10 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const unknown = stages.filter((s) => !(STAGE_NAMES as readonly string[]).includes(s));
   if (unknown.length > 0)
     throw new ConfigError([`WORKER_STAGES names unknown stages: ${unknown.join(', ')} (known: ${STAGE_NAMES.join(', ')}, all)`]);
-  return { ...env, stages: stages as StageName[] };
+  const problems: string[] = [];
+  const webhookKey = stages.includes('webhooks')
+    ? fromInlineOrFile(env.WEBHOOK_SECRET_KEY, env.WEBHOOK_SECRET_KEY_FILE, 'WEBHOOK_SECRET_KEY', problems)
+    : '';
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...env, stages: stages as StageName[], webhookKey };
 }

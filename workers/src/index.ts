@@ -3,7 +3,16 @@
  * own consumer group, sharing one PostgreSQL pool, one Redis connection and one producer.
  */
 import { EventCodec, schemaRegistryFor } from '@orders/contracts';
-import { createLogger, createMetrics, createPostgres, createRedis, feedKeys, StatusFeedPublisher } from '@orders/platform';
+import {
+  createLogger,
+  createMetrics,
+  createPostgres,
+  createRedis,
+  DestinationPolicy,
+  feedKeys,
+  SecretBox,
+  StatusFeedPublisher,
+} from '@orders/platform';
 import { loadEnv } from './env';
 import { assembleStage } from './runtime/assemble';
 import { startHttp } from './runtime/http';
@@ -13,6 +22,7 @@ import { workersShutdown } from './shutdown';
 import { createStages } from './stages/index';
 import { PaymentProvider } from './stages/payment/provider';
 import { FraudScorer } from './stages/validator/fraud/pool';
+import { WebhookSender } from './webhooks/sender';
 
 const env = loadEnv(process.env);
 const logger = createLogger({ service: 'workers', level: env.LOG_LEVEL });
@@ -65,6 +75,26 @@ for (const name of env.stages) {
   );
 }
 
+// The webhook dispatcher's sending side runs beside the fan-out stage that fills its queue.
+const sender = env.stages.includes('webhooks')
+  ? new WebhookSender({
+      sql,
+      box: new SecretBox(env.webhookKey),
+      policy: new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.STAGE === 'staging' || env.STAGE === 'prod'),
+      logger: logger.child({ component: 'webhook-sender' }),
+      metrics,
+      timeScale: env.WEBHOOK_TIME_SCALE,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      concurrency: env.WEBHOOK_CONCURRENCY,
+      maxInFlightPerEndpoint: env.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT,
+      pollMs: env.WEBHOOK_POLL_MS,
+      breakerFailures: env.WEBHOOK_BREAKER_FAILURES,
+      breakerCooldownMs: env.WEBHOOK_BREAKER_COOLDOWN_MS,
+      disableAfterFailures: env.WEBHOOK_DISABLE_AFTER_FAILURES,
+      disableAfterMs: env.WEBHOOK_DISABLE_AFTER_MS,
+    })
+  : undefined;
+
 const http = await startHttp({
   host: env.METRICS_HOST,
   port: env.METRICS_PORT,
@@ -74,9 +104,10 @@ const http = await startHttp({
     ...Object.fromEntries(runners.map((r) => [r.name, r.isAssigned()])),
   }),
 });
-const shutdown = workersShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, runners, producer, redis, sql, http, scorer });
+const shutdown = workersShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, runners, producer, redis, sql, http, scorer, sender });
 shutdown.listen();
 for (const r of runners) r.start();
+await sender?.start();
 logger.info(
   { stages: env.stages, registry: registry.describe, metrics: `http://${env.METRICS_HOST}:${env.METRICS_PORT}/metrics` },
   'workers running',

@@ -16,12 +16,15 @@ export function workersShutdown(opts: {
   sql: Sql;
   http: Server;
   scorer: { close(): Promise<void> };
+  /** The webhook sender: stops claiming, records the attempts in flight. */
+  sender?: { stop(): Promise<void> };
 }): Shutdown {
   const s = createShutdown({ logger: opts.logger, timeoutMs: opts.timeoutMs });
   s.add('drain stages and commit', async () => {
     await Promise.all(opts.runners.map((r) => r.stop()));
   });
   s.add('stop the scoring pool', () => opts.scorer.close());
+  s.add('finish webhook attempts in flight', async () => opts.sender?.stop());
   s.add('flush producer', () => opts.producer.flush(5_000));
   s.add('disconnect producer', () => opts.producer.disconnect());
   s.add('close redis', async () => void (await opts.redis.quit()));

@@ -2,6 +2,7 @@
 import type { Sql } from '@orders/platform';
 import type { StageName } from '../env';
 import type { Stage } from '../runtime/stage';
+import { webhookFanoutStage } from '../webhooks/fanout';
 import { fulfillmentStage } from './fulfillment/index';
 import { inventoryStage } from './inventory/index';
 import { paymentStage } from './payment/index';
@@ -26,5 +27,6 @@ export function createStages(n: StageNeeds): Record<StageName, Stage> {
     inventory: inventoryStage,
     fulfillment: fulfillmentStage,
     projector: projectorStage,
+    webhooks: webhookFanoutStage,
   };
 }

@@ -1,0 +1,108 @@
+/** Webhook schemas: registration, the endpoint as its owner sees it, deliveries and their attempts. */
+import { WEBHOOK_EVENT_TYPES } from '@orders/contracts';
+import { t } from 'elysia';
+
+const Url = t.String({ minLength: 8, maxLength: 2048, description: 'https URL (http only for allowlisted local hosts in dev/test)' });
+const EventTypes = t.Array(t.UnionEnum(WEBHOOK_EVENT_TYPES as [string, ...string[]]), { minItems: 1, maxItems: 20, uniqueItems: true });
+const Description = t.String({ maxLength: 500 });
+
+export const CreateEndpointBody = t.Object(
+  {
+    url: Url,
+    eventTypes: EventTypes,
+    description: t.Optional(Description),
+    ordered: t.Optional(t.Boolean({ description: 'Deliver one order’s events one at a time, in order' })),
+  },
+  { additionalProperties: false },
+);
+export type CreateEndpointBody = typeof CreateEndpointBody.static;
+
+export const UpdateEndpointBody = t.Object(
+  { url: t.Optional(Url), eventTypes: t.Optional(EventTypes), description: t.Optional(Description), ordered: t.Optional(t.Boolean()) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateEndpointBody = typeof UpdateEndpointBody.static;
+
+export const RotateBody = t.Optional(
+  t.Object(
+    { overlapSeconds: t.Optional(t.Integer({ minimum: 0, maximum: 7 * 24 * 3600, description: 'How long the old secret still signs' })) },
+    { additionalProperties: false },
+  ),
+);
+
+export const RedeliverBody = t.Object(
+  { since: t.String({ format: 'date-time', description: 'Every failed message created since then' }) },
+  { additionalProperties: false },
+);
+
+export const EndpointIdParams = t.Object({ id: t.String({ format: 'uuid' }) });
+export const MessageParams = t.Object({ id: t.String({ format: 'uuid' }), messageId: t.String({ format: 'uuid' }) });
+
+export const ListQuery = t.Object(
+  {
+    limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
+    cursor: t.Optional(t.String({ pattern: '^[0-9a-f-]{36}$|^[0-9]{1,19}$' })),
+  },
+  { additionalProperties: false },
+);
+export const DeliveriesQuery = t.Object(
+  {
+    limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
+    cursor: t.Optional(t.String({ pattern: '^[0-9]{1,19}$' })),
+    status: t.Optional(t.UnionEnum(['pending', 'succeeded', 'failed'])),
+  },
+  { additionalProperties: false },
+);
+
+const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
+
+export const EndpointView = t.Object({
+  id: t.String({ format: 'uuid' }),
+  userId: t.String({ format: 'uuid' }),
+  url: t.String(),
+  description: t.String(),
+  eventTypes: t.Array(t.String()),
+  ordered: t.Boolean(),
+  status: t.UnionEnum(['active', 'paused', 'disabled']),
+  disabledReason: Nullable(t.String()),
+  consecutiveFailures: t.Integer(),
+  failingSince: Nullable(t.String({ format: 'date-time' })),
+  previousSecretExpiresAt: Nullable(t.String({ format: 'date-time', description: 'While set, the old secret signs too' })),
+  createdAt: t.String({ format: 'date-time' }),
+  updatedAt: t.String({ format: 'date-time' }),
+});
+export type EndpointView = typeof EndpointView.static;
+
+export const CreatedEndpointView = t.Composite([
+  EndpointView,
+  t.Object({ secret: t.String({ description: 'whsec_…: shown once, keep it' }) }),
+]);
+export const SecretView = t.Object({ secret: t.String(), previousSecretExpiresAt: Nullable(t.String({ format: 'date-time' })) });
+export const EndpointPage = t.Object({ items: t.Array(EndpointView), nextCursor: Nullable(t.String()) });
+
+export const MessageView = t.Object({
+  id: t.String({ format: 'uuid' }),
+  webhookId: t.String({ description: 'The webhook-id header: the same on every attempt' }),
+  eventType: t.String(),
+  orderId: Nullable(t.String()),
+  status: t.UnionEnum(['pending', 'succeeded', 'failed']),
+  attempts: t.Integer(),
+  nextAttemptAt: Nullable(t.String({ format: 'date-time' })),
+  lastStatusCode: Nullable(t.Integer()),
+  lastError: Nullable(t.String()),
+  createdAt: t.String({ format: 'date-time' }),
+});
+export type MessageView = typeof MessageView.static;
+export const MessagePage = t.Object({ items: t.Array(MessageView), nextCursor: Nullable(t.String()) });
+
+export const AttemptView = t.Object({
+  attempt: t.Integer(),
+  startedAt: t.String({ format: 'date-time' }),
+  durationMs: t.Integer(),
+  statusCode: Nullable(t.Integer()),
+  error: Nullable(t.String()),
+  responseBody: Nullable(t.String({ description: 'The first 1 KiB' })),
+  outcome: t.UnionEnum(['succeeded', 'failed']),
+});
+export const MessageDetailView = t.Composite([MessageView, t.Object({ payload: t.Unknown(), history: t.Array(AttemptView) })]);
+export const QueuedView = t.Object({ messageId: t.Optional(t.String({ format: 'uuid' })), count: t.Integer() });
