@@ -31,11 +31,12 @@ export async function useNamespace(namespace: string): Promise<void> {
   Object.assign(env, serviceEnv(cfg, mode));
 }
 
-export async function start(only?: string[]): Promise<Services> {
+export async function start(only?: string[], extraEnv?: Record<string, string>): Promise<Services> {
   const lines: string[] = [];
   try {
     const services = await startServices(cfg, mode, {
       only,
+      env: extraEnv,
       // Service logs reach the test output only when something is wrong.
       onLine: (service, line) => {
         lines.push(`[${service}] ${line}`);
