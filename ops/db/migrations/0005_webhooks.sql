@@ -48,6 +48,9 @@ CREATE TABLE webhook_messages (
   UNIQUE (endpoint_id, event_id)
 );
 CREATE INDEX webhook_messages_due_idx ON webhook_messages (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_messages_claim_idx ON webhook_messages (endpoint_id, seq) WHERE status = 'pending';
+-- Leases in flight (set while a dispatcher sends, cleared when it records): the per-endpoint bound.
+CREATE INDEX webhook_messages_leased_idx ON webhook_messages (endpoint_id) WHERE leased_until IS NOT NULL;
 CREATE INDEX webhook_messages_endpoint_idx ON webhook_messages (endpoint_id, created_at DESC);
 CREATE INDEX webhook_messages_order_idx ON webhook_messages (endpoint_id, order_id, seq) WHERE status = 'pending';
 

@@ -10,7 +10,7 @@
  *   the receiver's de-duplication key. A recorded success is never sent again.
  * - **Send**: Standard Webhooks headers, every valid secret signs; POST with a timeout; redirects are not
  *   followed (only 2xx is success); the connection goes to an address checked at connect time (SSRF).
- * - **Record** (one transaction): the attempt; the message's outcome or next attempt (schedule ± jitter,
+ * - **Record** (one transaction; successes finishing together share one): the attempt; the message's outcome or next attempt (schedule ± jitter,
  *   or `Retry-After` on 429/503, which also pauses the endpoint); the endpoint's breaker: after
  *   `breakerFailures` consecutive failures it is paused for `breakerCooldownMs` (then one message at a
  *   time until one succeeds); after `disableAfterFailures` failures spanning `disableAfterMs` it is
@@ -111,10 +111,12 @@ export class WebhookSender {
 
   private async loop(): Promise<void> {
     let lastGauges = 0;
+    // Claims are worth a transaction only in bulk: wait for a quarter of the room to free up first.
+    const minRoom = Math.max(1, Math.floor(this.o.concurrency / 4));
     while (this.running) {
       let claimed: Claimed[] = [];
       const room = this.o.concurrency - this.inflight.size;
-      if (room > 0) {
+      if (room >= minRoom || this.inflight.size === 0) {
         try {
           claimed = await this.claim(room);
         } catch (err) {
@@ -128,23 +130,23 @@ export class WebhookSender {
         this.inflight.add(p);
         void p.finally(() => {
           this.inflight.delete(p);
-          this.wake?.();
+          if (this.o.concurrency - this.inflight.size >= minRoom) this.wake?.();
         });
       }
       if (Date.now() - lastGauges > 5_000) {
         lastGauges = Date.now();
         await this.gauges().catch(() => {});
       }
-      // Full claim: there may be more; otherwise wait for a NOTIFY, a finished attempt or the poll.
-      if (claimed.length === 0 || claimed.length < room) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.o.pollMs);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-      }
+      // A full claim may leave more due: go again once there is room. Otherwise (or meanwhile) wait
+      // for a NOTIFY, enough finished attempts, or the poll.
+      if (claimed.length > 0 && claimed.length >= room && this.o.concurrency - this.inflight.size >= minRoom) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.o.pollMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
     }
   }
 
@@ -167,7 +169,7 @@ export class WebhookSender {
         (
           await tx<{ endpoint_id: string; n: number }[]>`
             SELECT endpoint_id, count(*)::int AS n FROM webhook_messages
-            WHERE endpoint_id IN ${tx(ids)} AND status = 'pending' AND leased_until > now()
+            WHERE endpoint_id IN ${tx(ids)} AND leased_until IS NOT NULL AND leased_until > now()
             GROUP BY endpoint_id`
         ).map((r) => [r.endpoint_id, r.n]),
       );
@@ -180,27 +182,26 @@ export class WebhookSender {
         }))
         .filter((r) => r.room > 0);
       if (rooms.length === 0) return [];
+      // Per endpoint, its oldest due messages up to its room, straight off the (endpoint_id, seq) index.
       return tx<Claimed[]>`
         UPDATE webhook_messages m
         SET leased_until = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
         FROM (
-          SELECT x.id FROM (
-            SELECT m.id, m.seq, r.room,
-                   row_number() OVER (PARTITION BY m.endpoint_id ORDER BY m.seq) AS rn
-            FROM webhook_messages m
-            JOIN jsonb_to_recordset(${tx.json(rooms as never)}::jsonb) AS r(endpoint_id uuid, ordered boolean, room int)
-              ON r.endpoint_id = m.endpoint_id
-            WHERE m.status = 'pending' AND m.next_attempt_at <= now()
-              AND (m.leased_until IS NULL OR m.leased_until <= now())
+          SELECT pick.id FROM jsonb_to_recordset(${tx.json(rooms as never)}::jsonb) AS r(endpoint_id uuid, ordered boolean, room int)
+          CROSS JOIN LATERAL (
+            SELECT c.id, c.seq FROM webhook_messages c
+            WHERE c.endpoint_id = r.endpoint_id AND c.status = 'pending' AND c.next_attempt_at <= now()
+              AND (c.leased_until IS NULL OR c.leased_until <= now())
               AND (NOT r.ordered OR NOT EXISTS (
                     SELECT 1 FROM webhook_messages p
-                    WHERE p.endpoint_id = m.endpoint_id AND p.order_id = m.order_id AND p.status = 'pending' AND p.seq < m.seq))
-          ) x
-          WHERE x.rn <= x.room
-          ORDER BY x.seq
+                    WHERE p.endpoint_id = c.endpoint_id AND p.order_id = c.order_id AND p.status = 'pending' AND p.seq < c.seq))
+            ORDER BY c.seq
+            LIMIT r.room
+          ) pick
+          ORDER BY pick.seq
           LIMIT ${room}
-        ) pick, webhook_endpoints e
-        WHERE m.id = pick.id AND e.id = m.endpoint_id
+        ) chosen, webhook_endpoints e
+        WHERE m.id = chosen.id AND e.id = m.endpoint_id
         RETURNING m.id, m.endpoint_id, e.url, m.payload, m.attempts, e.secret_sealed,
                   CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END AS previous_sealed`;
     });
@@ -289,26 +290,67 @@ export class WebhookSender {
     });
   }
 
-  private async record(m: Claimed, startedAt: Date, r: Result): Promise<void> {
-    const attempt = m.attempts + 1;
+  /** Successes waiting to be recorded together: one transaction (one commit) for many. */
+  private successes: { m: Claimed; startedAt: Date; r: Result; done: () => void; fail: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+
+  private record(m: Claimed, startedAt: Date, r: Result): Promise<void> {
     const ok = r.status !== undefined && r.status >= 200 && r.status < 300;
+    if (!ok) return this.recordFailure(m, startedAt, r);
+    return new Promise<void>((done, fail) => {
+      this.successes.push({ m, startedAt, r, done, fail });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flushSuccesses());
+      }
+    });
+  }
+
+  private async flushSuccesses(): Promise<void> {
+    const batch = this.successes;
+    this.successes = [];
+    this.flushScheduled = false;
+    const rows = batch.map(({ m, startedAt, r }) => ({
+      message_id: m.id,
+      endpoint_id: m.endpoint_id,
+      attempt: m.attempts + 1,
+      started_at: startedAt.toISOString(),
+      duration_ms: r.ms,
+      status_code: r.status,
+      response_body: r.body ?? null,
+    }));
+    try {
+      await this.o.sql.begin(async (tx) => {
+        const json = tx.json(rows as never);
+        await tx`
+          INSERT INTO webhook_attempts (message_id, attempt, started_at, duration_ms, status_code, response_body, outcome)
+          SELECT r.message_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.response_body, 'succeeded'
+          FROM jsonb_to_recordset(${json}::jsonb)
+               AS r(message_id uuid, attempt int, started_at timestamptz, duration_ms int, status_code int, response_body text)`;
+        await tx`
+          UPDATE webhook_messages m SET status = 'succeeded', attempts = r.attempt, leased_until = NULL,
+            last_status_code = r.status_code, last_error = NULL, updated_at = now()
+          FROM jsonb_to_recordset(${json}::jsonb) AS r(message_id uuid, attempt int, status_code int)
+          WHERE m.id = r.message_id`;
+        const endpoints = [...new Set(rows.map((r) => r.endpoint_id))];
+        await tx`
+          UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL, blocked_until = NULL, updated_at = now()
+          WHERE id IN ${tx(endpoints)} AND consecutive_failures > 0`;
+      });
+      this.outcomes.inc({ outcome: 'succeeded' }, batch.length);
+      for (const b of batch) b.done();
+    } catch (err) {
+      for (const b of batch) b.fail(err);
+    }
+  }
+
+  private async recordFailure(m: Claimed, startedAt: Date, r: Result): Promise<void> {
+    const attempt = m.attempts + 1;
     const scale = this.o.timeScale;
     await this.o.sql.begin(async (tx) => {
       await tx`
         INSERT INTO webhook_attempts (message_id, attempt, started_at, duration_ms, status_code, error, response_body, outcome)
-        VALUES (${m.id}, ${attempt}, ${startedAt}, ${r.ms}, ${r.status ?? null}, ${r.error ?? null}, ${r.body ?? null},
-                ${ok ? 'succeeded' : 'failed'})`;
-      if (ok) {
-        this.outcomes.inc({ outcome: 'succeeded' });
-        await tx`
-          UPDATE webhook_messages SET status = 'succeeded', attempts = ${attempt}, leased_until = NULL,
-            last_status_code = ${r.status ?? null}, last_error = NULL, updated_at = now()
-          WHERE id = ${m.id}`;
-        await tx`
-          UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL, blocked_until = NULL, updated_at = now()
-          WHERE id = ${m.endpoint_id} AND consecutive_failures > 0`;
-        return;
-      }
+        VALUES (${m.id}, ${attempt}, ${startedAt}, ${r.ms}, ${r.status ?? null}, ${r.error ?? null}, ${r.body ?? null}, 'failed')`;
       const gone = r.status === 410;
       const throttled = r.status === 429 || r.status === 503;
       const waitMs = throttled ? retryAfterMs(r.retryAfter) : undefined;
