@@ -107,7 +107,7 @@ if (import.meta.main) {
   const namespace = process.env.NAMESPACE ?? '';
   const reset = process.argv.includes('--reset') ? resetNamespace(brokers, namespace) : Promise.resolve();
   reset
-    .then(() => ensureTopics(brokers, namespace))
+    .then(() => ensureTopics(brokers, namespace, Number(process.env.KAFKA_REPLICATION_FACTOR ?? 1)))
     .then(
       (created) => {
         process.stdout.write(`[topics] ${created.length > 0 ? `created ${created.join(', ')}` : 'all topics exist'}\n`);

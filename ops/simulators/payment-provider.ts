@@ -80,7 +80,7 @@ async function idempotent(req: Request, scope: string, run: (body: Record<string
 }
 
 Bun.serve({
-  hostname: '127.0.0.1',
+  hostname: process.env.HOST ?? '127.0.0.1',
   port,
   async fetch(req) {
     const url = new URL(req.url);
