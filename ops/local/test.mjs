@@ -26,7 +26,12 @@ const selected = (/** @type {string} */ name) => only.length === 0 || only.some(
 const clusterNodes = selected('platform') ? await redisCluster.up(cfg) : [];
 // The tracking page's browser test drives Debian's Chromium (playwright-core downloads no browser).
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (selected('ops')) ensureAptPackages([{ pkg: 'chromium', probe: () => existsSync(chromium) }]);
+// …and the nginx test runs Debian's nginx in front of the services.
+if (selected('ops'))
+  ensureAptPackages([
+    { pkg: 'chromium', probe: () => existsSync(chromium) },
+    { pkg: 'nginx', probe: () => existsSync('/usr/sbin/nginx') },
+  ]);
 const setupMs = Date.now() - t0;
 // The end-to-end suites append their services' output to .local/logs/e2e-*.log: start each run empty.
 for (const f of readdirSync(cfg.logDir)) if (f.startsWith('e2e-')) rmSync(join(cfg.logDir, f));
@@ -41,6 +46,7 @@ const suites = [
   ['gateway', 'npm', ['test', '-w', 'gateway']],
   ['ws-edge', 'npm', ['test', '-w', 'ws-edge']],
   ['ops + end-to-end', 'npm', ['test', '-w', 'ops']],
+  ['deploy', 'node', ['ops/tools/deploy-check.mjs']],
 ].filter(([name]) => selected(String(name)));
 
 /** @type {[string, boolean, number][]} */
