@@ -20,7 +20,8 @@ interface ReaderFor {
   resolver: ReturnType<avro.Type['createResolver']> | undefined;
 }
 
-export type DecodedEvent = AnyEvent & { schemaId: number };
+/** `traceparent`: the W3C trace context the consumer read from the message's headers, when it had one. */
+export type DecodedEvent = AnyEvent & { schemaId: number; traceparent?: string };
 
 export class EventCodec {
   private readonly writerIds = new Map<EventType, number>();

@@ -29,6 +29,7 @@ interface Received {
   signature: string;
   verified: boolean;
   answered: number;
+  traceparent: string;
 }
 
 /** A receiver on loopback that verifies signatures with the secrets it is told, and answers as scripted. */
@@ -56,6 +57,7 @@ class Receiver {
           signature: headers['webhook-signature'] ?? '',
           verified,
           answered: status,
+          traceparent: headers.traceparent ?? '',
         });
         return new Response(status === 204 ? null : `answer ${status}`, { status, headers: extra });
       },
@@ -138,15 +140,24 @@ async function message(id: string) {
 }
 
 describe('webhooks, delivered for real', () => {
-  test('an order’s status changes reach a subscribed endpoint, signed, in order', async () => {
+  test('an order’s status changes reach a subscribed endpoint, signed, in order, in the request’s trace', async () => {
     const { r, token, user } = await endpoint(['order.validated', 'order.paid', 'order.reserved', 'order.shipped'], { ordered: true });
+    const traceId = randomUUID().replaceAll('-', '');
     const placed = await fetch(`${gatewayUrl}/api/v1/orders`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+      },
       body: JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }], paymentMethodToken: 'pm_card_visa' }),
     });
     expect(placed.status).toBe(201);
+    expect(placed.headers.get('x-trace-id')).toBe(traceId);
     await until('four deliveries', () => r.got.length >= 4 || undefined);
+    // Gateway → outbox → Kafka → every stage → projector → fan-out → delivery: one trace all the way.
+    expect(r.got.map((g) => g.traceparent.split('-')[1])).toEqual([traceId, traceId, traceId, traceId]);
+    expect(new Set(r.got.map((g) => g.traceparent.split('-')[2])).size).toBe(4);
     expect(r.got.map((g) => g.type)).toEqual(['order.validated', 'order.paid', 'order.reserved', 'order.shipped']);
     expect(r.got.every((g) => g.verified)).toBe(true);
     expect(new Set(r.got.map((g) => g.webhookId)).size).toBe(4);

@@ -9,4 +9,5 @@ export * from './metrics';
 export * from './ratelimit/index';
 export * from './shutdown';
 export * from './status-feed/index';
+export * from './trace';
 export * from './webhooks/index';

@@ -44,10 +44,14 @@ export function errorHandler(logger: Logger) {
     else if (code === 'NOT_FOUND') http = new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${request.method} ${path}.`);
     else if (code === 'PARSE') http = new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body could not be parsed.');
     else {
-      logger.error({ err: error, method: request.method, path }, 'unhandled error');
+      logger.error(
+        { err: error, method: request.method, path, requestId: set.headers['x-request-id'], traceId: set.headers['x-trace-id'] },
+        'unhandled error',
+      );
       http = internalError();
     }
-    if (http.status >= 500 && error instanceof HttpError) logger.error({ code: http.code, path }, http.title);
+    if (http.status >= 500 && error instanceof HttpError)
+      logger.error({ code: http.code, path, requestId: set.headers['x-request-id'], traceId: set.headers['x-trace-id'] }, http.title);
     const response = problemResponse(http, path);
     // Headers already decided for this request (request id, rate-limit state) belong on errors too.
     for (const [name, value] of Object.entries(set.headers)) {

@@ -43,6 +43,8 @@ CREATE TABLE webhook_messages (
   leased_until     timestamptz,
   last_status_code integer,
   last_error       text,
+  -- W3C trace context of the request that caused the event, sent on as the delivery's traceparent.
+  traceparent      text,
   created_at       timestamptz NOT NULL DEFAULT now(),
   updated_at       timestamptz NOT NULL DEFAULT now(),
   UNIQUE (endpoint_id, event_id)

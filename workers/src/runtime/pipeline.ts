@@ -18,7 +18,7 @@
  * `event-type` header and skipped without being decoded.
  */
 import { ContractError, type DecodedEvent, type EventCodec, type EventType, isEventType, namespaced } from '@orders/contracts';
-import { type Logger, type Sql, type StatusFeedPublisher, uuidv7 } from '@orders/platform';
+import { childTraceparent, type Logger, type Sql, type StatusFeedPublisher, uuidv7 } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
 import type { DeliveringProducer } from './kafka';
 import type { Router } from './routing';
@@ -73,7 +73,9 @@ export class Pipeline {
     else await this.apply(ready);
     // Emit in message order: outputs of duplicates and of freshly handled events.
     const emitting = items.filter((i) => (i.outcome === 'handled' || i.outcome === 'duplicate') && i.outputs && i.outputs.length > 0);
-    if (!(await this.emitUntilDone(emitting.flatMap((i) => i.outputs ?? [])))) {
+    // Each output continues its input's trace (a new span of it), so a request can be followed downstream.
+    const sends = emitting.flatMap((i) => (i.outputs ?? []).map((o) => ({ o, trace: childTraceparent(i.event?.traceparent) })));
+    if (!(await this.emitUntilDone(sends))) {
       for (const i of emitting) i.outcome = 'abandoned';
     }
     for (const i of items) {
@@ -92,6 +94,8 @@ export class Pipeline {
       try {
         if (!i.message.value) throw new ContractError('CONTRACTS_TRUNCATED', 'message has no value');
         i.event = await this.d.codec.decode(i.message.value);
+        const trace = header(i.message, 'traceparent');
+        if (trace) i.event.traceparent = trace;
         if (!this.handles.has(i.event.type)) i.outcome = 'skipped';
       } catch (err) {
         i.error = err;
@@ -275,9 +279,9 @@ export class Pipeline {
     });
   }
 
-  private emitUntilDone(outputs: Output[]): Promise<boolean> {
+  private emitUntilDone(outputs: { o: Output; trace: string }[]): Promise<boolean> {
     if (outputs.length === 0) return Promise.resolve(true);
-    return untilDone(() => Promise.all(outputs.map((o) => this.emit(o))), {
+    return untilDone(() => Promise.all(outputs.map(({ o, trace }) => this.emit(o, trace))), {
       isStopping: this.d.isStopping,
       logger: this.d.logger,
       what: 'emitting committed outputs',
@@ -286,7 +290,7 @@ export class Pipeline {
     });
   }
 
-  private async emit(o: Output): Promise<void> {
+  private async emit(o: Output, trace: string): Promise<void> {
     if (o.kind === 'feed') {
       await this.d.feed.publish(o.update);
       return;
@@ -295,14 +299,19 @@ export class Pipeline {
     await this.d.producer.send(namespaced(o.topic, this.d.namespace), o.key, value, {
       'event-id': o.payload.eventId,
       'event-type': o.type,
+      traceparent: trace,
     });
   }
 }
 
-function eventTypeHeader(message: Kafka.Message): string | undefined {
+function header(message: Kafka.Message, name: string): string | undefined {
   for (const h of message.headers ?? []) {
-    const v = h['event-type'];
+    const v = h[name];
     if (v !== undefined) return String(v);
   }
   return undefined;
+}
+
+function eventTypeHeader(message: Kafka.Message): string | undefined {
+  return header(message, 'event-type');
 }

@@ -26,7 +26,16 @@ function router(maxRetries = 2) {
   return { r, sent };
 }
 
-const message = { topic: 'ns.orders.events', partition: 2, offset: 41, key: Buffer.from('order-1'), value: Buffer.from('x'), size: 1 };
+const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const message = {
+  topic: 'ns.orders.events',
+  partition: 2,
+  offset: 41,
+  key: Buffer.from('order-1'),
+  value: Buffer.from('x'),
+  size: 1,
+  headers: [{ 'event-type': 'payment.authorized' }, { traceparent: TRACE }] as Record<string, string>[],
+};
 
 describe('routing failed events', () => {
   it('sends retryable failures to the retry topic until the attempts run out, then to the DLQ', async () => {
@@ -47,6 +56,8 @@ describe('routing failed events', () => {
       [sent[2]?.headers['dlq-stage'], sent[2]?.headers['dlq-attempts'], sent[2]?.headers['dlq-error-code']],
       ['payment', '3', 'PAYMENT_PROVIDER_ERROR'],
     );
+    for (const s of sent)
+      assert.deepEqual([s.headers.traceparent, s.headers['event-type']], [TRACE, 'payment.authorized'], 'the trace travels on');
   });
 
   it('dead-letters permanent failures at once', async () => {

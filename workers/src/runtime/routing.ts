@@ -5,7 +5,7 @@
  * attempt. Either way the partition moves on: a poison message never blocks it.
  */
 import { type ConsumerGroup, ContractError, deadLetterTopic, namespaced, retryTopic } from '@orders/contracts';
-import type { Logger } from '@orders/platform';
+import { type Logger, traceIdOf } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
 import type { DeliveringProducer } from './kafka';
 import { PermanentError } from './stage';
@@ -63,11 +63,18 @@ export class Router {
    */
   async route(message: Kafka.Message, err: unknown, attempt: number): Promise<'retried' | 'dead_lettered' | 'abandoned'> {
     const { code, reason } = describe(err);
-    const original = headerMap(message)[RetryHeaders.originalTopic] ?? message.topic;
+    const given = headerMap(message);
+    const original = given[RetryHeaders.originalTopic] ?? message.topic;
+    // What identifies the event and its trace travels with it to the retry and dead-letter topics.
+    const carried = Object.fromEntries(
+      ['event-id', 'event-type', 'traceparent'].flatMap((k) => (given[k] === undefined ? [] : [[k, given[k] as string]])),
+    );
+    const traceId = traceIdOf(given.traceparent);
     const retry = !isPermanent(err) && attempt <= this.o.maxRetries;
     const topic = namespaced(retry ? retryTopic(this.o.group) : deadLetterTopic(this.o.group), this.o.namespace);
     const headers: Record<string, string> = retry
       ? {
+          ...carried,
           [RetryHeaders.attempt]: String(attempt),
           [RetryHeaders.notBefore]: String(Date.now() + this.backoffMs(attempt)),
           [RetryHeaders.originalTopic]: original,
@@ -75,6 +82,7 @@ export class Router {
           [RetryHeaders.errorReason]: reason,
         }
       : {
+          ...carried,
           'dlq-error-code': code,
           'dlq-error-reason': reason,
           'dlq-stage': this.o.stage,
@@ -83,8 +91,8 @@ export class Router {
           'dlq-original-partition': String(message.partition),
           'dlq-original-offset': String(message.offset),
         };
-    if (retry) this.o.logger.warn({ code, reason, attempt, topic: original }, 'event failed; scheduled for retry');
-    else this.o.logger.error({ code, reason, attempts: attempt, topic: original, offset: message.offset }, 'event dead-lettered');
+    if (retry) this.o.logger.warn({ code, reason, attempt, topic: original, traceId }, 'event failed; scheduled for retry');
+    else this.o.logger.error({ code, reason, attempts: attempt, topic: original, offset: message.offset, traceId }, 'event dead-lettered');
     const sent = await untilDone(
       () => this.o.producer.send(topic, message.key?.toString() ?? '', message.value ?? Buffer.alloc(0), headers),
       {

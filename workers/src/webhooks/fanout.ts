@@ -5,6 +5,7 @@
  * (sent on resume); disabled ones get none.
  */
 import { ConsumerGroups, Events, type OrderStatus, Topics, WEBHOOK_EVENT_BY_STATUS, type WebhookPayload } from '@orders/contracts';
+import { childTraceparent } from '@orders/platform';
 import type { BatchStage } from '../runtime/stage';
 
 export const WEBHOOK_CHANNEL = 'webhooks';
@@ -24,15 +25,18 @@ export const webhookFanoutStage: BatchStage = {
         timestamp: new Date(p.occurredAt).toISOString(),
         data: { orderId: p.orderId, status: p.toStatus, previousStatus: p.fromStatus, version: p.version, reason: p.reason },
       };
-      return [{ ord, event_id: p.eventId, user_id: p.userId, order_id: p.orderId, type, payload }];
+      // The delivery continues the trace of the request that caused the change.
+      return [
+        { ord, event_id: p.eventId, user_id: p.userId, order_id: p.orderId, type, payload, traceparent: childTraceparent(e.traceparent) },
+      ];
     });
     if (rows.length > 0) {
       // In partition order, so `seq` (per-order ordering) follows the order's own history.
       const inserted = await tx`
-        INSERT INTO webhook_messages (id, endpoint_id, event_id, event_type, order_id, payload)
-        SELECT gen_random_uuid(), e.id, r.event_id, r.type, r.order_id, r.payload
+        INSERT INTO webhook_messages (id, endpoint_id, event_id, event_type, order_id, payload, traceparent)
+        SELECT gen_random_uuid(), e.id, r.event_id, r.type, r.order_id, r.payload, r.traceparent
         FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
-             AS r(ord int, event_id uuid, user_id uuid, order_id uuid, type text, payload jsonb)
+             AS r(ord int, event_id uuid, user_id uuid, order_id uuid, type text, payload jsonb, traceparent text)
         JOIN webhook_endpoints e ON e.user_id = r.user_id AND e.status <> 'disabled' AND r.type = ANY (e.event_types)
         ORDER BY r.ord, e.id
         ON CONFLICT (endpoint_id, event_id) DO NOTHING`;

@@ -60,6 +60,7 @@ interface Claimed {
   attempts: number;
   secret_sealed: string;
   previous_sealed: string | null;
+  traceparent: string | null;
 }
 
 interface Result {
@@ -202,7 +203,7 @@ export class WebhookSender {
           LIMIT ${room}
         ) chosen, webhook_endpoints e
         WHERE m.id = chosen.id AND e.id = m.endpoint_id
-        RETURNING m.id, m.endpoint_id, e.url, m.payload, m.attempts, e.secret_sealed,
+        RETURNING m.id, m.endpoint_id, e.url, m.payload, m.attempts, e.secret_sealed, m.traceparent,
                   CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END AS previous_sealed`;
     });
     return claimed as Claimed[];
@@ -219,6 +220,8 @@ export class WebhookSender {
       'webhook-id': webhookId,
       'webhook-timestamp': String(timestamp),
       'webhook-signature': sign(secrets, webhookId, timestamp, body),
+      // The trace of the request that caused the event, so a receiver that traces can join it.
+      ...(m.traceparent ? { traceparent: m.traceparent } : {}),
     };
     const startedAt = new Date();
     const result = await this.post(m.url, headers, body);

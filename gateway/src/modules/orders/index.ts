@@ -4,6 +4,7 @@ import { Elysia } from 'elysia';
 import { DomainError } from '../../errors';
 import { authErrors, problems, secured } from '../../http';
 import type { authPlugin } from '../../plugins/auth';
+import { traceOf } from '../../plugins/observability';
 import {
   CancelOrderBody,
   CreateOrderBody,
@@ -34,14 +35,16 @@ export function cancelHandler(orders: OrdersService) {
     body,
     principal,
     set,
+    request,
   }: {
+    request: Request;
     params: { id: string };
     headers: { 'if-match'?: string };
     body: { reason?: string } | null | undefined;
     principal: Principal;
     set: { headers: Record<string, string | number> };
   }) => {
-    const order = await orders.cancel(principal, params.id, parseIfMatch(headers['if-match']), body?.reason);
+    const order = await orders.cancel(principal, params.id, parseIfMatch(headers['if-match']), body?.reason, traceOf(request));
     set.headers.etag = `"${order.version}"`;
     return order;
   };
@@ -52,8 +55,8 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
     .use(auth)
     .post(
       '/',
-      async ({ body, headers, principal, set }) => {
-        const result = await orders.create(principal, body, headers['idempotency-key']);
+      async ({ body, headers, principal, set, request }) => {
+        const result = await orders.create(principal, body, headers['idempotency-key'], traceOf(request));
         set.status = result.status;
         set.headers.location = `/api/v1/orders/${result.order.id}`;
         set.headers.etag = `"${result.order.version}"`;
@@ -97,7 +100,7 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
     )
     .patch(
       '/:id',
-      async ({ params, headers, body, principal, set }) => {
+      async ({ params, headers, body, principal, set, request }) => {
         const version = parseIfMatch(headers['if-match']);
         if (version === undefined) {
           throw new DomainError(
@@ -107,7 +110,7 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
             'Send the ETag you read in If-Match.',
           );
         }
-        const order = await orders.update(principal, params.id, version, body);
+        const order = await orders.update(principal, params.id, version, body, traceOf(request));
         set.headers.etag = `"${order.version}"`;
         return order;
       },

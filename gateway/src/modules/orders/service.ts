@@ -21,6 +21,11 @@ import type { AdminListOrdersQuery, CreateOrderBody, HistoryView, OrderPage, Ord
 import { decodeCursor, encodeCursor } from './pagination';
 import type { OrderDraft, OrderWriter } from './writer';
 
+/** Outbox headers (Kafka headers once published): the request's trace context, when there is one. */
+function traceHeaders(trace: string | undefined): Record<string, string> {
+  return trace ? { traceparent: trace } : {};
+}
+
 export interface OutboxSignal {
   /** Tells the publisher that new rows were committed. */
   wake(): void;
@@ -109,7 +114,7 @@ export class OrdersService {
     return { lines, currency: [...currencies][0] ?? 'EUR', total };
   }
 
-  async create(principal: Principal, body: CreateOrderBody, idempotencyKey?: string): Promise<CreateResult> {
+  async create(principal: Principal, body: CreateOrderBody, idempotencyKey?: string, trace?: string): Promise<CreateResult> {
     const hash = idempotencyKey ? requestHash(body) : null;
     if (idempotencyKey && hash) {
       const replay = await findReplay(this.sql, principal.userId, idempotencyKey, hash);
@@ -156,7 +161,7 @@ export class OrdersService {
         updated_at: now,
       },
       items: lines.map((l) => ({ ...l, order_id: orderId })),
-      outbox: { event_id: eventId, event_type: Events.OrderPlaced, aggregate_id: orderId, payload: event, headers: {} },
+      outbox: { event_id: eventId, event_type: Events.OrderPlaced, aggregate_id: orderId, payload: event, headers: traceHeaders(trace) },
       view,
       idempotency:
         idempotencyKey && hash
@@ -292,7 +297,7 @@ export class OrdersService {
   }
 
   /** Changes lines or payment method while the order is still pending; needs the version (If-Match). */
-  async update(principal: Principal, id: string, ifMatch: number, body: UpdateOrderBody): Promise<OrderView> {
+  async update(principal: Principal, id: string, ifMatch: number, body: UpdateOrderBody, trace?: string): Promise<OrderView> {
     const priced = body.items ? await this.price(body.items) : undefined;
     const view = await this.sql.begin(async (tx) => {
       const row = await this.lockForChange(tx as unknown as Sql, principal, id, ifMatch);
@@ -331,8 +336,8 @@ export class OrdersService {
         paymentMethodToken: tokenRow?.payment_method_token ?? null,
       };
       await tx`
-        INSERT INTO outbox (event_id, event_type, aggregate_id, payload)
-        VALUES (${event.eventId}, ${Events.OrderUpdated}, ${id}, ${tx.json(event as never)})`;
+        INSERT INTO outbox (event_id, event_type, aggregate_id, payload, headers)
+        VALUES (${event.eventId}, ${Events.OrderUpdated}, ${id}, ${tx.json(event as never)}, ${tx.json(traceHeaders(trace))})`;
       return toView({
         ...row,
         currency,
@@ -352,7 +357,13 @@ export class OrdersService {
    * the `order.cancelled` event makes the stages compensate (release stock, refund) and the projector
    * announce the change to the browsers.
    */
-  async cancel(principal: Principal, id: string, ifMatch: number | undefined, reason: string | undefined): Promise<OrderView> {
+  async cancel(
+    principal: Principal,
+    id: string,
+    ifMatch: number | undefined,
+    reason: string | undefined,
+    trace?: string,
+  ): Promise<OrderView> {
     const view = await this.sql.begin(async (tx) => {
       const row = await this.lockForChange(tx as unknown as Sql, principal, id, ifMatch);
       // Fulfillment creates the shipment under the same row lock: once it exists the order has shipped,
@@ -386,8 +397,8 @@ export class OrdersService {
         INSERT INTO order_status_history (order_id, from_status, to_status, reason, version, event_id, occurred_at)
         VALUES (${id}, ${row.status}, 'cancelled', ${why}, ${row.version + 1}, ${event.eventId}, ${now})`;
       await tx`
-        INSERT INTO outbox (event_id, event_type, aggregate_id, payload)
-        VALUES (${event.eventId}, ${Events.OrderCancelled}, ${id}, ${tx.json(event as never)})`;
+        INSERT INTO outbox (event_id, event_type, aggregate_id, payload, headers)
+        VALUES (${event.eventId}, ${Events.OrderCancelled}, ${id}, ${tx.json(event as never)}, ${tx.json(traceHeaders(trace))})`;
       return toView({ ...row, status: 'cancelled', status_reason: why, version: row.version + 1, updated_at: now });
     });
     this.committed(view);
