@@ -6,7 +6,7 @@ import { EventCodec, namespaced, schemaRegistryFor, Topics } from '@orders/contr
 import {
   ACCESS_TOKEN_TTL_SECONDS,
   createPostgres,
-  createRedis,
+  createRedisClient,
   createSigner,
   createVerifier,
   feedKeys,
@@ -30,7 +30,7 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
     applicationName: 'orders-gateway',
     statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
   });
-  const redis = createRedis({ url: env.REDIS_URL, connectionName: 'orders-gateway' });
+  const redis = createRedisClient({ url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-gateway' });
   const jwt = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };
   const verify = createVerifier(jwt, parsePublicKeySet(env.jwtPublicKeys));
   const sign = await createSigner({ ...jwt, ttlSeconds: ACCESS_TOKEN_TTL_SECONDS }, parseSigningKey(env.jwtSigningKey));
@@ -62,6 +62,7 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
   const cacheFeed = subscribeInvalidations({
     cache: orderCache,
     url: env.REDIS_URL,
+    clusterNodes: env.REDIS_CLUSTER_NODES,
     feed: feedKeys(env.NAMESPACE),
     namespace: env.NAMESPACE,
     logger,

@@ -22,8 +22,8 @@ recreateDatabase(cfg, mode.database);
 prepareData(cfg, { database: mode.database, namespace: mode.namespace, seed: 'dev', resetTopics: true });
 const only = process.argv.slice(2);
 const selected = (/** @type {string} */ name) => only.length === 0 || only.some((o) => name.startsWith(o));
-// The 3-master Redis Cluster only the platform suite uses (the rate limiter on Cluster).
-const clusterNodes = selected('platform') ? await redisCluster.up(cfg) : [];
+// The 3-master Redis Cluster the platform and ws-edge suites use (the limiter, the feed, an edge on Cluster).
+const clusterNodes = selected('platform') || selected('ws-edge') ? await redisCluster.up(cfg) : [];
 // The tracking page's browser test drives Debian's Chromium (playwright-core downloads no browser).
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // …and the nginx test runs Debian's nginx in front of the services.
@@ -36,7 +36,12 @@ const setupMs = Date.now() - t0;
 // The end-to-end suites append their services' output to .local/logs/e2e-*.log: start each run empty.
 for (const f of readdirSync(cfg.logDir)) if (f.startsWith('e2e-')) rmSync(join(cfg.logDir, f));
 
-const env = { ...process.env, ...serviceEnv(cfg, mode), REDIS_CLUSTER_NODES: clusterNodes.join(','), FORCE_COLOR: '0' };
+const env = {
+  ...process.env,
+  ...serviceEnv(cfg, mode), // TEST_…: the suites that use the Cluster ask for it; services given REDIS_CLUSTER_NODES would all use it.
+  TEST_REDIS_CLUSTER_NODES: clusterNodes.join(','),
+  FORCE_COLOR: '0',
+};
 const suites = [
   ['lint', 'npm', ['run', 'lint']],
   ['typecheck', 'npm', ['run', 'typecheck']],

@@ -1,5 +1,5 @@
 /**
- * The rate limiter against real Redis: a single server, a 3-master Cluster (REDIS_CLUSTER_NODES), and a
+ * The rate limiter against real Redis: a single server, a 3-master Cluster (TEST_REDIS_CLUSTER_NODES), and a
  * private server the test stops and restarts to exercise the failure policy.
  */
 import assert from 'node:assert/strict';
@@ -25,7 +25,7 @@ import { createMetrics } from '../src/metrics';
 
 const silent = pino({ level: 'silent' });
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const clusterNodes = (process.env.REDIS_CLUSTER_NODES ?? '').split(',').filter(Boolean);
+const clusterNodes = (process.env.TEST_REDIS_CLUSTER_NODES ?? '').split(',').filter(Boolean);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function limiter(redis: Redis | Cluster, algorithm: Algorithm = 'log', extra: { timeoutMs?: number; retryAfterMs?: number } = {}) {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { StatusUpdate } from '@orders/contracts';
 import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
-import { createRedis } from '../src/clients/redis';
+import { createRedis, createRedisClient } from '../src/clients/redis';
 import { type FeedKeys, feedKeys, latestSeq, parseStatusUpdate, readSince, StatusFeedPublisher } from '../src/status-feed/index';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -111,5 +111,45 @@ describe('status feed on real Redis', () => {
   it('survives a script cache flush (EVALSHA falls back to EVAL)', async () => {
     await redis.script('FLUSH');
     assert.equal(await publisher.publish(update(randomUUID(), 1)), true);
+  });
+});
+
+describe('status feed on a real Redis Cluster (TEST_REDIS_CLUSTER_NODES)', () => {
+  const nodes = (process.env.TEST_REDIS_CLUSTER_NODES ?? '').split(',').filter(Boolean);
+  async function until(pred: () => boolean, ms = 5_000) {
+    const end = Date.now() + ms;
+    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  }
+  it('stores, publishes cluster-wide and recovers per user, whatever slot the user lands in', async () => {
+    assert.ok(nodes.length >= 3, 'npm test starts a 3-master Cluster for this suite');
+    const cluster = createRedisClient({ url: url, clusterNodes: nodes, connectionName: 'test-feed-cluster' });
+    const sub = createRedisClient({ url: url, clusterNodes: nodes, connectionName: 'test-feed-cluster-sub', commandTimeoutMs: 0 });
+    try {
+      const keys = feedKeys(`c${randomUUID().slice(0, 8)}`);
+      const got: StatusUpdate[] = [];
+      sub.on('message', (_c: string, text: string) => {
+        const u = parseStatusUpdate(text);
+        if (u) got.push(u);
+      });
+      await sub.subscribe(keys.channel);
+      const publisher = new StatusFeedPublisher(cluster, keys);
+      // Enough users that their hash-tagged keys spread over all three masters.
+      const users = Array.from({ length: 12 }, () => randomUUID());
+      for (const u of users) for (let seq = 1; seq <= 3; seq++) assert.equal(await publisher.publish(update(u, seq)), true);
+      await until(() => got.length === users.length * 3);
+      assert.equal(got.length, users.length * 3, 'every update reached the one subscription');
+      for (const u of users) {
+        assert.equal(await latestSeq(cluster, keys, u), 3);
+        const since = await readSince(cluster, keys, u, 1);
+        assert.ok(since.ok);
+        assert.deepEqual(
+          since.updates.map((x) => x.seq),
+          [2, 3],
+        );
+      }
+    } finally {
+      cluster.disconnect();
+      sub.disconnect();
+    }
   });
 });

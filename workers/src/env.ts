@@ -13,6 +13,8 @@ const spec = {
   DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'], secret: true }),
   DATABASE_POOL_MAX: int({ default: 10, min: 1, max: 200 }),
   REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
+  /** Redis Cluster seed nodes (host:port, comma-separated); when set, REDIS_URL is not used. */
+  REDIS_CLUSTER_NODES: list({ default: [], minItems: 0 }),
   KAFKA_BROKERS: list({ default: ['127.0.0.1:9092'] }),
   KAFKA_CLIENT_ID: str({ default: 'orders-workers' }),
   KAFKA_SESSION_TIMEOUT_MS: int({ default: 10_000, min: 1_000 }),

@@ -7,7 +7,7 @@ import {
   createLogger,
   createMetrics,
   createPostgres,
-  createRedis,
+  createRedisClient,
   DestinationPolicy,
   feedKeys,
   SecretBox,
@@ -29,7 +29,7 @@ const logger = createLogger({ service: 'workers', level: env.LOG_LEVEL });
 const metrics = createMetrics('workers');
 
 const sql = createPostgres({ url: env.DATABASE_URL, max: env.DATABASE_POOL_MAX, applicationName: 'orders-workers' });
-const redis = createRedis({ url: env.REDIS_URL, connectionName: 'orders-workers' });
+const redis = createRedisClient({ url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-workers' });
 const registry = schemaRegistryFor(env.SCHEMA_REGISTRY_URL || undefined);
 const codec = new EventCodec(registry);
 await codec.prepare();

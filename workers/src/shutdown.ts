@@ -3,7 +3,7 @@
  * what it stored and leaves its group), flush the producer, then close clients and the HTTP side.
  */
 import type { Server } from 'node:http';
-import { createShutdown, type Logger, type Redis, type Shutdown, type Sql } from '@orders/platform';
+import { createShutdown, type Logger, type RedisClient, type Shutdown, type Sql } from '@orders/platform';
 import type { DeliveringProducer } from './runtime/kafka';
 import type { StageRunner } from './runtime/runner';
 
@@ -12,7 +12,7 @@ export function workersShutdown(opts: {
   timeoutMs: number;
   runners: StageRunner[];
   producer: DeliveringProducer;
-  redis: Redis;
+  redis: RedisClient;
   sql: Sql;
   http: Server;
   scorer: { close(): Promise<void> };

@@ -5,6 +5,7 @@ import {
   commonSpec,
   fromInlineOrFile,
   int,
+  list,
   loadRateLimitPolicy,
   optionalStr,
   parseEnv,
@@ -18,6 +19,8 @@ const spec = {
   HOST: str({ default: '127.0.0.1' }),
   PORT: port({ default: 8090 }),
   REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
+  /** Redis Cluster seed nodes (host:port, comma-separated); when set, REDIS_URL is not used. */
+  REDIS_CLUSTER_NODES: list({ default: [], minItems: 0 }),
   JWT_ISSUER: str({ default: 'order-platform' }),
   JWT_AUDIENCE: str({ default: 'order-platform-api' }),
   JWT_PUBLIC_KEYS: optionalStr(),

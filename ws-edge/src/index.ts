@@ -3,7 +3,7 @@ import {
   ConnectionSlots,
   createLogger,
   createMetrics,
-  createRedis,
+  createRedisClient,
   createShutdown,
   createVerifier,
   feedKeys,
@@ -23,7 +23,12 @@ const keys = feedKeys(env.NAMESPACE);
 const delivered = metrics.counter('ws_feed_messages_total', 'Feed messages received from Redis', ['outcome']);
 
 // A dedicated connection: in subscribe mode it can do nothing else. No command timeout: it waits for messages.
-const subscriber = createRedis({ url: env.REDIS_URL, connectionName: 'orders-ws-edge-sub', commandTimeoutMs: 0 });
+const subscriber = createRedisClient({
+  url: env.REDIS_URL,
+  clusterNodes: env.REDIS_CLUSTER_NODES,
+  connectionName: 'orders-ws-edge-sub',
+  commandTimeoutMs: 0,
+});
 let subscribed = false;
 let interrupted = false;
 subscriber.on('ready', () => {
@@ -44,7 +49,12 @@ subscriber.on('close', () => {
 });
 
 // Commands (connection slots) on their own connection: the subscriber cannot run any.
-const redis = createRedis({ url: env.REDIS_URL, connectionName: 'orders-ws-edge', commandTimeoutMs: 500 });
+const redis = createRedisClient({
+  url: env.REDIS_URL,
+  clusterNodes: env.REDIS_CLUSTER_NODES,
+  connectionName: 'orders-ws-edge',
+  commandTimeoutMs: 500,
+});
 const ws = env.rateLimits.websocket;
 const slots = env.RATE_LIMIT_ENABLED ? new ConnectionSlots(redis, env.NAMESPACE, ws.connectionsPerUser, ws.slotTtlMs) : undefined;
 

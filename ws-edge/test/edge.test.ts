@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
-import { ACCESS_TOKEN_TTL_SECONDS, createRedis, createSigner, feedKeys, parseSigningKey, StatusFeedPublisher } from '@orders/platform';
+import {
+  ACCESS_TOKEN_TTL_SECONDS,
+  createRedis,
+  createRedisClient,
+  createSigner,
+  feedKeys,
+  parseSigningKey,
+  StatusFeedPublisher,
+} from '@orders/platform';
 import type { Subprocess } from 'bun';
 
 const PORT = 18_190 + Math.floor(Math.random() * 100);
@@ -93,7 +101,7 @@ time.sleep(60)
 const SLOT_TTL_MS = 3_000;
 
 /** Starts a real ws-edge process; every edge of this file shares the namespace (one Redis world). */
-async function spawnEdge(port: number): Promise<Subprocess> {
+async function spawnEdge(port: number, extraEnv: Record<string, string> = {}): Promise<Subprocess> {
   const proc = Bun.spawn(['../node_modules/.bin/bun', 'src/index.ts'], {
     cwd: `${import.meta.dir}/..`,
     env: {
@@ -107,6 +115,8 @@ async function spawnEdge(port: number): Promise<Subprocess> {
       RATE_LIMIT_WS_MESSAGES_PER_SECOND: '10',
       RATE_LIMIT_WS_SLOT_TTL_MS: String(SLOT_TTL_MS),
       WS_MAX_BUFFERED_BYTES: String(64 * 1024),
+      REDIS_CLUSTER_NODES: '',
+      ...extraEnv,
     },
     stdout: 'pipe',
     stderr: 'pipe',
@@ -358,6 +368,40 @@ describe('ws-edge', () => {
     expect(await c.until(() => c.frames.some((f) => f.type === 'resumed'))).toBe(true);
     expect(statusFrames(c).some((f) => f.eventId === meanwhile.eventId)).toBe(true);
     c.ws.close();
+  });
+
+  test('on a Redis Cluster: delivery, connection slots and resume work the same', async () => {
+    const nodes = (process.env.TEST_REDIS_CLUSTER_NODES ?? '').split(',').filter(Boolean);
+    expect(nodes.length).toBeGreaterThanOrEqual(3);
+    const port5 = PORT + 400;
+    const onCluster = await spawnEdge(port5, { REDIS_CLUSTER_NODES: nodes.join(',') });
+    const cluster = createRedisClient({ url: process.env.REDIS_URL as string, clusterNodes: nodes, connectionName: 'edge-test-cluster' });
+    try {
+      const clusterFeed = new StatusFeedPublisher(cluster, feedKeys(NAMESPACE));
+      const url = `ws://127.0.0.1:${port5}/ws/orders`;
+      const users = await Promise.all(Array.from({ length: 6 }, () => token()));
+      const clients = users.map((u) => new Client(authFrame(u.token), undefined, url));
+      for (const c of clients) await c.ready();
+      const updates = users.map((u) => update(u.userId, 1));
+      for (const u of updates) await clusterFeed.publish(u);
+      for (const [n, c] of clients.entries())
+        expect(await c.until(() => statusFrames(c).some((f) => f.eventId === updates[n]?.eventId))).toBe(true);
+      // Away, then back: what was missed comes from the user's sorted set on whichever master holds it.
+      const first = clients[0] as Client;
+      first.ws.close();
+      const missed = [update(users[0]?.userId as string, 2), update(users[0]?.userId as string, 3)];
+      for (const m of missed) await clusterFeed.publish(m);
+      const back = new Client(authFrame(users[0]?.token as string), undefined, url);
+      await back.ready();
+      back.ws.send(resumeFrame(1));
+      expect(await back.until(() => back.frames.some((f) => f.type === 'resumed'))).toBe(true);
+      expect(statusFrames(back).map((f) => f.eventId)).toEqual(missed.map((m) => m.eventId));
+      for (const c of [...clients, back]) c.ws.close();
+    } finally {
+      cluster.disconnect();
+      onCluster.kill('SIGTERM');
+      await onCluster.exited;
+    }
   });
 
   test('a client that stops reading is closed (4408) once its send buffer passes the bound; others keep flowing', async () => {

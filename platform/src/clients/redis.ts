@@ -2,9 +2,12 @@
  * Redis through ioredis. Commands fail fast when Redis is away (bounded retries, no unbounded offline
  * queue), so callers can apply their own policy (fail open, fail closed) instead of hanging.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
-export { Redis } from 'ioredis';
+export { Cluster, Redis } from 'ioredis';
+
+/** A single Redis or a Redis Cluster: what the services hold (REDIS_CLUSTER_NODES chooses). */
+export type RedisClient = Redis | Cluster;
 
 export interface RedisClientOptions {
   url: string;
@@ -29,6 +32,40 @@ export function createRedis(opts: RedisClientOptions): Redis {
   });
   // Connection errors surface as failed commands where the caller decides (fail open, fail closed);
   // without a listener ioredis would also print each reconnect attempt to stderr.
+  client.on('error', opts.onError ?? (() => {}));
+  return client;
+}
+
+/**
+ * A Redis Cluster client when `clusterNodes` (host:port seeds) are given, else a single Redis at `url`.
+ * Every key the services use is hash-tagged per subject or user, so each script and pipeline stays in
+ * one slot; pub/sub channels are cluster-wide.
+ */
+export function createRedisClient(opts: RedisClientOptions & { clusterNodes?: string[] }): RedisClient {
+  const nodes = (opts.clusterNodes ?? []).filter(Boolean);
+  if (nodes.length === 0) return createRedis(opts);
+  // The Cluster's credentials come from REDIS_URL's user info, as for a single Redis.
+  const { username, password, protocol } = new URL(opts.url);
+  const client = new Cluster(
+    nodes.map((n) => {
+      const [host, port] = n.split(':');
+      return { host: host as string, port: Number(port ?? 6379) };
+    }),
+    {
+      enableAutoPipelining: true,
+      clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+      redisOptions: {
+        connectionName: opts.connectionName,
+        connectTimeout: 2_000,
+        commandTimeout: opts.commandTimeoutMs === 0 ? undefined : (opts.commandTimeoutMs ?? 1_000),
+        maxRetriesPerRequest: 2,
+        ...(username ? { username: decodeURIComponent(username) } : {}),
+        ...(password ? { password: decodeURIComponent(password) } : {}),
+        ...(protocol === 'rediss:' ? { tls: {} } : {}),
+        ...opts.extra,
+      },
+    },
+  );
   client.on('error', opts.onError ?? (() => {}));
   return client;
 }

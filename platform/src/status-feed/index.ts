@@ -12,7 +12,7 @@
  * a sequence already present is refused as a duplicate (a redelivered event).
  */
 import type { StatusUpdate } from '@orders/contracts';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export interface FeedKeys {
   channel: string;
@@ -41,7 +41,7 @@ redis.call('PUBLISH', ARGV[3], ARGV[2])
 return 1
 `;
 
-type FeedRedis = Redis & {
+type FeedRedis = (Redis | Cluster) & {
   ordersFeedPublish(key: string, seq: string, json: string, channel: string, maxlen: string, ttl: string): Promise<number>;
 };
 
@@ -49,7 +49,7 @@ export class StatusFeedPublisher {
   private readonly redis: FeedRedis;
 
   constructor(
-    redis: Redis,
+    redis: Redis | Cluster,
     private readonly keys: FeedKeys,
   ) {
     // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (after a Redis restart or failover).
@@ -83,7 +83,13 @@ export type RecoveryResult = { ok: true; updates: StatusUpdate[] } | { ok: false
  * update is never trimmed): otherwise the set expired or was lost with Redis, and the client may have
  * missed anything.
  */
-export async function readSince(redis: Redis, keys: FeedKeys, userId: string, afterSeq: number, latestSeq = 0): Promise<RecoveryResult> {
+export async function readSince(
+  redis: Redis | Cluster,
+  keys: FeedKeys,
+  userId: string,
+  afterSeq: number,
+  latestSeq = 0,
+): Promise<RecoveryResult> {
   const key = keys.recent(userId);
   const replies = await redis
     .pipeline()
@@ -103,7 +109,7 @@ export async function readSince(redis: Redis, keys: FeedKeys, userId: string, af
 }
 
 /** The highest sequence Redis holds for a user (0: none): where a freshly connected client starts. */
-export async function latestSeq(redis: Redis, keys: FeedKeys, userId: string): Promise<number> {
+export async function latestSeq(redis: Redis | Cluster, keys: FeedKeys, userId: string): Promise<number> {
   const [, score] = await redis.zrevrange(keys.recent(userId), 0, 0, 'WITHSCORES');
   return score === undefined ? 0 : Number(score);
 }

@@ -12,7 +12,7 @@
  * PostgreSQL with row locks and versions, so a stale read can never cause a lost update (If-Match on a
  * stale version answers 412).
  */
-import { createRedis, type FeedKeys, type Logger, type Metrics, parseStatusUpdate, type Redis } from '@orders/platform';
+import { createRedisClient, type FeedKeys, type Logger, type Metrics, parseStatusUpdate } from '@orders/platform';
 import type { OrderView } from './model';
 
 export class OrderCache {
@@ -88,12 +88,24 @@ export function invalidationChannel(namespace: string): string {
  * Keeps the cache honest across instances: one Redis subscription for the live feed (status changes)
  * and the invalidation channel (other gateways' writes). Returns the function that closes it.
  */
-export function subscribeInvalidations(opts: { cache: OrderCache; url: string; feed: FeedKeys; namespace: string; logger: Logger }): {
+export function subscribeInvalidations(opts: {
+  cache: OrderCache;
+  url: string;
+  clusterNodes?: string[];
+  feed: FeedKeys;
+  namespace: string;
+  logger: Logger;
+}): {
   close(): Promise<void>;
 } {
   const { cache } = opts;
   if (!cache.enabled) return { close: async () => {} };
-  const sub: Redis = createRedis({ url: opts.url, connectionName: 'orders-gateway-cache', commandTimeoutMs: 0 });
+  const sub = createRedisClient({
+    url: opts.url,
+    clusterNodes: opts.clusterNodes,
+    connectionName: 'orders-gateway-cache',
+    commandTimeoutMs: 0,
+  });
   const channel = invalidationChannel(opts.namespace);
   let wasReady = false;
   sub.on('ready', () => {
