@@ -2,6 +2,7 @@
  * The gateway's whole configuration, parsed and validated once at start-up. Nothing else in the
  * gateway reads `process.env`.
  */
+import { isIP } from 'node:net';
 import {
   bool,
   ConfigError,
@@ -67,7 +68,7 @@ const spec = {
   RATE_LIMIT_ENABLED: bool({ default: true }),
   /** A limiter call slower than this is answered by the in-memory fallback (login: refused). */
   RATE_LIMIT_TIMEOUT_MS: int({ default: 50, min: 1, max: 5_000 }),
-  /** Peers whose X-Forwarded-For is believed (the load balancer); nobody's by default. */
+  /** Peers whose X-Forwarded-For is believed (the load balancer): addresses or CIDR ranges; nobody's by default. */
   TRUSTED_PROXIES: list({ default: [], minItems: 0 }),
   /** The key webhook secrets are sealed with (32 bytes, base64; inline or a file), shared with the dispatcher. */
   WEBHOOK_SECRET_KEY: { ...optionalStr(), secret: true },
@@ -89,6 +90,12 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const rateLimits = loadRateLimitPolicy(source);
   const problems: string[] = [];
   const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
+  const badProxies = env.TRUSTED_PROXIES.filter((e) => {
+    const [address, prefix] = e.split('/');
+    const family = isIP(address ?? '');
+    return family === 0 || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)));
+  });
+  if (badProxies.length > 0) problems.push(`TRUSTED_PROXIES must list IP addresses or CIDR ranges: ${badProxies.join(', ')}`);
   if (env.TRACKING_WS_URL && !/^wss?:\/\/[^\s"'<>]+$/.test(env.TRACKING_WS_URL))
     problems.push('TRACKING_WS_URL must be a ws:// or wss:// URL');
   const webhookKey = fromInlineOrFile(env.WEBHOOK_SECRET_KEY, env.WEBHOOK_SECRET_KEY_FILE, 'WEBHOOK_SECRET_KEY', problems);

@@ -8,6 +8,7 @@
  * The client IP is the socket's peer, unless that peer is a configured trusted proxy: then the
  * right-most X-Forwarded-For address that is not itself a trusted proxy.
  */
+import { BlockList, isIP } from 'node:net';
 import {
   type Decision,
   HttpError,
@@ -22,7 +23,35 @@ import {
 export interface Limits {
   limiter: RateLimiter;
   policy: RateLimitPolicy;
-  trustedProxies: ReadonlySet<string>;
+  trustedProxies: TrustedProxies;
+}
+
+/**
+ * The proxies whose X-Forwarded-For is believed: addresses and CIDR ranges (a Kubernetes ingress's pod
+ * range, a compose network), IPv4 and IPv6; an IPv4-mapped IPv6 peer is judged as IPv4.
+ */
+export class TrustedProxies {
+  private readonly list = new BlockList();
+  readonly size: number;
+
+  constructor(entries: readonly string[]) {
+    for (const e of entries) {
+      const [address, prefix] = e.split('/') as [string, string | undefined];
+      const family = isIP(address);
+      if (family === 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) throw new Error(`not an IP address or CIDR range: ${e}`);
+      const type = family === 4 ? 'ipv4' : 'ipv6';
+      if (prefix === undefined) this.list.addAddress(address, type);
+      else this.list.addSubnet(address, Number(prefix), type);
+    }
+    this.size = entries.length;
+  }
+
+  has(ip: string): boolean {
+    if (this.size === 0) return false;
+    const plain = ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+    const family = isIP(plain);
+    return family !== 0 && this.list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+  }
 }
 
 type Headers = Record<string, string | number | undefined>;
@@ -32,7 +61,7 @@ export function endpointOf(method: string, route: string): string {
   return `${method} ${route.length > 1 ? route.replace(/\/$/, '') : route}`;
 }
 
-export function clientIp(request: Request, peer: string | undefined, trusted: ReadonlySet<string>): string {
+export function clientIp(request: Request, peer: string | undefined, trusted: { has(ip: string): boolean }): string {
   // No socket means the request was handed to the app in-process (tests): it came from this host.
   const socket = peer ?? '127.0.0.1';
   if (!trusted.has(socket)) return socket;
