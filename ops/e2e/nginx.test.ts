@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServices } from '../local/services.mjs';
 import { renderNginx } from '../nginx/render.mjs';
@@ -113,6 +113,18 @@ describe('nginx in front of the gateway and the edge', () => {
     const served = after.map((n, i) => n - (before[i] ?? 0));
     expect(served.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(40);
     for (const n of served) expect(n).toBeGreaterThanOrEqual(10);
+  });
+
+  test('logs JSON lines whose request id is the one the gateway answered with', async () => {
+    const r = await fetch(`${base}/healthz`);
+    const requestId = r.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f]{32}$/);
+    await Bun.sleep(100);
+    const lines = readFileSync(join(prefix, 'access.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.request_id === requestId)).toMatchObject({ method: 'GET', uri: '/healthz', status: 200 });
   });
 
   test('refuses bodies above 64 KiB before they reach a gateway', async () => {
