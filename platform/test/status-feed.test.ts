@@ -90,7 +90,7 @@ describe('status feed on real Redis', () => {
     assert.deepEqual(await readSince(redis, keys, user, 7), { ok: false, reason: 'gap' }, 'the client is ahead of Redis');
     await redis.del(keys.recent(user));
     assert.deepEqual(await readSince(redis, keys, user, 3), { ok: false, reason: 'gap' }, 'nothing left to prove it');
-    assert.deepEqual(await readSince(redis, keys, user, 0), { ok: true, updates: [] }, 'a client that saw nothing misses nothing');
+    assert.deepEqual(await readSince(redis, keys, user, 0), { ok: false, reason: 'gap' }, 'no feed at all: lost, or never any');
   });
 
   it('stores and publishes a lower sequence that arrives late, and recovery reads in sequence order', async () => {

@@ -145,6 +145,8 @@ export function startEdge(o: EdgeOptions) {
       return true;
     } catch (err) {
       o.logger.warn({ err: (err as Error).message }, 'connection limit not enforced: Redis unavailable');
+      // The acquire may still have landed in Redis after our timeout: give that slot back (or let it expire).
+      o.slots.release(principal.userId, ws.data.id).catch(() => {});
       return true;
     }
   }
@@ -155,6 +157,9 @@ export function startEdge(o: EdgeOptions) {
    * verified as they come (the promise), admitted in the order they came.
    */
   function admitInOrder(ws: ServerWebSocket<SocketData>, principal: Promise<Principal>): Promise<void> {
+    // Handled now, not only when its turn comes: a bad token behind a slow admission would otherwise be
+    // an unhandled rejection, and that stops the process.
+    principal.catch(() => {});
     const next = ws.data.admitting.then(async () => admit(ws, await principal));
     ws.data.admitting = next.catch(() => {});
     return next;

@@ -282,6 +282,21 @@ describe('ws-edge', () => {
     later.ws.close();
   });
 
+  test('a bad token right behind a good one closes that socket, never the edge', async () => {
+    const u = await token();
+    const c = new Client();
+    await c.until(() => c.ws.readyState === WebSocket.OPEN);
+    // Sent together: the bad token's verification fails while the good one is still being admitted.
+    c.ws.send(authFrame(u.token));
+    c.ws.send(authFrame('x'));
+    await c.closedWith(4401);
+    await Bun.sleep(300);
+    expect(edge.exitCode).toBeNull();
+    const next = new Client(authFrame((await token()).token));
+    await next.ready();
+    next.ws.close();
+  });
+
   test('a connection sending faster than its message rate gets error frames, then 4429', async () => {
     const u = await token();
     const c = new Client(authFrame(u.token));

@@ -95,13 +95,17 @@ export async function readSince(
     .pipeline()
     .zrangebyscore(key, `(${afterSeq}`, '+inf', 'LIMIT', 0, FEED_MAXLEN)
     .zcount(key, afterSeq, afterSeq)
+    .exists(key)
     .exec();
   const failed = replies?.find(([err]) => err)?.[0];
   if (!replies || failed) throw failed ?? new Error('recovery read failed');
   const members = replies[0]?.[1] as string[];
   const anchored = (replies[1]?.[1] as number) > 0;
+  const exists = (replies[2]?.[1] as number) > 0;
   const updates = members.map((m) => JSON.parse(m) as StatusUpdate);
   if (updates.length === 0 && afterSeq > 0 && !anchored) return { ok: false, reason: 'gap' };
+  // Nothing at all: never any update, or expired or lost with Redis. Only a re-read can tell.
+  if (updates.length === 0 && afterSeq === 0 && !exists) return { ok: false, reason: 'gap' };
   for (let i = 0; i < updates.length; i++) if (updates[i]?.seq !== afterSeq + 1 + i) return { ok: false, reason: 'gap' };
   const last = updates[updates.length - 1]?.seq ?? afterSeq;
   if (latestSeq > last) return { ok: false, reason: 'gap' };

@@ -62,11 +62,14 @@ export function nextDelayMs(attempt: number, scale: number, random = Math.random
 }
 
 /** `Retry-After` as ms from now (delta-seconds or an HTTP date); undefined when absent or unreadable. */
+const RETRY_AFTER_MAX_MS = 24 * 3_600_000;
+
 export function retryAfterMs(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  // Capped: a receiver asking for years (or more than a timestamp holds) waits a day.
+  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()) * 1000, RETRY_AFTER_MAX_MS);
   const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), RETRY_AFTER_MAX_MS);
 }
 
 // ── SSRF ────────────────────────────────────────────────────────────────────────────────────────
@@ -94,7 +97,12 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128], // unspecified
   ['::1', 128],
+  ['::', 96], // IPv4-compatible (deprecated): embeds an IPv4 address (::7f00:1)
+  ['::ffff:0:0:0', 96], // IPv4-translated
   ['64:ff9b::', 96], // NAT64: embeds an IPv4 address
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['2002::', 16], // 6to4: embeds an IPv4 address
+  ['fec0::', 10], // site-local (deprecated)
   ['100::', 64], // discard
   ['2001:db8::', 32], // documentation
   ['fc00::', 7], // unique local
@@ -174,7 +182,8 @@ export class DestinationPolicy {
     if (addresses.length === 0) throw new UnsafeDestinationError(`${host} does not resolve`);
     if (!this.isAllowed(host)) {
       const bad = addresses.find((a) => !isPublicAddress(a.address));
-      if (bad) throw new UnsafeDestinationError(`${host} resolves to ${bad.address}, which is not a public address`);
+      // The address itself stays out of the message: answers must not map someone's internal DNS.
+      if (bad) throw new UnsafeDestinationError(`${host} resolves to what is not a public address`);
     }
     return addresses;
   }

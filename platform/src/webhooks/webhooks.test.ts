@@ -79,6 +79,7 @@ describe('retry schedule', () => {
     assert.equal(retryAfterMs('3'), 3_000);
     assert.equal((retryAfterMs(new Date(Date.now() + 10_000).toUTCString(), Date.now()) as number) > 8_000, true);
     assert.equal(retryAfterMs('soon'), undefined);
+    assert.equal(retryAfterMs('99999999999999999999'), 86_400_000, 'capped at a day');
     assert.equal(retryAfterMs(null), undefined);
   });
 });
@@ -105,6 +106,10 @@ describe('SSRF guard', () => {
       '::ffff:10.0.0.1',
       '::ffff:7f00:1',
       '64:ff9b::7f00:1',
+      '::7f00:1',
+      '::ffff:0:7f00:1',
+      '2002:7f00:1::1',
+      'fec0::1',
       'not-an-ip',
     ])
       assert.equal(isPublicAddress(a), false, a);

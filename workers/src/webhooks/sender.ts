@@ -21,6 +21,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import {
   type DestinationPolicy,
   type Logger,
@@ -61,6 +62,11 @@ interface Claimed {
   secret_sealed: string;
   previous_sealed: string | null;
   traceparent: string | null;
+  /**
+   * The lease this dispatcher holds: a result is recorded only while it is this one's. Compared as text:
+   * a JS Date (and postgres.js's timestamptz parameters) would drop the microseconds.
+   */
+  lease: string;
 }
 
 interface Result {
@@ -74,6 +80,7 @@ interface Result {
 const RESPONSE_KEPT = 1_024;
 const RESPONSE_READ = 64 * 1_024;
 const USER_AGENT = 'order-platform-webhooks/1.0';
+const noNul = (text: string) => text.replaceAll('\u0000', '');
 
 export class WebhookSender {
   private running = false;
@@ -161,9 +168,13 @@ export class WebhookSender {
           AND EXISTS (SELECT 1 FROM webhook_messages m
                       WHERE m.endpoint_id = e.id AND m.status = 'pending' AND m.next_attempt_at <= now()
                         AND (m.leased_until IS NULL OR m.leased_until <= now()))
+          -- Endpoints already at their bound are left out before the LIMIT: they cannot starve the rest.
+          AND (SELECT count(*) FROM webhook_messages l
+               WHERE l.endpoint_id = e.id AND l.leased_until IS NOT NULL AND l.leased_until > now()) < ${this.o.maxInFlightPerEndpoint}
         ORDER BY e.updated_at
         LIMIT 500
-        FOR UPDATE SKIP LOCKED`;
+        -- NO KEY: still one claimer per endpoint, without blocking the fan-out's inserts (their FK lock).
+        FOR NO KEY UPDATE SKIP LOCKED`;
       if (endpoints.length === 0) return [];
       const ids = endpoints.map((e) => e.id);
       const busy = new Map(
@@ -203,7 +214,9 @@ export class WebhookSender {
           LIMIT ${room}
         ) chosen, webhook_endpoints e
         WHERE m.id = chosen.id AND e.id = m.endpoint_id
-        RETURNING m.id, m.endpoint_id, e.url, m.payload, m.attempts, e.secret_sealed, m.traceparent,
+          -- Re-checked on the row itself: a message recorded meanwhile by another dispatcher is not taken.
+          AND m.status = 'pending' AND (m.leased_until IS NULL OR m.leased_until <= now())
+        RETURNING m.id, m.endpoint_id, e.url, m.payload, m.attempts, e.secret_sealed, m.traceparent, m.leased_until::text AS lease,
                   CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END AS previous_sealed`;
     });
     return claimed as Claimed[];
@@ -213,7 +226,14 @@ export class WebhookSender {
     const body = JSON.stringify(m.payload);
     const webhookId = `msg_${m.id.replaceAll('-', '')}`;
     const timestamp = Math.floor(Date.now() / 1000);
-    const secrets = [this.o.box.open(m.secret_sealed), ...(m.previous_sealed ? [this.o.box.open(m.previous_sealed)] : [])];
+    let secrets: string[];
+    try {
+      secrets = [this.o.box.open(m.secret_sealed), ...(m.previous_sealed ? [this.o.box.open(m.previous_sealed)] : [])];
+    } catch {
+      // Never sent, but counted: otherwise the lease would run out and the message come back for ever.
+      await this.record(m, new Date(), { error: 'the endpoint secret could not be opened (WEBHOOK_SECRET_KEY changed?)', ms: 0 });
+      return;
+    }
     const headers = {
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
@@ -236,8 +256,9 @@ export class WebhookSender {
     let url: URL;
     try {
       url = this.o.policy.checkUrl(raw);
-      // IP literals never reach `lookup`: check them (and resolve names for a clear error) first.
-      await this.o.policy.resolve(url.hostname);
+      // IP literals never reach `lookup`: check them here. Names are resolved and checked by `lookup` at
+      // connect time, inside the request's own timeout (a DNS server that never answers costs one attempt).
+      if (isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0) await this.o.policy.resolve(url.hostname);
     } catch (err) {
       return { error: `refused: ${(err as Error).message}`, ms: ms() };
     }
@@ -269,7 +290,8 @@ export class WebhookSender {
           const finish = () =>
             done({
               status: res.statusCode,
-              body: Buffer.concat(chunks).toString('utf8').slice(0, RESPONSE_KEPT),
+              // PostgreSQL text cannot hold NUL: a receiver's binary answer must not break the record.
+              body: noNul(Buffer.concat(chunks).toString('utf8').slice(0, RESPONSE_KEPT)),
               retryAfter: res.headers['retry-after'] ?? null,
             });
           res.on('end', finish);
@@ -283,10 +305,11 @@ export class WebhookSender {
       }, this.o.timeoutMs);
       req.on('error', (err) =>
         done({
-          error:
+          error: noNul(
             err instanceof UnsafeDestinationError
               ? `refused: ${err.message}`
               : `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}`,
+          ),
         }),
       );
       req.end(body);
@@ -313,38 +336,46 @@ export class WebhookSender {
     const batch = this.successes;
     this.successes = [];
     this.flushScheduled = false;
+    try {
+      await this.recordSuccesses(batch);
+      for (const b of batch) b.done();
+    } catch (err) {
+      // One bad row must not leave the others unrecorded (and re-sent when their leases run out).
+      this.o.logger.warn({ err }, 'batched success record failed; recording one by one');
+      for (const b of batch) await this.recordSuccesses([b]).then(b.done, b.fail);
+    }
+  }
+
+  private async recordSuccesses(batch: { m: Claimed; startedAt: Date; r: Result }[]): Promise<void> {
     const rows = batch.map(({ m, startedAt, r }) => ({
       message_id: m.id,
-      endpoint_id: m.endpoint_id,
+      lease: m.lease,
       attempt: m.attempts + 1,
       started_at: startedAt.toISOString(),
       duration_ms: r.ms,
       status_code: r.status,
       response_body: r.body ?? null,
     }));
-    try {
-      await this.o.sql.begin(async (tx) => {
-        const json = tx.json(rows as never);
-        await tx`
-          INSERT INTO webhook_attempts (message_id, attempt, started_at, duration_ms, status_code, response_body, outcome)
-          SELECT r.message_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.response_body, 'succeeded'
-          FROM jsonb_to_recordset(${json}::jsonb)
-               AS r(message_id uuid, attempt int, started_at timestamptz, duration_ms int, status_code int, response_body text)`;
-        await tx`
+    await this.o.sql.begin(async (tx) => {
+      const json = tx.json(rows as never);
+      await tx`
+        INSERT INTO webhook_attempts (message_id, attempt, started_at, duration_ms, status_code, response_body, outcome)
+        SELECT r.message_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.response_body, 'succeeded'
+        FROM jsonb_to_recordset(${json}::jsonb)
+             AS r(message_id uuid, attempt int, started_at timestamptz, duration_ms int, status_code int, response_body text)`;
+      // Only while the lease is still ours: a dispatcher whose lease ran out must not overwrite another's result.
+      await tx`
+        WITH done AS (
           UPDATE webhook_messages m SET status = 'succeeded', attempts = r.attempt, leased_until = NULL,
             last_status_code = r.status_code, last_error = NULL, updated_at = now()
-          FROM jsonb_to_recordset(${json}::jsonb) AS r(message_id uuid, attempt int, status_code int)
-          WHERE m.id = r.message_id`;
-        const endpoints = [...new Set(rows.map((r) => r.endpoint_id))];
-        await tx`
-          UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL, blocked_until = NULL, updated_at = now()
-          WHERE id IN ${tx(endpoints)} AND consecutive_failures > 0`;
-      });
-      this.outcomes.inc({ outcome: 'succeeded' }, batch.length);
-      for (const b of batch) b.done();
-    } catch (err) {
-      for (const b of batch) b.fail(err);
-    }
+          FROM jsonb_to_recordset(${json}::jsonb) AS r(message_id uuid, lease text, attempt int, status_code int)
+          WHERE m.id = r.message_id AND m.status = 'pending' AND m.leased_until::text = r.lease
+          RETURNING m.endpoint_id
+        )
+        UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL, blocked_until = NULL, updated_at = now()
+        WHERE id IN (SELECT endpoint_id FROM done) AND consecutive_failures > 0`;
+    });
+    this.outcomes.inc({ outcome: 'succeeded' }, batch.length);
   }
 
   private async recordFailure(m: Claimed, startedAt: Date, r: Result): Promise<void> {
@@ -361,12 +392,15 @@ export class WebhookSender {
       const delay = scheduled === undefined ? undefined : Math.max(scheduled, waitMs ?? 0);
       const final = gone || delay === undefined;
       this.outcomes.inc({ outcome: gone ? 'gone' : final ? 'exhausted' : 'failed' });
-      await tx`
+      const updated = await tx`
         UPDATE webhook_messages SET
           status = ${final ? 'failed' : 'pending'}, attempts = ${attempt}, leased_until = NULL,
           next_attempt_at = now() + ${delay ?? 0} * interval '1 millisecond',
           last_status_code = ${r.status ?? null}, last_error = ${r.error ?? null}, updated_at = now()
-        WHERE id = ${m.id}`;
+        WHERE id = ${m.id} AND status = 'pending' AND leased_until::text = ${m.lease}::text`;
+      // Our lease ran out and another dispatcher has it (or already recorded it): the attempt stays in the
+      // history, the message and the endpoint's breaker are its business now.
+      if (updated.count === 0) return;
       const [ep] = await tx<{ consecutive_failures: number; failing_ms: number }[]>`
         UPDATE webhook_endpoints SET
           consecutive_failures = consecutive_failures + 1,
@@ -389,8 +423,7 @@ export class WebhookSender {
         return;
       }
       // Pause the whole endpoint: on its own Retry-After, or for the cool-down when the breaker trips.
-      const pauseMs =
-        waitMs !== undefined ? waitMs : ep.consecutive_failures >= this.o.breakerFailures ? this.o.breakerCooldownMs * scale : 0;
+      const pauseMs = Math.max(waitMs ?? 0, ep.consecutive_failures >= this.o.breakerFailures ? this.o.breakerCooldownMs * scale : 0);
       if (pauseMs > 0)
         await tx`
           UPDATE webhook_endpoints SET blocked_until = now() + ${pauseMs} * interval '1 millisecond'

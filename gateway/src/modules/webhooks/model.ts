@@ -41,14 +41,14 @@ export const MessageParams = t.Object({ id: t.String({ format: 'uuid' }), messag
 export const ListQuery = t.Object(
   {
     limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
-    cursor: t.Optional(t.String({ pattern: '^[0-9a-f-]{36}$|^[0-9]{1,19}$' })),
+    cursor: t.Optional(t.String({ format: 'uuid' })),
   },
   { additionalProperties: false },
 );
 export const DeliveriesQuery = t.Object(
   {
     limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
-    cursor: t.Optional(t.String({ pattern: '^[0-9]{1,19}$' })),
+    cursor: t.Optional(t.String({ pattern: '^[0-9]{1,18}$' })),
     status: t.Optional(t.UnionEnum(['pending', 'succeeded', 'failed'])),
   },
   { additionalProperties: false },

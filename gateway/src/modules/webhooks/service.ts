@@ -180,8 +180,9 @@ export class WebhooksService {
         version = version + 1, updated_at = now()
       WHERE id = ${id}
       RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`;
+    if (!row) throw notFound('webhook endpoint', id);
     if (to === 'active') await this.sql`SELECT pg_notify('webhooks', '')`;
-    return toView(row as EndpointRow);
+    return toView(row);
   }
 
   /** A new secret; the old one keeps signing (a second signature) for the overlap. */
@@ -196,7 +197,9 @@ export class WebhooksService {
         version = version + 1, updated_at = now()
       WHERE id = ${id}
       RETURNING CASE WHEN previous_expires_at > now() THEN previous_expires_at END AS previous_expires_at`;
-    return { secret, previousSecretExpiresAt: iso(row?.previous_expires_at ?? null) };
+    // Deleted meanwhile: the new secret was never stored, so it must not be handed out.
+    if (!row) throw notFound('webhook endpoint', id);
+    return { secret, previousSecretExpiresAt: iso(row.previous_expires_at) };
   }
 
   async sendTest(principal: Principal, id: string) {

@@ -85,11 +85,16 @@ function refresh(): Promise<string> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ refreshToken: s.refreshToken }),
     });
+    // Signed out (or in as someone else) meanwhile: this answer belongs to nobody now.
+    if (session !== s) throw new ApiError('signed out');
     if (!res.ok) {
-      signOut('Your session ended; sign in again.');
+      // Only a refused token ends the session; a 429 or a 503 during a deploy is tried again later.
+      if (res.status === 400 || res.status === 401 || res.status === 403) signOut('Your session ended; sign in again.');
       throw await problem(res);
     }
-    storePair(s.email, await res.json());
+    const pair = await res.json();
+    if (session !== s) throw new ApiError('signed out');
+    storePair(s.email, pair);
     return (session as Session | null)?.accessToken ?? '';
   })().finally(() => {
     refreshing = null;
@@ -156,6 +161,10 @@ function signOut(reason = 'Signed out.') {
   feed?.stop();
   feed = null;
   orders.clear();
+  // Nothing of this user stays on the page for the next one.
+  $('orders').replaceChildren();
+  $('products').replaceChildren();
+  $('no-orders').hidden = false;
   $('app').hidden = true;
   $('signin').hidden = false;
   say(reason);
@@ -214,10 +223,12 @@ function remember(order: Order, timeline: HistoryEntry[]) {
 }
 
 async function fetchOrder(id: string) {
+  const asked = session;
   const [order, history] = await Promise.all([
     api<Order>(`/api/v1/orders/${id}`),
     api<{ entries: HistoryEntry[] }>(`/api/v1/orders/${id}/history`),
   ]);
+  if (session !== asked) return; // a late answer for a session that ended
   remember(order, history.entries);
 }
 

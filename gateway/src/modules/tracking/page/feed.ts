@@ -33,6 +33,8 @@ export class SeqWatermark {
   /** False for an update already seen (a replay overlapping live delivery). */
   see(seq: number): boolean {
     if ((this.base !== null && seq <= this.base) || this.ahead.has(seq)) return false;
+    // No base yet (or ever, when the edge could not say): remember a bounded number.
+    if (this.base === null && this.ahead.size >= 1_000) this.ahead.clear();
     this.ahead.add(seq);
     this.advance();
     return true;
@@ -59,6 +61,7 @@ export interface FeedHandlers {
 const UNAUTHENTICATED = 4401;
 const FORBIDDEN = 4403;
 const RATE_LIMITED = 4429;
+const RESTARTING = 1012;
 
 export class OrderFeed {
   private ws: WebSocket | null = null;
@@ -68,6 +71,8 @@ export class OrderFeed {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private freshToken = false;
+  /** Whose sequence this client counts: an admin also receives other users' updates (their own numbers). */
+  private userId: string | null = null;
 
   constructor(
     private readonly url: string,
@@ -105,6 +110,7 @@ export class OrderFeed {
       switch (frame.type) {
         case 'ready':
           this.freshToken = false;
+          this.userId = String(frame.userId);
           this.scheduleRefresh(ws, Number(frame.expiresAt));
           if (greeted) return; // a refreshed token, same socket
           greeted = true;
@@ -119,13 +125,18 @@ export class OrderFeed {
           return;
         case 'order.status': {
           const u = frame as unknown as StatusUpdate;
-          if (this.seq.see(u.seq)) this.on.update(u);
+          if (u.userId !== this.userId) this.on.update(u);
+          else if (this.seq.see(u.seq)) this.on.update(u);
           return;
         }
         case 'resume-needed':
-          // The edge lost its feed for a moment: ask for what came meanwhile (or start afresh).
-          if (this.seq.value !== null) ws.send(JSON.stringify({ type: 'resume', after: this.seq.value }));
-          else ws.close(1000, 'resync');
+          // The edge lost its feed for a moment: ask for what came meanwhile (or start afresh), at a
+          // random moment within 2 s, so an edge's clients do not all ask a just-recovered Redis at once.
+          setTimeout(() => {
+            if (ws.readyState !== WebSocket.OPEN) return;
+            if (this.seq.value !== null) ws.send(JSON.stringify({ type: 'resume', after: this.seq.value }));
+            else ws.close(1000, 'resync');
+          }, Math.random() * 2_000);
           return;
         case 'resumed':
           this.live();
@@ -153,7 +164,8 @@ export class OrderFeed {
       this.attempts += 1;
       // Full jitter, capped: a restarted edge is not met by every client at once.
       const cap = Math.min(10_000, 250 * 2 ** Math.min(this.attempts, 6));
-      const floor = e.code === RATE_LIMITED ? 5_000 : 0;
+      // A draining edge (1012) closes all its sockets at once: spread their return over 2 s.
+      const floor = e.code === RATE_LIMITED ? 5_000 : e.code === RESTARTING ? Math.random() * 2_000 : 0;
       const delay = floor + Math.random() * cap;
       this.on.state('reconnecting', `reconnecting in ${(delay / 1000).toFixed(1)} s`);
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
