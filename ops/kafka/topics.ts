@@ -47,7 +47,17 @@ export async function resetNamespace(brokers: string[], namespace: string): Prom
   try {
     const prefix = `${namespace}.`;
     const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
-    if (groups.length > 0) await admin.deleteGroups(groups);
+    // Right after a broker restart the group coordinator may still be loading its log
+    // (COORDINATOR_LOAD_IN_PROGRESS, seen in npm test): that answer is worth waiting out.
+    for (let attempt = 1; groups.length > 0; attempt++) {
+      try {
+        await admin.deleteGroups(groups);
+        break;
+      } catch (err) {
+        if (attempt >= 30 || !/coordinator is loading|not coordinator|coordinator not available/i.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
     // Deletion is asynchronous in the controller: wait until the names are free again.

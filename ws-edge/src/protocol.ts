@@ -6,7 +6,8 @@
  *                                                    `Authorization: Bearer`); again later to refresh
  *   { "type": "resume", "after": n }                 after `ready`: send me my updates after seq n
  * edge → client
- *   { "type": "ready", "userId": "...", "expiresAt": <epoch s>, "seq": n | null }
+ *   { "type": "ready", "userId": "...", "expiresAt": <epoch s>, "expiresIn": <s>, "seq": n | null }
+ *        `expiresIn`: seconds the token has left by the edge's clock (refresh before it runs out);
  *        `seq`: the user's latest sequence the edge knows (null: unknown, Redis unreachable); live
  *        updates after it follow on this socket, so a fresh client counts from there
  *   { "type": "order.status", "seq": n, ... }        a StatusUpdate (contracts/status-feed.ts)

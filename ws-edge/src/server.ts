@@ -204,7 +204,9 @@ export function startEdge(o: EdgeOptions) {
     // Read after subscribing: anything newer than this sequence reaches the socket live.
     const seq = await o.feed.latest(principal.userId).catch(() => null);
     if (ws.data.closed) return;
-    send(ws, { type: 'ready', userId: principal.userId, expiresAt: principal.expiresAt, seq });
+    // expiresIn (seconds, by the edge's clock) lets a client with a skewed clock still refresh in time.
+    const expiresIn = Math.max(0, principal.expiresAt - Math.floor(Date.now() / 1000));
+    send(ws, { type: 'ready', userId: principal.userId, expiresAt: principal.expiresAt, expiresIn, seq });
   }
 
   /**

@@ -312,6 +312,9 @@ describe('ws-edge', () => {
     const first = new Client(authFrame(u.token));
     await first.ready();
     expect(first.frames.find((f) => f.type === 'ready')?.seq).toBe(3);
+    const expiresIn = Number(first.frames.find((f) => f.type === 'ready')?.expiresIn);
+    expect(expiresIn).toBeGreaterThan(ACCESS_TOKEN_TTL_SECONDS - 30);
+    expect(expiresIn).toBeLessThanOrEqual(ACCESS_TOKEN_TTL_SECONDS);
     const live = update(u.userId, 4);
     await feed.publish(live);
     expect(await first.until(() => statusFrames(first).some((f) => f.seq === 4))).toBe(true);

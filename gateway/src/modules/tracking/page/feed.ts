@@ -111,7 +111,7 @@ export class OrderFeed {
         case 'ready':
           this.freshToken = false;
           this.userId = String(frame.userId);
-          this.scheduleRefresh(ws, Number(frame.expiresAt));
+          this.scheduleRefresh(ws, Number(frame.expiresIn));
           if (greeted) return; // a refreshed token, same socket
           greeted = true;
           if (this.seq.value !== null) {
@@ -177,10 +177,13 @@ export class OrderFeed {
     this.on.state('live', 'live');
   }
 
-  /** Sends a fresh token a minute before the socket's expires (the edge closes 4401 otherwise). */
-  private scheduleRefresh(ws: WebSocket, expiresAtSeconds: number): void {
+  /**
+   * Sends a fresh token a minute before the socket's expires (the edge closes 4401 otherwise). Counted
+   * from the edge's `expiresIn`, not its absolute time: this browser's clock may be off.
+   */
+  private scheduleRefresh(ws: WebSocket, expiresInSeconds: number): void {
     clearTimeout(this.refreshTimer);
-    const inMs = Math.max(1_000, expiresAtSeconds * 1000 - Date.now() - 60_000);
+    const inMs = Math.max(5_000, expiresInSeconds * 1000 - 60_000);
     this.refreshTimer = setTimeout(() => {
       void this.on.token(true).then(
         (token) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'auth', token })),
