@@ -22,7 +22,6 @@ import { OrderWriter } from './modules/orders/writer';
 import { ProductsService } from './modules/products/service';
 import { createProducer } from './outbox/producer';
 import { OutboxPublisher } from './outbox/publisher';
-import { TrustedProxies } from './plugins/rate-limit';
 
 export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metrics) {
   const sql = createPostgres({
@@ -83,7 +82,7 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
           logger,
         }),
         policy: env.rateLimits,
-        trustedProxies: new TrustedProxies(env.TRUSTED_PROXIES),
+        trustedProxies: env.trustedProxies,
       }
     : undefined;
   return { sql, redis, verify, sign, codec, kafka, outbox, writer, products, orderCache, cacheFeed, announce, limits };

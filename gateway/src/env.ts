@@ -2,7 +2,6 @@
  * The gateway's whole configuration, parsed and validated once at start-up. Nothing else in the
  * gateway reads `process.env`.
  */
-import { isIP } from 'node:net';
 import {
   bool,
   ConfigError,
@@ -17,6 +16,7 @@ import {
   str,
   url,
 } from '@orders/platform';
+import { TrustedProxies } from './plugins/rate-limit';
 
 const spec = {
   ...commonSpec,
@@ -90,12 +90,12 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const rateLimits = loadRateLimitPolicy(source);
   const problems: string[] = [];
   const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
-  const badProxies = env.TRUSTED_PROXIES.filter((e) => {
-    const [address, prefix] = e.split('/');
-    const family = isIP(address ?? '');
-    return family === 0 || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)));
-  });
-  if (badProxies.length > 0) problems.push(`TRUSTED_PROXIES must list IP addresses or CIDR ranges: ${badProxies.join(', ')}`);
+  let trustedProxies: TrustedProxies | undefined;
+  try {
+    trustedProxies = new TrustedProxies(env.TRUSTED_PROXIES);
+  } catch (err) {
+    problems.push(`TRUSTED_PROXIES must list IP addresses or CIDR ranges: ${(err as Error).message}`);
+  }
   if (env.TRACKING_WS_URL && !/^wss?:\/\/[^\s"'<>]+$/.test(env.TRACKING_WS_URL))
     problems.push('TRACKING_WS_URL must be a ws:// or wss:// URL');
   const webhookKey = fromInlineOrFile(env.WEBHOOK_SECRET_KEY, env.WEBHOOK_SECRET_KEY_FILE, 'WEBHOOK_SECRET_KEY', problems);
@@ -103,5 +103,5 @@ export function loadEnv(source: Record<string, string | undefined>) {
   if (env.DEV_TOKENS && env.STAGE !== 'dev' && env.STAGE !== 'test')
     problems.push(`DEV_TOKENS must stay off outside dev (STAGE is ${env.STAGE})`);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...env, jwtPublicKeys, jwtSigningKey, webhookKey, rateLimits };
+  return { ...env, jwtPublicKeys, jwtSigningKey, webhookKey, rateLimits, trustedProxies: trustedProxies as TrustedProxies };
 }

@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { startServices, stopServices } from '../local/services.mjs';
-import { createUsers, load, type Row, table } from './lib';
+import { BENCH_PORTS, createUsers, load, type Row, table } from './lib';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const USERS = Number(process.env.BENCH_USERS ?? 500);
-const ports = { gatewayPort: 28080, wsEdgePort: 28090, paymentProviderPort: 28070, workerMetricsPort: 29400 };
+const ports = BENCH_PORTS;
 const helloPort = 28081;
 
 async function waitReady(url: string) {

@@ -4,6 +4,9 @@
  */
 import autocannon from 'autocannon';
 
+/** The benchmarks' service ports, beside the dev (8080…) and test (18080…) ones. */
+export const BENCH_PORTS = { gatewayPort: 28080, wsEdgePort: 28090, paymentProviderPort: 28070, workerMetricsPort: 29400 };
+
 export interface Row {
   name: string;
   rps: number;

@@ -16,7 +16,7 @@ import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { stackUrls } from '../local/config.mjs';
 import { startServices, stopServices } from '../local/services.mjs';
-import { createUsers, load, percentile, type Row, table } from './lib';
+import { BENCH_PORTS, createUsers, load, percentile, type Row, table } from './lib';
 
 const WINDOW_MS = Number(process.env.ACCURACY_WINDOW_MS ?? 1_000);
 const LIMIT = Number(process.env.ACCURACY_LIMIT ?? 20);
@@ -142,7 +142,7 @@ await redis.quit();
 const database = 'orders_bench';
 recreateDatabase(cfg, database);
 prepareData(cfg, { database, namespace: 'bench', seed: 'dev', resetTopics: true });
-const ports = { gatewayPort: 28080, wsEdgePort: 28090, paymentProviderPort: 28070, workerMetricsPort: 29400 };
+const ports = BENCH_PORTS;
 const mode = { database, namespace: 'bench', stage: 'test' as const, ports, registry, logLevel: 'warn' };
 const base = `http://127.0.0.1:${ports.gatewayPort}`;
 const rows: Row[] = [];

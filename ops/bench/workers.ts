@@ -24,6 +24,7 @@ import postgres from 'postgres';
 import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { type Mode, serviceEnv, startServices, stopServices } from '../local/services.mjs';
+import { BENCH_PORTS } from './lib';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
 const BATCH = Number(process.env.BENCH_BATCH_SIZE ?? 500);
@@ -32,7 +33,7 @@ const RATES = (process.env.BENCH_ORDER_RATES ?? '10,30').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 /** Which parts to run: a comma list of 1, 2, 3 (all by default). */
 const PARTS = (process.env.BENCH_PARTS ?? '1,2,3').split(',');
-const ports = { gatewayPort: 28080, wsEdgePort: 28090, paymentProviderPort: 28070, workerMetricsPort: 29400 };
+const ports = BENCH_PORTS;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 

@@ -17,12 +17,13 @@ import { join } from 'node:path';
 import { createRedis, createSigner, feedKeys, parseSigningKey } from '@orders/platform';
 import { bootstrap } from '../local/bootstrap.mjs';
 import { serviceEnv, startServices, stopServices } from '../local/services.mjs';
+import { BENCH_PORTS } from './lib';
 
 const CLIENTS = Number(process.env.BENCH_WS_CLIENTS ?? 4);
 const RATES = (process.env.BENCH_WS_RATES ?? '1000,5000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_WS_SECONDS ?? 10);
 const PER_USER = 5;
-const ports = { gatewayPort: 28080, wsEdgePort: 28090, paymentProviderPort: 28070, workerMetricsPort: 29400 };
+const ports = BENCH_PORTS;
 const NAMESPACE = 'benchws';
 
 /** This process's open-files limit: the edge inherits it, and holds one descriptor per socket. */

@@ -57,6 +57,14 @@ export function stop(services: Services) {
   return stopServices(services.procs);
 }
 
+/** The sum of every series of `name` in a Prometheus text exposition whose labels include `label`. */
+export function metricSum(text: string, name: string, label = ''): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(label))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
 export function db() {
   return postgres(env.DATABASE_URL, { max: 2, onnotice: () => {} });
 }

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServices } from '../local/services.mjs';
 import { renderNginx } from '../nginx/render.mjs';
-import { cfg, FeedClient, mode, type Services, stop } from './harness';
+import { cfg, FeedClient, metricSum, mode, type Services, stop } from './harness';
 
 const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
 const PORT = 18_480;
@@ -22,10 +22,7 @@ const edgePorts = [18_091, 18_092];
 
 async function requestsServed(port: number): Promise<number> {
   const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('orders_http_request_duration_seconds_count{') && l.includes('route="/healthz"'))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  return metricSum(text, 'orders_http_request_duration_seconds_count', 'route="/healthz"');
 }
 
 beforeAll(async () => {
@@ -167,6 +164,7 @@ describe('nginx in front of the gateway and the edge', () => {
     const victim = instances[1]?.procs.find((p) => p.def.name === 'gateway');
     victim?.child.kill('SIGKILL');
     await Promise.all(clients);
+    process.stdout.write(`  gateway SIGKILLed behind nginx, 4 clients for 3 s: ${ok} answered, ${failed} failed\n`);
     expect(ok).toBeGreaterThan(100);
     // Health checks are GETs with no body: even one in flight at the kill is retried on the survivor.
     expect(failed).toBe(0);

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { SecretBox } from '@orders/platform';
 import type { Server } from 'bun';
 import { Webhook } from 'standardwebhooks';
-import { db, devToken, env, gatewayUrl, mode, type Services, start, stop, useNamespace } from './harness';
+import { db, devToken, env, gatewayUrl, metricSum, mode, type Services, start, stop, useNamespace } from './harness';
 
 /** Delays × 0.00005: 5 min → 15 ms, 10 h → 1.8 s; the whole schedule in ~5 s. */
 const FAST = {
@@ -298,14 +298,7 @@ describe('webhooks, delivered for real', () => {
 
   test('the dispatcher reports its outcomes as metrics', async () => {
     const text = await fetch(`http://127.0.0.1:${mode.ports.workerMetricsPort}/metrics`).then((res) => res.text());
-    const value = (outcome: string) =>
-      Number(
-        text
-          .split('\n')
-          .find((l) => l.startsWith('orders_webhook_attempts_total{') && l.includes(`outcome="${outcome}"`))
-          ?.split(' ')
-          .pop() ?? 0,
-      );
+    const value = (outcome: string) => metricSum(text, 'orders_webhook_attempts_total', `outcome="${outcome}"`);
     expect(value('succeeded')).toBeGreaterThan(0);
     expect(value('failed')).toBeGreaterThan(0);
     expect(text).toContain('orders_webhook_attempt_seconds_bucket');

@@ -38,7 +38,9 @@ export class TrustedProxies {
     for (const e of entries) {
       const [address, prefix] = e.split('/') as [string, string | undefined];
       const family = isIP(address);
-      if (family === 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) throw new Error(`not an IP address or CIDR range: ${e}`);
+      const bits = family === 4 ? 32 : 128;
+      if (family === 0 || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits)))
+        throw new Error(`not an IP address or CIDR range: ${e}`);
       const type = family === 4 ? 'ipv4' : 'ipv6';
       if (prefix === undefined) this.list.addAddress(address, type);
       else this.list.addSubnet(address, Number(prefix), type);
