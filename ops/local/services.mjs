@@ -96,6 +96,8 @@ function serviceDefinitions(cfg, mode) {
         METRICS_HOST: host,
         METRICS_PORT: String(ports.workerMetricsPort),
         PAYMENT_PROVIDER_URL: `http://${host}:${ports.paymentProviderPort}`,
+        // A pool thread per waiting consumer (two per stage), read by Node at start-up: see workers/src/env.ts.
+        UV_THREADPOOL_SIZE: '32',
       },
       ready: `http://${host}:${ports.workerMetricsPort}/readyz`,
     },
@@ -118,8 +120,10 @@ export async function startServices(cfg, mode, opts = {}) {
     if (await portAnswers(hostname, Number(port)))
       throw new Error(`${def.name}: ${hostname}:${port} is already in use (an instance left running by an earlier run?)`);
   }
+  // PROFILE_DIR: every service writes a CPU profile there when it exits (Node and Bun take the same flags).
+  const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
   const procs = defs.map((def) => {
-    const child = spawn(def.cmd, def.args, {
+    const child = spawn(def.cmd, [...profile, ...def.args], {
       cwd: def.cwd,
       env: { ...process.env, ...base, ...def.env },
       stdio: ['ignore', 'pipe', 'pipe'],

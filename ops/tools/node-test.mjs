@@ -29,5 +29,7 @@ if (files.length === 0) {
 }
 const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files], {
   stdio: 'inherit',
+  // The workers' suites run consumers in the test process: a pool thread for each (workers/src/env.ts).
+  env: { UV_THREADPOOL_SIZE: '32', ...process.env },
 });
 process.exit(res.status ?? 1);

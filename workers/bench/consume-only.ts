@@ -22,13 +22,12 @@ const consumer = await createConsumer(
   },
   process.env.GROUP as string,
 );
-consumer.setDefaultConsumeTimeout(200);
 consumer.subscribe([topic]);
 let decoded = 0;
 let first = 0;
 const deadline = Date.now() + 120_000;
 while (decoded < events && Date.now() < deadline) {
-  const batch = await consumeBatch(consumer, batchSize);
+  const batch = await consumeBatch(consumer, batchSize, 200);
   if (batch.length === 0) continue;
   if (first === 0) first = performance.now();
   for (const m of batch) {

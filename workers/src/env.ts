@@ -19,11 +19,20 @@ const spec = {
   KAFKA_CLIENT_ID: str({ default: 'orders-workers' }),
   KAFKA_SESSION_TIMEOUT_MS: int({ default: 10_000, min: 1_000 }),
   KAFKA_MAX_POLL_INTERVAL_MS: int({ default: 300_000, min: 10_000 }),
-  /** Most messages one partition's pipeline run takes (one transaction, one INSERT of claims). */
+  /** Most messages one pipeline run takes (one transaction, one INSERT of claims), across partitions. */
   KAFKA_BATCH_SIZE: int({ default: 500, min: 1, max: 10_000 }),
+  /** Batches of one stage in flight at once, over disjoint partitions (see workers/src/runtime/runner.ts). */
+  KAFKA_CONCURRENT_BATCHES: int({ default: 2, min: 1, max: 64 }),
   /** Most messages a consumer holds fetched and not yet done, across its partitions (backpressure). */
   KAFKA_MAX_BUFFERED: int({ default: 2_000, min: 1, max: 100_000 }),
+  /** Longest a consumer waits for its next message in one call (it returns at once when one is there). */
   KAFKA_CONSUME_TIMEOUT_MS: int({ default: 200, min: 10, max: 10_000 }),
+  /**
+   * libuv's thread pool, read by Node itself at its first use (so it must be in the environment the
+   * process starts with): each consumer holds a thread while it waits for messages. Read here only to
+   * warn when it is too small for the stages this process runs.
+   */
+  UV_THREADPOOL_SIZE: int({ default: 4, min: 1, max: 1_024 }),
   SCHEMA_REGISTRY_URL: optionalStr(),
   /** Retries through the retry topic before a failing event is dead-lettered, and their backoff. */
   RETRY_MAX_ATTEMPTS: int({ default: 5, min: 0, max: 50 }),

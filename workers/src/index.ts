@@ -16,7 +16,7 @@ import {
 import { loadEnv } from './env';
 import { assembleStage } from './runtime/assemble';
 import { startHttp } from './runtime/http';
-import { createProducer } from './runtime/kafka';
+import { createProducer, threadPoolNeeded } from './runtime/kafka';
 import { type StageRunner, stageMetrics } from './runtime/runner';
 import { workersShutdown } from './shutdown';
 import { createStages } from './stages/index';
@@ -27,6 +27,15 @@ import { WebhookSender } from './webhooks/sender';
 const env = loadEnv(process.env);
 const logger = createLogger({ service: 'workers', level: env.LOG_LEVEL });
 const metrics = createMetrics('workers');
+
+// Two consumers per stage (its topics and its retry topic), each waiting on a pool thread.
+const poolNeeded = threadPoolNeeded(env.stages.length * 2);
+if (env.UV_THREADPOOL_SIZE < poolNeeded) {
+  logger.warn(
+    { UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE, needed: poolNeeded },
+    'the libuv thread pool is smaller than the consumers need: they will wait on each other (set UV_THREADPOOL_SIZE in the environment)',
+  );
+}
 
 const sql = createPostgres({ url: env.DATABASE_URL, max: env.DATABASE_POOL_MAX, applicationName: 'orders-workers' });
 const redis = createRedisClient({ url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-workers' });
@@ -67,6 +76,7 @@ for (const name of env.stages) {
       namespace: env.NAMESPACE,
       batchSize: env.KAFKA_BATCH_SIZE,
       maxBuffered: env.KAFKA_MAX_BUFFERED,
+      concurrentBatches: env.KAFKA_CONCURRENT_BATCHES,
       consumeTimeoutMs: env.KAFKA_CONSUME_TIMEOUT_MS,
       maxRetries: env.RETRY_MAX_ATTEMPTS,
       retryBaseMs: env.RETRY_BASE_MS,

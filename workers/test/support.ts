@@ -92,6 +92,7 @@ export async function fixture(opts: { stages?: StageName[]; maxRetries?: number;
       namespace,
       batchSize: 50,
       maxBuffered: 200,
+      concurrentBatches: 2,
       consumeTimeoutMs: 100,
       maxRetries: opts.maxRetries ?? 2,
       retryBaseMs: 50,

@@ -23,6 +23,7 @@ export interface StageDeps {
   namespace: string;
   batchSize: number;
   maxBuffered: number;
+  concurrentBatches: number;
   consumeTimeoutMs: number;
   maxRetries: number;
   retryBaseMs: number;
@@ -65,6 +66,7 @@ export async function assembleStage(stage: Stage, d: StageDeps): Promise<StageRu
         namespace: d.namespace,
         batchSize: d.batchSize,
         maxBuffered: d.maxBuffered,
+        concurrentBatches: d.concurrentBatches,
         consumeTimeoutMs: d.consumeTimeoutMs,
         logger: d.logger,
         metrics: d.metrics,

@@ -35,9 +35,9 @@ export async function createConsumer(settings: KafkaSettings, groupId: string): 
       'max.poll.interval.ms': settings.maxPollIntervalMs,
       'allow.auto.create.topics': false,
       'socket.keepalive.enable': true,
-      // With end-of-partition events a batch returns as soon as the backlog is read instead of waiting
-      // out the consume timeout for messages that are not there: lower latency per hop when caught up.
-      'enable.partition.eof': true,
+      // No end-of-partition events: `consumeBatch` returns as soon as it has a message and takes only
+      // what is already fetched after that, so it needs no end marker to stop waiting.
+      'enable.partition.eof': false,
       // Short empty long-polls: at 500 ms (the default) the end-to-end suite's single order took three
       // times as long from POST to shipped (0.8 s → 2.4 s, one run each). The price, read once from /proc
       // with the services idle: ten idle consumers cost this process and the broker about 15 % of a core
@@ -80,13 +80,34 @@ export async function createProducer(settings: KafkaSettings): Promise<Deliverin
       'message.timeout.ms': 30_000,
     },
   );
+  // Delivery reports reach JavaScript only when the producer is polled. A fixed poll interval adds up
+  // to that interval to every batch (the stage waits for its outputs' acknowledgements before it stores
+  // offsets and takes the partition's next batch): 20 ms cost every hop ~10 ms on average. Instead poll
+  // every millisecond while deliveries are outstanding, and only slowly (for errors and events) when idle.
+  let outstanding = 0;
+  let fastPoll: ReturnType<typeof setInterval> | undefined;
+  const poll = () => {
+    try {
+      producer.poll();
+    } catch {
+      // Not connected (yet, or any more): the slow poll and the message timeout take it from here.
+    }
+  };
+  const settled = () => {
+    outstanding -= 1;
+    if (outstanding === 0 && fastPoll) {
+      clearInterval(fastPoll);
+      fastPoll = undefined;
+    }
+  };
   producer.on('delivery-report', (err, report) => {
     const settle = report.opaque as Settle | undefined;
     if (!settle) return;
+    settled();
     if (err) settle.reject(err);
     else settle.resolve();
   });
-  producer.setPollInterval(20);
+  producer.setPollInterval(IDLE_POLL_MS);
   await connect(producer, 'producer');
   return {
     send(topic, key, value, headers) {
@@ -97,7 +118,10 @@ export async function createProducer(settings: KafkaSettings): Promise<Deliverin
         } catch (err) {
           // The local queue is full (or the client is gone): a failure to send, retried by the caller.
           reject(err);
+          return;
         }
+        outstanding += 1;
+        fastPoll ??= setInterval(poll, 1);
       });
     },
     flush(timeoutMs) {
@@ -110,11 +134,37 @@ export async function createProducer(settings: KafkaSettings): Promise<Deliverin
   };
 }
 
+/** Poll interval with no delivery outstanding: errors and client events only. */
+const IDLE_POLL_MS = 100;
+
 interface Settle {
   resolve(): void;
   reject(err: unknown): void;
 }
 
-export function consumeBatch(consumer: Kafka.KafkaConsumer, size: number): Promise<Kafka.Message[]> {
+/**
+ * One batch: waits up to `waitMs` for the first message, then takes whatever else is already fetched, up
+ * to `size`, without waiting. node-rdkafka's `consume(n)` instead waits up to its timeout for *each* next
+ * message until it has n, so at low load every batch (every hop of an order) sat out the timeout.
+ *
+ * Each call occupies a libuv thread-pool thread while it waits, so the pool needs a thread per consumer
+ * in the process (the workers size it with UV_THREADPOOL_SIZE; with Node's default of 4 and twelve
+ * consumers, consumers queued behind each other's waits: ~500 ms of an idle order's ~600 ms).
+ */
+export async function consumeBatch(consumer: Kafka.KafkaConsumer, size: number, waitMs: number): Promise<Kafka.Message[]> {
+  const first = await consumeUpTo(consumer, 1, waitMs);
+  if (first.length === 0 || size <= 1) return first;
+  const rest = await consumeUpTo(consumer, size - 1, 0);
+  return rest.length === 0 ? first : first.concat(rest);
+}
+
+function consumeUpTo(consumer: Kafka.KafkaConsumer, size: number, timeoutMs: number): Promise<Kafka.Message[]> {
+  // The timeout is the consumer's setting read by `consume` itself; one call at a time per consumer.
+  consumer.setDefaultConsumeTimeout(timeoutMs);
   return new Promise((resolve, reject) => consumer.consume(size, (err, messages) => (err ? reject(err) : resolve(messages))));
+}
+
+/** Consumers that can wait at once, beside the pool's other work (commits, metadata, DNS). */
+export function threadPoolNeeded(consumers: number): number {
+  return consumers + 4;
 }

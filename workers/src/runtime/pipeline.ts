@@ -248,7 +248,8 @@ export class Pipeline {
       const ctx = { tx, logger: this.d.logger, newId: uuidv7 };
       if (isBatch(stage)) {
         const mineEvents = events.filter((_, n) => fresh[n]);
-        const outputs = mineEvents.length > 0 ? await stage.handleBatch(mineEvents, ctx) : [];
+        const minePrepared = items.filter((_, n) => fresh[n]).map((i) => i.prepared);
+        const outputs = mineEvents.length > 0 ? await stage.handleBatch(mineEvents, ctx, minePrepared) : [];
         let k = 0;
         for (const [n, event] of events.entries())
           out.push(fresh[n] ? { outcome: 'handled', outputs: outputs[k++] ?? [] } : duplicate(event.payload.eventId));

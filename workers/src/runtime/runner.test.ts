@@ -1,7 +1,8 @@
 /**
  * Unit tests of the consumer loop with a fake librdkafka consumer and a fake pipeline (the real ones are
- * exercised end to end in test/): partitions in parallel, order within a partition, a failed batch tried
- * again in place before anything behind it is stored, and the bound on messages held.
+ * exercised end to end in test/): batches across partitions, order within a partition, a partition never
+ * in two batches at once, a failed batch tried again in place before anything behind it is stored, and
+ * the bound on messages held.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -52,7 +53,7 @@ class FakeConsumer {
 function runner(
   consumer: FakeConsumer,
   run: (messages: Kafka.Message[]) => Promise<Outcome[]>,
-  opts: { batchSize?: number; maxBuffered?: number } = {},
+  opts: { batchSize?: number; maxBuffered?: number; concurrentBatches?: number } = {},
 ) {
   const pipeline = { run } as unknown as Pipeline;
   return new StageRunner(stage, consumer as unknown as Kafka.KafkaConsumer, pipeline, {
@@ -60,6 +61,7 @@ function runner(
     namespace: '',
     batchSize: opts.batchSize ?? 2,
     maxBuffered: opts.maxBuffered ?? 100,
+    concurrentBatches: opts.concurrentBatches ?? 2,
     consumeTimeoutMs: 10,
     logger: createLogger({ service: 'runner-test', level: 'silent' }),
     metrics: stageMetrics(createMetrics('runner-test', { defaultMetrics: false })),
@@ -75,29 +77,74 @@ const until = async (check: () => boolean, ms = 5_000) => {
 };
 
 describe('the stage runner', () => {
-  it('works on partitions in parallel, each in order', async () => {
-    const consumer = new FakeConsumer([message(0, 0), message(0, 1), message(1, 0), message(1, 1), message(0, 2), message(1, 2)]);
+  it('takes several partitions into one batch, each in order, and stores the offset of each', async () => {
+    const consumer = new FakeConsumer([message(0, 0), message(1, 0), message(0, 1), message(2, 0), message(1, 1)]);
+    const seen: string[][] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const r = runner(
+      consumer,
+      async (ms) => {
+        seen.push(ms.map((m) => `${m.partition}:${m.offset}`));
+        if (seen.length === 1) await held;
+        return ms.map(() => 'handled');
+      },
+      { batchSize: 10, concurrentBatches: 1 },
+    );
+    r.start();
+    await until(() => seen.length === 1);
+    release();
+    await until(() => consumer.stored.length >= 3 && consumer.stored.some((s) => s.partition === 1 && s.offset === 2));
+    await r.stop();
+    const all = seen.flat();
+    assert.equal(all.length, 5, 'every message in some batch, once');
+    for (const p of [0, 1]) {
+      const order = all.filter((m) => m.startsWith(`${p}:`));
+      assert.deepEqual(order, [`${p}:0`, `${p}:1`], `partition ${p} in offset order`);
+    }
+    assert.ok(
+      seen.some((b) => new Set(b.map((m) => m.split(':')[0])).size > 1),
+      `some batch spans partitions: ${JSON.stringify(seen)}`,
+    );
+    const last = (p: number) => Math.max(...consumer.stored.filter((s) => s.partition === p).map((s) => s.offset));
+    assert.deepEqual([last(0), last(1), last(2)], [2, 2, 1]);
+  });
+
+  it('never has one partition in two batches at once; other partitions go on beside a slow batch', async () => {
+    const consumer = new FakeConsumer([message(0, 0)]);
     let release: () => void = () => {};
     const held = new Promise<void>((r) => {
       release = r;
     });
     const seen: string[] = [];
-    const r = runner(consumer, async (ms) => {
-      seen.push(ms.map((m) => `${m.partition}:${m.offset}`).join(','));
-      // Partition 0's first batch waits; partition 1 must not wait behind it.
-      if (ms[0]?.partition === 0 && ms[0].offset === 0) await held;
-      return ms.map(() => 'handled');
-    });
+    const r = runner(
+      consumer,
+      async (ms) => {
+        seen.push(ms.map((m) => `${m.partition}:${m.offset}`).join(','));
+        // Partition 0's first batch waits; partition 1 must not wait behind it.
+        if (ms[0]?.partition === 0 && ms[0].offset === 0) await held;
+        return ms.map(() => 'handled');
+      },
+      { concurrentBatches: 2 },
+    );
     r.start();
-    await until(() => consumer.stored.some((s) => s.partition === 1 && s.offset === 3));
+    await until(() => seen.length === 1);
+    // Arrive while partition 0's batch is in flight: partition 1 starts beside it, 0:1 waits for it.
+    (consumer as unknown as { queue: Kafka.Message[] }).queue.push(message(0, 1), message(1, 0), message(1, 1));
+    await until(() => consumer.stored.some((s) => s.partition === 1 && s.offset === 2));
     assert.equal(consumer.stored.filter((s) => s.partition === 0).length, 0, 'partition 0 is still on its first batch');
+    assert.ok(!seen.some((b) => b.includes('0:1')), `0:1 waited for 0:0: ${JSON.stringify(seen)}`);
     release();
-    await until(() => consumer.stored.some((s) => s.partition === 0 && s.offset === 3));
+    await until(() => consumer.stored.some((s) => s.partition === 0 && s.offset === 2));
     await r.stop();
-    const p0 = seen.filter((b) => b.startsWith('0:'));
-    assert.deepEqual(p0, ['0:0,0:1', '0:2']);
-    const offsets0 = consumer.stored.filter((s) => s.partition === 0).map((s) => s.offset);
-    assert.deepEqual(offsets0, [2, 3]);
+    const p0 = seen.flatMap((b) => b.split(',')).filter((m) => m.startsWith('0:'));
+    assert.deepEqual(p0, ['0:0', '0:1']);
+    assert.deepEqual(
+      consumer.stored.filter((s) => s.partition === 0).map((s) => s.offset),
+      [1, 2],
+    );
   });
 
   it('tries a failed batch again in place; nothing behind it is stored first', async () => {

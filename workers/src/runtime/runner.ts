@@ -1,9 +1,13 @@
 /**
- * Runs one stage's consumer: fetch messages into one queue per partition, and work through each queue
- * with its own loop: partitions in parallel, messages of one partition in order and in batches. Fetching
- * goes on while batches are processed, up to a bound on messages held (backpressure: when the database
- * or the pool is slow, the consumer stops fetching instead of piling up work). A batch that fails as a
- * whole (the database is down) is tried again in place, so nothing behind it is stored before it.
+ * Runs one stage's consumer: fetch messages into one queue per partition, and work through them in
+ * batches: messages of one partition in order (a partition is in at most one batch at a time), and a
+ * batch of the main topics spanning every partition that has messages waiting, so that under load a
+ * batch grows (one transaction, a handful of statements, for many events) instead of the number of
+ * transactions. A few batches may be in flight at once, over disjoint partitions, so a slow batch
+ * does not hold up the partitions outside it. Fetching goes on while batches are processed, up to a
+ * bound on messages held (backpressure: when the database or the pool is slow, the consumer stops
+ * fetching instead of piling up work). A batch that fails as a whole (the database is down) is tried
+ * again in place, so nothing behind it is stored before it.
  *
  * Two runners per stage: `main` consumes the stage's topics; `retry` consumes its retry topic, holding
  * each message until its not-before time (so a retry never blocks the main topics).
@@ -36,8 +40,10 @@ export type StageMetrics = ReturnType<typeof stageMetrics>;
 export interface RunnerOptions {
   mode: 'main' | 'retry';
   namespace: string;
-  /** Most messages per pipeline run (one partition). */
+  /** Most messages per pipeline run (one transaction). */
   batchSize: number;
+  /** Main topics: most batches in flight at once, each over partitions no other one has. */
+  concurrentBatches: number;
   /** Most messages fetched and not yet done, across partitions. */
   maxBuffered: number;
   consumeTimeoutMs: number;
@@ -48,8 +54,11 @@ export interface RunnerOptions {
 export class StageRunner {
   private stopping = false;
   private loop: Promise<void> | undefined;
+  /** Fetched messages not yet in a batch, per partition (`topic/partition`), in offset order. */
   private readonly queues = new Map<string, Kafka.Message[]>();
-  private readonly draining = new Map<string, Promise<void>>();
+  /** Partitions with a batch in flight: none of their messages may start before it ends. */
+  private readonly busy = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
   private buffered = 0;
   private waiters: (() => void)[] = [];
   private readonly log: Logger;
@@ -59,10 +68,10 @@ export class StageRunner {
     readonly stage: Stage,
     private readonly consumer: Kafka.KafkaConsumer,
     private readonly pipeline: Pipeline,
-    private readonly o: RunnerOptions,
+    private readonly options: RunnerOptions,
   ) {
-    this.label = o.mode === 'main' ? stage.name : `${stage.name}.retry`;
-    this.log = o.logger.child({ stage: this.label });
+    this.label = options.mode === 'main' ? stage.name : `${stage.name}.retry`;
+    this.log = options.logger.child({ stage: this.label });
   }
 
   get name(): string {
@@ -78,14 +87,13 @@ export class StageRunner {
   }
 
   start(): void {
-    this.consumer.setDefaultConsumeTimeout(this.o.consumeTimeoutMs);
-    const topics = this.o.mode === 'main' ? this.stage.topics : [retryTopic(this.stage.group as ConsumerGroup)];
-    this.consumer.subscribe(topics.map((t) => namespaced(t, this.o.namespace)));
+    const topics = this.options.mode === 'main' ? this.stage.topics : [retryTopic(this.stage.group as ConsumerGroup)];
+    this.consumer.subscribe(topics.map((t) => namespaced(t, this.options.namespace)));
     // Revoked partitions: drop what was fetched for them and not started (the new owner fetches it again
     // from the committed offset); the batch in flight finishes, and its offsets are refused.
     this.consumer.on('rebalance', (err, assignment) => {
       if (err?.code !== Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) return;
-      for (const tp of assignment) this.dropQueue(`${tp.topic}/${tp.partition}`);
+      for (const tp of assignment) this.dropQueue(partitionKey(tp));
     });
     this.loop = this.run();
   }
@@ -94,10 +102,10 @@ export class StageRunner {
     return this.consumer.isConnected() && this.consumer.assignments().length > 0;
   }
 
-  /** Stops fetching, finishes the batch in flight, commits what is done, leaves the group. */
+  /** Stops fetching, finishes the batches in flight, commits what is done, leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const wake of this.waiters.splice(0)) wake();
+    this.wake();
     await this.loop;
     try {
       this.consumer.commitSync(null);
@@ -110,49 +118,75 @@ export class StageRunner {
   }
 
   private async run(): Promise<void> {
+    const { batchSize, maxBuffered, consumeTimeoutMs } = this.options;
     while (!this.stopping) {
-      if (this.buffered >= this.o.maxBuffered) {
+      if (this.buffered >= maxBuffered) {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
       let batch: Kafka.Message[];
       try {
-        batch = await consumeBatch(this.consumer, Math.min(this.o.batchSize, this.o.maxBuffered - this.buffered));
+        batch = await consumeBatch(this.consumer, Math.min(batchSize, maxBuffered - this.buffered), consumeTimeoutMs);
       } catch (err) {
         this.log.warn({ err }, 'consume failed; retrying');
         await sleep(500);
         continue;
       }
       for (const m of batch) {
-        const key = `${m.topic}/${m.partition}`;
+        const key = partitionKey(m);
         const queue = this.queues.get(key);
         if (queue) queue.push(m);
         else this.queues.set(key, [m]);
       }
       this.buffered += batch.length;
-      for (const key of this.queues.keys()) if (!this.draining.has(key)) this.draining.set(key, this.drain(key));
+      this.startBatches();
     }
-    await Promise.all(this.draining.values());
+    await Promise.all(this.inFlight);
   }
 
-  /** One partition's loop: its queued messages, a batch at a time, in order. */
-  private async drain(key: string): Promise<void> {
-    try {
-      for (;;) {
-        const queue = this.queues.get(key);
-        if (!queue || queue.length === 0 || this.stopping) return;
-        const messages = queue.splice(0, this.o.batchSize);
-        try {
-          await this.processUntilDone(messages);
-        } finally {
+  /**
+   * Starts batches while fewer than the bound are in flight and some partition that is not in one has
+   * messages waiting. The main topics' batch takes messages of every such partition (one transaction
+   * for many partitions: under load the batch grows instead of the number of transactions); a retry
+   * batch takes one partition's, since it waits out each message's not-before time.
+   */
+  private startBatches(): void {
+    const limit = this.options.mode === 'main' ? this.options.concurrentBatches : Number.POSITIVE_INFINITY;
+    while (!this.stopping && this.inFlight.size < limit) {
+      const { messages, keys } = this.takeBatch(this.options.mode === 'main' ? Number.POSITIVE_INFINITY : 1);
+      if (messages.length === 0) return;
+      for (const key of keys) this.busy.add(key);
+      const running: Promise<void> = this.processUntilDone(messages)
+        .then(() => undefined)
+        .finally(() => {
+          this.inFlight.delete(running);
+          for (const key of keys) this.busy.delete(key);
           this.buffered -= messages.length;
-          for (const wake of this.waiters.splice(0)) wake();
-        }
-      }
-    } finally {
-      this.draining.delete(key);
-      if (this.queues.get(key)?.length === 0) this.queues.delete(key);
+          this.wake();
+          this.startBatches();
+        });
+      this.inFlight.add(running);
     }
+  }
+
+  /** Up to `batchSize` messages from at most `partitions` idle partitions, taking turns between them. */
+  private takeBatch(partitions: number): { messages: Kafka.Message[]; keys: string[] } {
+    const messages: Kafka.Message[] = [];
+    const keys: string[] = [];
+    for (const [key, queue] of this.queues) {
+      if (keys.length >= partitions || messages.length >= this.options.batchSize) break;
+      if (this.busy.has(key)) continue;
+      messages.push(...queue.splice(0, this.options.batchSize - messages.length));
+      keys.push(key);
+      // What is left of this partition goes to the back of the line.
+      this.queues.delete(key);
+      if (queue.length > 0) this.queues.set(key, queue);
+    }
+    return { messages, keys };
+  }
+
+  private wake(): void {
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   /**
@@ -161,7 +195,7 @@ export class StageRunner {
    * leaves it unstored: redelivered.
    */
   private processUntilDone(messages: Kafka.Message[]): Promise<boolean> {
-    return untilDone(() => (this.o.mode === 'main' ? this.processPartition(messages) : this.processRetries(messages)), {
+    return untilDone(() => (this.options.mode === 'main' ? this.processBatch(messages) : this.processRetries(messages)), {
       isStopping: () => this.stopping,
       logger: this.log,
       what: 'a batch',
@@ -174,22 +208,30 @@ export class StageRunner {
     const queue = this.queues.get(key);
     if (!queue) return;
     this.buffered -= queue.length;
-    queue.length = 0;
-    for (const wake of this.waiters.splice(0)) wake();
+    this.queues.delete(key);
+    this.wake();
   }
 
-  private async processPartition(messages: Kafka.Message[]): Promise<void> {
+  private async processBatch(messages: Kafka.Message[]): Promise<void> {
     const started = performance.now();
     const outcomes = await this.pipeline.run(messages, 1);
     this.account(outcomes);
-    this.o.metrics.latency.observe({ stage: this.label }, (performance.now() - started) / 1000);
-    this.o.metrics.batchSize.observe({ stage: this.label }, messages.length);
-    // Store up to the first abandoned message (shutting down mid-way): it and the rest come again.
-    const stop = outcomes.indexOf('abandoned');
-    const done = stop === -1 ? messages : messages.slice(0, stop);
-    const last = done[done.length - 1];
-    if (last) this.storeOffset(last);
-    this.updateLag(messages[messages.length - 1] as Kafka.Message);
+    this.options.metrics.latency.observe({ stage: this.label }, (performance.now() - started) / 1000);
+    this.options.metrics.batchSize.observe({ stage: this.label }, messages.length);
+    // Per partition, store up to its first abandoned message (shutting down mid-way): it and the rest of
+    // that partition come again.
+    const done = new Map<string, Kafka.Message>();
+    const halted = new Set<string>();
+    const newest = new Map<string, Kafka.Message>();
+    messages.forEach((m, n) => {
+      const key = partitionKey(m);
+      newest.set(key, m);
+      if (halted.has(key)) return;
+      if (outcomes[n] === 'abandoned') halted.add(key);
+      else done.set(key, m);
+    });
+    for (const m of done.values()) this.storeOffset(m);
+    for (const m of newest.values()) this.updateLag(m);
   }
 
   /** Retries run one at a time per partition, each no earlier than its not-before time. */
@@ -209,7 +251,7 @@ export class StageRunner {
   private account(outcomes: Outcome[]): void {
     const counts = new Map<Outcome, number>();
     for (const outcome of outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-    for (const [outcome, n] of counts) this.o.metrics.processed.inc({ stage: this.label, outcome }, n);
+    for (const [outcome, n] of counts) this.options.metrics.processed.inc({ stage: this.label, outcome }, n);
   }
 
   /**
@@ -232,7 +274,7 @@ export class StageRunner {
   private updateLag(message: Kafka.Message): void {
     try {
       const { highOffset } = this.consumer.getWatermarkOffsets(message.topic, message.partition);
-      this.o.metrics.lag.set(
+      this.options.metrics.lag.set(
         { stage: this.label, topic: message.topic, partition: String(message.partition) },
         Math.max(0, highOffset - message.offset - 1),
       );
@@ -240,4 +282,8 @@ export class StageRunner {
       // Watermarks are cached from fetches; none yet is fine.
     }
   }
+}
+
+function partitionKey(tp: { topic: string; partition: number }): string {
+  return `${tp.topic}/${tp.partition}`;
 }

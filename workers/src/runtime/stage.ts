@@ -78,7 +78,8 @@ export interface TransactionalStage extends StageBase {
  * product): it can lock them once, in a fixed order, for a few statements instead of once per event.
  */
 export interface BatchStage extends StageBase {
-  handleBatch(events: readonly DecodedEvent[], ctx: HandlerContext): Promise<Output[][]>;
+  /** `prepared` lines up with `events`: what `prepare` returned for each (empty without `prepare`). */
+  handleBatch(events: readonly DecodedEvent[], ctx: HandlerContext, prepared: readonly unknown[]): Promise<Output[][]>;
 }
 
 /** Its outputs are its whole effect: they are recorded with the processed-event record, then emitted. */
