@@ -3,7 +3,7 @@
  * HTTP request through the outbox and Kafka headers into the workers, and on into webhook deliveries.
  * Each hop keeps the trace id and takes a new span id; an absent or malformed parent starts a trace.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 export interface TraceContext {
   traceId: string;
@@ -24,7 +24,22 @@ export function parseTraceparent(value: string | null | undefined): TraceContext
 /** A `traceparent` for the next hop: the parent's trace with a new span, or a new sampled trace. */
 export function childTraceparent(parent: string | null | undefined): string {
   const p = parseTraceparent(parent);
-  return `00-${p?.traceId ?? randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-${p?.flags ?? '01'}`;
+  return `00-${p?.traceId ?? randomHex(16)}-${randomHex(8)}-${p?.flags ?? '01'}`;
+}
+
+// Span ids are made for every event a stage emits: drawn from a pooled buffer, filled a few hundred ids
+// at a time, instead of a call into the random source for each (it showed in the workers' CPU profile).
+const pool = Buffer.allocUnsafe(4_096);
+let offset = pool.length;
+
+function randomHex(bytes: number): string {
+  if (offset + bytes > pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const hex = pool.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return hex;
 }
 
 /** The trace id of a `traceparent`, for log lines. */

@@ -5,11 +5,13 @@
  *
  * Calls to the provider happen in `prepare` (outside transactions), up to `concurrency` at once, each
  * with an idempotency key derived from the order (a charge) or the payment (a refund): a crash before the
- * commit repeats the call and gets the same answer, never a second charge. `handle` records the outcome.
+ * commit repeats the call and gets the same answer, never a second charge. Set-based, a batch at a time:
+ * `prepare` reads the batch's orders and payments in two statements, and `handleBatch` records every
+ * charge in one INSERT and every refund in one UPDATE.
  */
 import { ConsumerGroups, type DecodedEvent, Events, Topics } from '@orders/contracts';
 import type { Sql } from '@orders/platform';
-import { event, type Output, type Prepared, type TransactionalStage } from '../../runtime/stage';
+import { type BatchStage, event, type Output, type Prepared } from '../../runtime/stage';
 import type { PaymentProvider } from './provider';
 
 type Plan =
@@ -48,22 +50,36 @@ async function bounded<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>
   return out;
 }
 
-export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurrency: number }): TransactionalStage {
+export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurrency: number }): BatchStage {
   const refundReason: Partial<Record<string, string>> = {
     [Events.OrderCancelled]: 'order cancelled',
     [Events.StockUnavailable]: 'out of stock',
     [Events.PaymentAuthorized]: 'order cancelled during the charge',
   };
 
-  async function plan(e: DecodedEvent): Promise<Plan> {
+  /** The batch's orders and payments as they are before any of its effects, by order id. */
+  async function snapshot(orderIds: string[]) {
+    const orders = new Map(
+      (
+        await o.sql<(OrderRow & { id: string })[]>`
+          SELECT id, status, total_cents, currency, payment_method_token, revision FROM orders WHERE id IN ${o.sql(orderIds)}`
+      ).map((r) => [r.id, r]),
+    );
+    const payments = new Map(
+      (
+        await o.sql<(PaymentRow & { order_id: string })[]>`
+          SELECT id, order_id, provider_charge, amount_cents, status FROM payments WHERE order_id IN ${o.sql(orderIds)}`
+      ).map((r) => [r.order_id, r]),
+    );
+    return { orders, payments };
+  }
+
+  async function plan(e: DecodedEvent, order: OrderRow | undefined, payment: PaymentRow | undefined): Promise<Plan> {
     const { orderId } = e.payload;
     if (e.type === Events.OrderValidated) {
-      const [order] = await o.sql<OrderRow[]>`
-        SELECT status, total_cents, currency, payment_method_token, revision FROM orders WHERE id = ${orderId}`;
       if (!order) return { kind: 'skip', reason: 'order not found' };
       if (order.status === 'cancelled') return { kind: 'skip', reason: 'order cancelled before the charge' };
-      const [paid] = await o.sql<PaymentRow[]>`SELECT id FROM payments WHERE order_id = ${orderId}`;
-      if (paid) return { kind: 'skip', reason: 'already charged' };
+      if (payment) return { kind: 'skip', reason: 'already charged' };
       if (!order.payment_method_token) return { kind: 'declined', code: 'NO_PAYMENT_METHOD', reason: 'the order has no payment method' };
       const result = await o.provider.charge(`charge:${orderId}:${order.revision}`, {
         amountCents: order.total_cents,
@@ -76,11 +92,7 @@ export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurren
         : { kind: 'declined', code: result.code, reason: result.reason };
     }
     // A compensation: refund the authorized payment, if there is one.
-    if (e.type === Events.PaymentAuthorized) {
-      const [order] = await o.sql<{ status: string }[]>`SELECT status FROM orders WHERE id = ${orderId}`;
-      if (order?.status !== 'cancelled') return { kind: 'skip', reason: 'order still live' };
-    }
-    const [payment] = await o.sql<PaymentRow[]>`SELECT id, provider_charge, amount_cents, status FROM payments WHERE order_id = ${orderId}`;
+    if (e.type === Events.PaymentAuthorized && order?.status !== 'cancelled') return { kind: 'skip', reason: 'order still live' };
     if (!payment || payment.status !== 'authorized') return { kind: 'skip', reason: 'nothing to refund' };
     const refundId = await o.provider.refund(`refund:${payment.id}`, {
       chargeId: payment.provider_charge,
@@ -101,52 +113,81 @@ export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurren
     topics: [Topics.orderEvents],
     handles: [Events.OrderValidated, Events.OrderCancelled, Events.StockUnavailable, Events.PaymentAuthorized],
     async prepare(events) {
+      const { orders, payments } = await snapshot([...new Set(events.map((e) => e.payload.orderId))]);
+      // One charge per order per batch: a second verdict on the same order (a changed order judged
+      // again) finds the first one's charge when it comes round again, not a concurrent call.
+      const charging = new Set<string>();
       return bounded(events, o.concurrency, async (e): Promise<Prepared> => {
+        const { orderId } = e.payload;
+        if (e.type === Events.OrderValidated) {
+          if (charging.has(orderId)) return { ok: true, value: { kind: 'skip', reason: 'charged by an earlier event of the batch' } };
+          charging.add(orderId);
+        }
         try {
-          return { ok: true, value: await plan(e) };
+          return { ok: true, value: await plan(e, orders.get(orderId), payments.get(orderId)) };
         } catch (error) {
           return { ok: false, error };
         }
       });
     },
-    async handle(e, { tx, newId }, prepared) {
-      const p = prepared as Plan;
-      const base = { eventId: newId(), occurredAt: Date.now(), orderId: e.payload.orderId, userId: e.payload.userId };
-      const out: Output[] = [];
-      if (p.kind === 'charged') {
-        const paymentId = newId();
-        // Another delivery of this event may have recorded the same charge first: then it also emitted.
-        const inserted = await tx`
+    async handleBatch(events, { tx, newId }, prepared) {
+      const plans = events.map((e, n) => ({ e, p: prepared[n] as Plan, id: newId() }));
+      const charges = plans.filter((x) => x.p.kind === 'charged');
+      const refunds = plans.filter((x) => x.p.kind === 'refunded');
+      // Another delivery of an event may have recorded the same charge first: then it also emitted.
+      const charged = new Set<string>();
+      if (charges.length > 0) {
+        const rows = charges.map(({ e, p, id }) => {
+          const c = p as Extract<Plan, { kind: 'charged' }>;
+          return { id, order_id: e.payload.orderId, provider_charge: c.chargeId, amount_cents: c.amountCents, currency: c.currency };
+        });
+        const inserted = await tx<{ id: string }[]>`
           INSERT INTO payments (id, order_id, provider_charge, amount_cents, currency, status)
-          VALUES (${paymentId}, ${e.payload.orderId}, ${p.chargeId}, ${p.amountCents}, ${p.currency}, 'authorized')
-          ON CONFLICT DO NOTHING`;
-        if (inserted.count === 1)
-          out.push(
+          SELECT r.id, r.order_id, r.provider_charge, r.amount_cents, r.currency, 'authorized'
+          FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb)
+            AS r(id uuid, order_id uuid, provider_charge text, amount_cents bigint, currency text)
+          ON CONFLICT DO NOTHING
+          RETURNING id`;
+        for (const r of inserted) charged.add(r.id);
+      }
+      // A payment refunded by two events of the batch (a cancellation and a shortage) announces it once.
+      const refunded = new Set<string>();
+      if (refunds.length > 0) {
+        const rows = refunds.map(({ p }) => {
+          const r = p as Extract<Plan, { kind: 'refunded' }>;
+          return { id: r.paymentId, refund: r.refundId, reason: r.reason };
+        });
+        const updated = await tx<{ id: string }[]>`
+          UPDATE payments p SET status = 'refunded', provider_refund = r.refund, refund_reason = r.reason, refunded_at = now()
+          FROM (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb) AS x(id uuid, refund text, reason text)) r
+          WHERE p.id = r.id AND p.status = 'authorized'
+          RETURNING p.id`;
+        for (const r of updated) refunded.add(r.id);
+      }
+      return plans.map(({ e, p, id }): Output[] => {
+        const base = { eventId: newId(), occurredAt: Date.now(), orderId: e.payload.orderId, userId: e.payload.userId };
+        if (p.kind === 'charged' && charged.has(id))
+          return [
             event(Topics.orderEvents, Events.PaymentAuthorized, e.payload.orderId, {
               ...base,
-              paymentId,
+              paymentId: id,
               amountCents: p.amountCents,
               currency: p.currency,
             }),
-          );
-      } else if (p.kind === 'declined') {
-        out.push(event(Topics.orderEvents, Events.PaymentFailed, e.payload.orderId, { ...base, code: p.code, reason: p.reason }));
-      } else if (p.kind === 'refunded') {
-        const updated = await tx`
-          UPDATE payments SET status = 'refunded', provider_refund = ${p.refundId}, refund_reason = ${p.reason}, refunded_at = now()
-          WHERE id = ${p.paymentId} AND status = 'authorized'`;
-        if (updated.count === 1) {
-          out.push(
+          ];
+        if (p.kind === 'declined')
+          return [event(Topics.orderEvents, Events.PaymentFailed, e.payload.orderId, { ...base, code: p.code, reason: p.reason })];
+        if (p.kind === 'refunded' && refunded.delete(p.paymentId))
+          return [
             event(Topics.orderEvents, Events.PaymentRefunded, e.payload.orderId, {
               ...base,
               paymentId: p.paymentId,
               amountCents: p.amountCents,
               reason: p.reason,
             }),
-          );
-        }
-      }
-      return out;
+          ];
+        return [];
+      });
     },
   };
 }
