@@ -2,6 +2,7 @@
  * Shared by the benchmarks: run autocannon for a fixed time against loopback, and summarise the result
  * (throughput, latency percentiles, errors) in one row. Load only ever goes to 127.0.0.1, bounded in time.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 /** The benchmarks' service ports, beside the dev (8080…) and test (18080…) ones. */
@@ -88,4 +89,47 @@ export async function createUsers(base: string, count: number, tier = 'enterpris
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export type Cpu = Record<string, number>;
+
+/**
+ * CPU seconds used so far by the named processes, by PostgreSQL (every backend) and by the JVMs (Kafka,
+ * the registry), and by the whole machine (`busy`, out of `cores` × wall time).
+ */
+export function cpuSeconds(pids: Record<string, number | undefined>): Cpu {
+  const tick = 100; // USER_HZ on Linux
+  const totals: Cpu = { postgres: 0, kafka: 0, redis: 0 };
+  for (const name of Object.keys(pids)) totals[name] = 0;
+  const byPid = new Map(Object.entries(pids).map(([name, pid]) => [pid, name]));
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(fields[11]) + Number(fields[12])) / tick;
+      const name = byPid.get(Number(pid));
+      if (name) totals[name] = (totals[name] ?? 0) + cpu;
+      else if (comm === 'postgres') totals.postgres = (totals.postgres ?? 0) + cpu;
+      else if (comm === 'java') totals.kafka = (totals.kafka ?? 0) + cpu;
+      else if (comm.startsWith('redis-server')) totals.redis = (totals.redis ?? 0) + cpu;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  const [, ...jiffies] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).map(Number);
+  const idle = (jiffies[3] ?? 0) + (jiffies[4] ?? 0);
+  totals.busy = (jiffies.reduce((a, b) => a + b, 0) - idle) / tick;
+  return totals;
+}
+
+/** "workers 120 µs, PostgreSQL 30 µs, …": CPU per unit of work between two snapshots. */
+export function perUnit(a: Cpu, b: Cpu, units: number, scale: number, unit: string): string {
+  const label: Record<string, string> = { postgres: 'PostgreSQL', kafka: 'Kafka (JVM)', redis: 'Redis', busy: 'whole machine' };
+  return Object.keys(b)
+    .map((k) => {
+      const each = (((b[k] ?? 0) - (a[k] ?? 0)) / Math.max(1, units)) * scale;
+      return `${label[k] ?? k} ${Math.max(0, each).toFixed(each < 10 ? 1 : 0)} ${unit}`;
+    })
+    .join(', ');
 }

@@ -15,7 +15,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventCodec, Events, namespaced, schemaRegistryFor, Topics } from '@orders/contracts';
 import { uuidv7 } from '@orders/platform';
@@ -24,7 +23,7 @@ import postgres from 'postgres';
 import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { type Mode, serviceEnv, startServices, stopServices } from '../local/services.mjs';
-import { BENCH_PORTS } from './lib';
+import { BENCH_PORTS, cpuSeconds, perUnit } from './lib';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
 const BATCH = Number(process.env.BENCH_BATCH_SIZE ?? 500);
@@ -47,48 +46,6 @@ const brokers = env.KAFKA_BROKERS.split(',');
 const codec = new EventCodec(schemaRegistryFor(env.SCHEMA_REGISTRY_URL || undefined));
 await codec.prepare();
 const events = namespaced(Topics.orderEvents, stageMode.namespace);
-
-type Cpu = Record<string, number>;
-
-/**
- * CPU seconds used so far by the named processes, by PostgreSQL (every backend) and by the JVMs (Kafka,
- * the registry), and by the whole machine (`busy`, out of `cores` × wall time).
- */
-function cpuSeconds(pids: Record<string, number | undefined>): Cpu {
-  const tick = 100; // USER_HZ on Linux
-  const totals: Cpu = { postgres: 0, kafka: 0 };
-  for (const name of Object.keys(pids)) totals[name] = 0;
-  const byPid = new Map(Object.entries(pids).map(([name, pid]) => [pid, name]));
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cpu = (Number(fields[11]) + Number(fields[12])) / tick;
-      const name = byPid.get(Number(pid));
-      if (name) totals[name] = (totals[name] ?? 0) + cpu;
-      else if (comm === 'postgres') totals.postgres = (totals.postgres ?? 0) + cpu;
-      else if (comm === 'java') totals.kafka = (totals.kafka ?? 0) + cpu;
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  const [, ...jiffies] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).map(Number);
-  const idle = (jiffies[3] ?? 0) + (jiffies[4] ?? 0);
-  totals.busy = (jiffies.reduce((a, b) => a + b, 0) - idle) / tick;
-  return totals;
-}
-
-/** "workers 120 µs, PostgreSQL 30 µs, …": CPU per unit of work between two snapshots. */
-function perUnit(a: Cpu, b: Cpu, units: number, scale: number, unit: string): string {
-  const label: Record<string, string> = { postgres: 'PostgreSQL', kafka: 'Kafka (JVM)', busy: 'whole machine' };
-  return Object.keys(b)
-    .map((k) => {
-      const each = (((b[k] ?? 0) - (a[k] ?? 0)) / Math.max(1, units)) * scale;
-      return `${label[k] ?? k} ${Math.max(0, each).toFixed(each < 10 ? 1 : 0)} ${unit}`;
-    })
-    .join(', ');
-}
 
 function runJson(cmd: string, args: string[], cwd: string, extra: Record<string, string>): Promise<Record<string, number>[]> {
   return new Promise((resolve, reject) => {

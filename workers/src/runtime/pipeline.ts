@@ -3,7 +3,8 @@
  *
  *   decode → (not ours? skip) → already processed? re-emit its recorded outputs
  *   → prepare (the stage's work outside transactions, whole batch at once)
- *   → ONE transaction: claim every event id in processed_events, apply each effect, record the outputs
+ *   → ONE transaction: skip what was applied before, apply each effect, claim every event id in
+ *     processed_events together with its outputs
  *   → emit the outputs (Kafka, Redis) → failures to the retry or dead-letter topic.
  *
  * Exactly-once effects on an at-least-once stream: the claim and the effect commit together, and a
@@ -221,24 +222,32 @@ export class Pipeline {
     }
   }
 
+  /**
+   * The batch in one transaction: find which events earlier deliveries applied, apply the rest, then
+   * claim them with their outputs in one INSERT. The claim comes last so each processed-event row is
+   * written once, outputs included (writing it first and its outputs after was the costliest statement
+   * of the pipeline at load). A claim that conflicts was taken meanwhile by another consumer of the
+   * same event (a rebalance handed its partition over mid-batch): then nothing of this transaction may
+   * commit; the batch fails, is tried event by event, and finds that event done.
+   */
   private async transact(items: Item[]): Promise<void> {
     const { stage } = this;
     const { group } = stage;
     const results = await this.d.sql.begin(async (tx) => {
       const events = items.map((i) => i.event as DecodedEvent);
-      const claimed = await tx<{ event_id: string }[]>`
-        INSERT INTO processed_events (consumer_group, event_id, event_type)
-        SELECT ${group}, e.id, e.type FROM unnest(${events.map((e) => e.payload.eventId)}::uuid[], ${events.map((e) => e.type)}::text[]) AS e(id, type)
-        ON CONFLICT DO NOTHING
-        RETURNING event_id`;
-      const mine = new Set(claimed.map((r) => r.event_id));
-      // Not claimed: applied by an earlier delivery (whose recorded outputs go out again), by another
-      // consumer meanwhile (a rebalance), or a copy earlier in this very batch (emitted once).
       const earlier = await this.recorded(
         tx as unknown as Sql,
-        events.map((e) => e.payload.eventId).filter((id) => !mine.has(id)),
+        events.map((e) => e.payload.eventId),
       );
-      const fresh = events.map((e) => mine.delete(e.payload.eventId));
+      // Not fresh: applied by an earlier delivery (whose recorded outputs go out again), or a copy
+      // earlier in this very batch (emitted once).
+      const taken = new Set<string>();
+      const fresh = events.map((e) => {
+        const id = e.payload.eventId;
+        if (earlier.has(id) || taken.has(id)) return false;
+        taken.add(id);
+        return true;
+      });
       const duplicate = (id: string) => {
         const outputs = earlier.get(id) ?? [];
         earlier.delete(id);
@@ -259,15 +268,19 @@ export class Pipeline {
           else out.push({ outcome: 'handled', outputs: await stage.handle(event, ctx, items[n]?.prepared) });
         }
       }
-      const recorded = events.flatMap((e, n) => {
-        const o = out[n];
-        return o?.outcome === 'handled' && o.outputs.length > 0 ? [{ event_id: e.payload.eventId, outputs: o.outputs }] : [];
-      });
-      if (recorded.length > 0) {
-        await tx`
-          UPDATE processed_events p SET outputs = o.outputs
-          FROM jsonb_to_recordset(${tx.json(recorded as never)}::jsonb) AS o(event_id uuid, outputs jsonb)
-          WHERE p.consumer_group = ${group} AND p.event_id = o.event_id`;
+      const claims = events.flatMap((e, n) =>
+        fresh[n] ? [{ event_id: e.payload.eventId, event_type: e.type, outputs: out[n]?.outputs ?? [] }] : [],
+      );
+      if (claims.length > 0) {
+        const claimed = await tx`
+          INSERT INTO processed_events (consumer_group, event_id, event_type, outputs)
+          SELECT ${group}, r.event_id, r.event_type, r.outputs
+          FROM jsonb_to_recordset(${tx.json(claims as never)}::jsonb) AS r(event_id uuid, event_type text, outputs jsonb)
+          ON CONFLICT DO NOTHING
+          RETURNING event_id`;
+        if (claimed.length !== claims.length) {
+          throw new Error(`${claims.length - claimed.length} of the batch's events were claimed by another consumer meanwhile`);
+        }
       }
       return out;
     });
