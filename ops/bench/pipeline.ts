@@ -152,6 +152,47 @@ try {
     return { placed, statuses, sentSeconds, offered: total };
   }
 
+  /** Each stage's batch count, messages and seconds so far, from the workers' metrics. */
+  type StageStat = { n: number; size: number; seconds: number; phases: Record<string, number> };
+  async function stageStats(): Promise<Map<string, StageStat>> {
+    const text = await fetch(`http://127.0.0.1:${BENCH_PORTS.workerMetricsPort}/metrics`).then((r) => r.text());
+    const stats = new Map<string, StageStat>();
+    for (const line of text.split('\n')) {
+      const phase = /^orders_worker_batch_phase_seconds_sum\{[^}]*stage="([a-z]+)"[^}]*phase="([a-z]+)"[^}]*\} (\S+)$/.exec(line);
+      if (phase) {
+        const st = stats.get(phase[1] as string) ?? { n: 0, size: 0, seconds: 0, phases: {} };
+        st.phases[phase[2] as string] = Number(phase[3]);
+        stats.set(phase[1] as string, st);
+        continue;
+      }
+      const m = /^orders_worker_batch_(seconds_count|seconds_sum|size_sum)\{[^}]*stage="([a-z.]+)"[^}]*\} (\S+)$/.exec(line);
+      if (!m) continue;
+      const st = stats.get(m[2] as string) ?? { n: 0, size: 0, seconds: 0, phases: {} };
+      if (m[1] === 'seconds_count') st.n = Number(m[3]);
+      else if (m[1] === 'seconds_sum') st.seconds = Number(m[3]);
+      else st.size = Number(m[3]);
+      stats.set(m[2] as string, st);
+    }
+    return stats;
+  }
+
+  /** "validator 40 × 25 in 12 ms (prepare 3/apply 5/emit 4), …": batches, their size and time, over a step. */
+  function batchStats(a: Awaited<ReturnType<typeof stageStats>>, b: Awaited<ReturnType<typeof stageStats>>): string {
+    return [...b]
+      .filter(([stage]) => !stage.endsWith('.retry'))
+      .map(([stage, s]) => {
+        const before = a.get(stage) ?? { n: 0, size: 0, seconds: 0, phases: {} };
+        const n = s.n - before.n;
+        if (n <= 0) return `${stage} none`;
+        const each = (x: number) => ((x / n) * 1000).toFixed(0);
+        const phases = Object.entries(s.phases)
+          .map(([p, v]) => `${p} ${each(v - (before.phases[p] ?? 0))}`)
+          .join('/');
+        return `${stage} ${n} × ${((s.size - before.size) / n).toFixed(0)} in ${each(s.seconds - before.seconds)} ms (${phases})`;
+      })
+      .join(', ');
+  }
+
   /** Waits until every given order is in a final state; resolves with how long that took. */
   async function settle(ids: string[], timeoutMs: number): Promise<{ open: number; ms: number }> {
     const t0 = Date.now();
@@ -219,6 +260,7 @@ try {
   const steps: StepResult[] = [];
   for (const rate of RATES) {
     const cpu0 = cpuSeconds(pids);
+    const stats0 = await stageStats();
     let maxLag = 0;
     const sampling = setInterval(() => {
       lag()
@@ -250,6 +292,7 @@ try {
         `p50 ${ms(lat.p50)}, p99 ${ms(lat.p99)}, lag peak ${maxLag}, drained ${(drainMs / 1000).toFixed(1)} s after → ${holds ? 'holds' : 'does NOT hold'}`,
     );
     out(`         CPU per order: ${perUnit(cpu0, cpu1, ids.length, 1e3, 'ms')}`);
+    out(`         batches: ${batchStats(stats0, await stageStats())}`);
     if (!holds) break;
   }
   const knee = steps.filter((s) => s.holds).reduce((a, s) => Math.max(a, s.rate), 0);

@@ -46,7 +46,7 @@ const spec = {
   PAYMENT_PROVIDER_URL: url({ protocols: ['http:', 'https:'], default: 'http://127.0.0.1:8070' }),
   PAYMENT_PROVIDER_TIMEOUT_MS: int({ default: 2_000, min: 10 }),
   /** Provider calls in flight at once per process. */
-  PAYMENT_CONCURRENCY: int({ default: 32, min: 1, max: 1_000 }),
+  PAYMENT_CONCURRENCY: int({ default: 128, min: 1, max: 1_000 }),
   /** The key endpoint secrets are sealed with (32 bytes, base64; inline or a file), shared with the gateway. */
   WEBHOOK_SECRET_KEY: { ...optionalStr(), secret: true },
   WEBHOOK_SECRET_KEY_FILE: optionalStr(),

@@ -57,7 +57,11 @@ await scorer.warmUp();
 const stages = createStages({
   sql,
   scorer,
-  provider: new PaymentProvider({ url: env.PAYMENT_PROVIDER_URL, timeoutMs: env.PAYMENT_PROVIDER_TIMEOUT_MS }),
+  provider: new PaymentProvider({
+    url: env.PAYMENT_PROVIDER_URL,
+    timeoutMs: env.PAYMENT_PROVIDER_TIMEOUT_MS,
+    maxSockets: env.PAYMENT_CONCURRENCY,
+  }),
   fraudRejectThreshold: env.FRAUD_REJECT_THRESHOLD,
   paymentConcurrency: env.PAYMENT_CONCURRENCY,
   catalogueTtlMs: env.CATALOGUE_CACHE_MS,

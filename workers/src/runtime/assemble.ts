@@ -55,6 +55,7 @@ export async function assembleStage(stage: Stage, d: StageDeps): Promise<StageRu
       logger: log,
       namespace: d.namespace,
       isStopping,
+      observePhase: (phase, seconds) => d.metrics.phase.observe({ stage: stage.name, phase }, seconds),
     },
     router,
   );

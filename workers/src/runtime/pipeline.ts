@@ -23,7 +23,7 @@ import { childTraceparent, type Logger, type Sql, type StatusFeedPublisher, uuid
 import type Kafka from 'node-rdkafka';
 import type { DeliveringProducer } from './kafka';
 import type { Router } from './routing';
-import { isBatch, isDeciding, type Output, type Prepared, type Stage } from './stage';
+import { type BatchStage, isBatch, isDeciding, type Output, type Prepared, type Stage } from './stage';
 import { untilDone } from './until-done';
 
 export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'retried' | 'dead_lettered' | 'abandoned';
@@ -36,6 +36,8 @@ export interface PipelineDeps {
   logger: Logger;
   namespace: string;
   isStopping: () => boolean;
+  /** How long a batch spent in each phase (for metrics). */
+  observePhase?: (phase: 'prepare' | 'apply' | 'emit', seconds: number) => void;
 }
 
 interface Item {
@@ -68,10 +70,18 @@ export class Pipeline {
     // validator's `prepare` only scores: a rare duplicate may be scored twice.)
     if (this.stage.prepare && !isDeciding(this.stage)) await this.findDuplicates(live);
     const fresh = live.filter((i) => !i.outcome);
+    let t = performance.now();
+    const lap = (phase: 'prepare' | 'apply' | 'emit') => {
+      const now = performance.now();
+      this.d.observePhase?.(phase, (now - t) / 1000);
+      t = now;
+    };
     await this.prepare(fresh);
+    lap('prepare');
     const ready = fresh.filter((i) => !i.error);
     if (isDeciding(this.stage)) await this.decideAll(ready);
     else await this.apply(ready);
+    lap('apply');
     // Emit in message order: outputs of duplicates and of freshly handled events.
     const emitting = items.filter((i) => (i.outcome === 'handled' || i.outcome === 'duplicate') && i.outputs && i.outputs.length > 0);
     // Each output continues its input's trace (a new span of it), so a request can be followed downstream.
@@ -79,6 +89,7 @@ export class Pipeline {
     if (!(await this.emitUntilDone(sends))) {
       for (const i of emitting) i.outcome = 'abandoned';
     }
+    lap('emit');
     for (const i of items) {
       if (i.error !== undefined && !i.outcome) i.outcome = await this.router.route(i.message, i.error, attempt);
     }
@@ -148,7 +159,25 @@ export class Pipeline {
 
   /** One transaction for the batch; on failure, one per event. */
   private apply(items: Item[]): Promise<void> {
+    const { stage } = this;
+    if (stage.selfDeduplicating && isBatch(stage)) return this.batchOrOneByOne(items, (some) => this.applyUnrecorded(stage, some));
     return this.batchOrOneByOne(items, (some) => this.transact(some));
+  }
+
+  /** A self-deduplicating stage: its effect alone, with no claim to write or read. */
+  private async applyUnrecorded(stage: BatchStage, items: Item[]): Promise<void> {
+    const outputs = await this.d.sql.begin((tx) =>
+      stage.handleBatch(
+        items.map((i) => i.event as DecodedEvent),
+        { tx, logger: this.d.logger, newId: uuidv7 },
+        items.map((i) => i.prepared),
+      ),
+    );
+    if (outputs.some((o) => o.length > 0)) throw new Error(`stage ${stage.name} is self-deduplicating but emitted outputs`);
+    for (const i of items) {
+      i.outcome = 'handled';
+      i.outputs = [];
+    }
   }
 
   /** A deciding stage: outputs first, then the records (claims and outputs) in one statement. */

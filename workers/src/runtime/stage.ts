@@ -65,6 +65,12 @@ interface StageBase {
    * here must be idempotent (a crash before the commit repeats them): an idempotency key per charge.
    */
   prepare?(events: DecodedEvent[], ctx: PrepareContext): Promise<Prepared[]>;
+  /**
+   * The effect de-duplicates itself (rows with unique keys, inserted ON CONFLICT DO NOTHING) and the
+   * stage emits nothing: then no processed-event record is written for its events, and a redelivered
+   * event applies again, to no effect. Only for a batch stage whose handler returns no outputs.
+   */
+  selfDeduplicating?: boolean;
 }
 
 /** Writes its effect in the transaction it is given, and returns what to emit after the commit. */

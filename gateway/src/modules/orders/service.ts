@@ -276,11 +276,15 @@ export class OrdersService {
     };
   }
 
-  /** Locks the order for a change, checking ownership and (when given) the version the caller read. */
+  /**
+   * Locks the order for a change, checking ownership and (when given) the version the caller read.
+   * FOR UPDATE, the one lock mode that waits for fulfillment's FOR KEY SHARE: a cancellation and a
+   * shipment of the same order never both go through (workers/src/stages/fulfillment).
+   */
   private async lockForChange(tx: Sql, principal: Principal, id: string, ifMatch: number | undefined): Promise<OrderRow> {
     const [row] = await tx<OrderRow[]>`
       ${tx.unsafe(ORDER_SELECT)} WHERE o.id = ${id} ${this.ownerFilter(principal, tx)}
-      FOR NO KEY UPDATE OF o`;
+      FOR UPDATE OF o`;
     if (!row) throw notFound(id);
     if (ifMatch !== undefined && ifMatch !== row.version) {
       throw new DomainError(
@@ -366,8 +370,8 @@ export class OrdersService {
   ): Promise<OrderView> {
     const view = await this.sql.begin(async (tx) => {
       const row = await this.lockForChange(tx as unknown as Sql, principal, id, ifMatch);
-      // Fulfillment creates the shipment under the same row lock: once it exists the order has shipped,
-      // even if the projector has not applied `shipped` to the status yet.
+      // Fulfillment creates the shipment under a lock this one waits for: once it exists the order has
+      // shipped, even if the projector has not applied `shipped` to the status yet.
       const [shipment] = await tx`SELECT 1 FROM shipments WHERE order_id = ${id}`;
       if (shipment) row.status = 'shipped';
       if (!CANCELLABLE_STATUSES.includes(row.status)) {

@@ -3,8 +3,11 @@
  *
  * Shipping and cancelling race for the same order: both lock the order row, so one of them sees the
  * other's result. Fulfillment skips a cancelled order (inventory releases its stock); the gateway refuses
- * to cancel an order that has a shipment. Set-based: the batch's orders are locked in id order for
- * two statements, and its shipments written in one.
+ * to cancel an order that has a shipment. Fulfillment's lock is FOR KEY SHARE, which only the gateway's
+ * FOR UPDATE waits for: the status projector's row locks (FOR NO KEY UPDATE, on the same orders, all
+ * the time) neither wait for it nor hold it up. Only the gateway cancels, so no concurrent change the
+ * projector makes can turn an order cancelled under it. Set-based: the batch's orders are locked in id
+ * order for two statements, and its shipments written in one.
  */
 import { randomBytes } from 'node:crypto';
 import { ConsumerGroups, Events, Topics } from '@orders/contracts';
@@ -20,7 +23,7 @@ export const fulfillmentStage: BatchStage = {
   async handleBatch(events, { tx, newId }) {
     const ids = [...new Set(events.map((e) => e.payload.orderId))].sort();
     const status = new Map(
-      (await tx<{ id: string; status: string }[]>`SELECT id, status FROM orders WHERE id IN ${tx(ids)} ORDER BY id FOR NO KEY UPDATE`).map(
+      (await tx<{ id: string; status: string }[]>`SELECT id, status FROM orders WHERE id IN ${tx(ids)} ORDER BY id FOR KEY SHARE`).map(
         (o) => [o.id, o.status],
       ),
     );
