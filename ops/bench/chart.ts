@@ -38,9 +38,13 @@ function panel(
   const lo = opts.log ? Math.max(1, Math.min(...values, opts.limit) / 2) : 0;
   const sx = (r: number) => x0 + (r / maxRate) * (x1 - x0);
   const sy = (v: number) =>
-    opts.log ? y0 - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (y0 - y1) : y0 - (v / hi) * (y0 - y1);
+    opts.log
+      ? y0 - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (y0 - y1)
+      : y0 - (v / hi) * (y0 - y1);
   const parts: string[] = [`<text x="${x0}" y="${top + 22}" font-size="14" font-weight="bold">${esc(title)}</text>`];
-  parts.push(`<line x1="${x0}" y1="${y0}" x2="${x1}" y2="${y0}" stroke="#333"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y1}" stroke="#333"/>`);
+  parts.push(
+    `<line x1="${x0}" y1="${y0}" x2="${x1}" y2="${y0}" stroke="#333"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y1}" stroke="#333"/>`,
+  );
   for (const s of steps) {
     parts.push(`<text x="${sx(s.rate)}" y="${y0 + 16}" font-size="11" text-anchor="middle">${s.rate}</text>`);
   }

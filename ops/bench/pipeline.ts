@@ -286,7 +286,16 @@ try {
     const refused = [...step.statuses].filter(([s]) => s !== 201).reduce((a, [, n]) => a + n, 0);
     const holds = settled.open === 0 && lagLeft === 0 && lat.p99 < 2_000 && drainMs <= 5_000 && refused === 0;
     const busy = ((cpu1.busy ?? 0) - (cpu0.busy ?? 0)) / Math.max(1, ids.length);
-    steps.push({ rate, achieved: ids.length / step.sentSeconds, p50: lat.p50, p99: lat.p99, drainMs, maxLag, holds, cpuMsPerOrder: busy * 1e3 });
+    steps.push({
+      rate,
+      achieved: ids.length / step.sentSeconds,
+      p50: lat.p50,
+      p99: lat.p99,
+      drainMs,
+      maxLag,
+      holds,
+      cpuMsPerOrder: busy * 1e3,
+    });
     out(
       `   ${String(rate).padStart(5)}/s offered, ${(ids.length / step.sentSeconds).toFixed(0).padStart(5)}/s placed (${refused} refused): ` +
         `p50 ${ms(lat.p50)}, p99 ${ms(lat.p99)}, lag peak ${maxLag}, drained ${(drainMs / 1000).toFixed(1)} s after → ${holds ? 'holds' : 'does NOT hold'}`,
@@ -298,14 +307,20 @@ try {
   const knee = steps.filter((s) => s.holds).reduce((a, s) => Math.max(a, s.rate), 0);
   const atKnee = steps.find((s) => s.rate === knee);
   out(`\n   knee: ${knee} orders/s (target ≥ 1,000: ${mark(knee >= 1_000)}; minimum 500: ${mark(knee >= 500)})`);
-  if (atKnee) out(`   whole machine at the knee: ${atKnee.cpuMsPerOrder.toFixed(1)} ms CPU per order (target ≤ 2 ms: ${mark(atKnee.cpuMsPerOrder <= 2)})`);
+  if (atKnee)
+    out(
+      `   whole machine at the knee: ${atKnee.cpuMsPerOrder.toFixed(1)} ms CPU per order (target ≤ 2 ms: ${mark(atKnee.cpuMsPerOrder <= 2)})`,
+    );
   out(`   webhook deliveries received: ${delivered}`);
 
   // ── 3. The chart ─────────────────────────────────────────────────────────────────────────────────
   const dir = join(cfg.root, '.local/artifacts');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'pipeline.svg'), pipelineChart(steps, knee));
-  writeFileSync(join(dir, 'pipeline.json'), `${JSON.stringify({ at: new Date().toISOString(), idle: { ...idleLat, frameP99 }, steps, knee }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'pipeline.json'),
+    `${JSON.stringify({ at: new Date().toISOString(), idle: { ...idleLat, frameP99 }, steps, knee }, null, 2)}\n`,
+  );
   out(`\n3. chart: ${join(dir, 'pipeline.svg')}`);
 } finally {
   await stopServices(procs);

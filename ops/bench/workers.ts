@@ -154,7 +154,21 @@ if (PARTS.includes('1')) {
         );
       const batches = metric('worker_batch_seconds_count');
       out(
-        `   ${fmt(batches)} partition batches, ${(metric('worker_batch_size_sum') / Math.max(1, batches)).toFixed(0)} messages each, ${((metric('worker_batch_seconds_sum') / Math.max(1, batches)) * 1000).toFixed(1)} ms each`,
+        `   ${fmt(batches)} batches, ${(metric('worker_batch_size_sum') / Math.max(1, batches)).toFixed(0)} messages each, ${((metric('worker_batch_seconds_sum') / Math.max(1, batches)) * 1000).toFixed(1)} ms each (${[
+          'prepare',
+          'apply',
+          'emit',
+        ]
+          .map((p) => {
+            const line = text
+              .split('\n')
+              .find(
+                (l) =>
+                  l.startsWith('orders_worker_batch_phase_seconds_sum{') && l.includes('stage="validator"') && l.includes(`phase="${p}"`),
+              );
+            return `${p} ${((Number(line?.split(' ').pop() ?? 0) / Math.max(1, batches)) * 1000).toFixed(1)}`;
+          })
+          .join(', ')} ms)`,
       );
     } finally {
       await stopServices(procs);

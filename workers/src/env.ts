@@ -22,7 +22,7 @@ const spec = {
   /** Most messages one pipeline run takes (one transaction, one INSERT of claims), across partitions. */
   KAFKA_BATCH_SIZE: int({ default: 500, min: 1, max: 10_000 }),
   /** Batches of one stage in flight at once, over disjoint partitions (see workers/src/runtime/runner.ts). */
-  KAFKA_CONCURRENT_BATCHES: int({ default: 2, min: 1, max: 64 }),
+  KAFKA_CONCURRENT_BATCHES: int({ default: 1, min: 1, max: 64 }),
   /** Most messages a consumer holds fetched and not yet done, across its partitions (backpressure). */
   KAFKA_MAX_BUFFERED: int({ default: 2_000, min: 1, max: 100_000 }),
   /** Longest a consumer waits for its next message in one call (it returns at once when one is there). */

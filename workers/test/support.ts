@@ -43,7 +43,9 @@ async function startProvider(): Promise<{ url: string; stop(): void }> {
   throw new Error('payment provider simulator did not start');
 }
 
-export async function fixture(opts: { stages?: StageName[]; maxRetries?: number; providerTimeoutMs?: number } = {}) {
+export async function fixture(
+  opts: { stages?: StageName[]; maxRetries?: number; providerTimeoutMs?: number; consumeTimeoutMs?: number } = {},
+) {
   const namespace = `wk${randomUUID().slice(0, 8)}`;
   const provider = await startProvider();
   const sql = createPostgres({ url: process.env.DATABASE_URL as string, max: 5, applicationName: 'workers-test' });
@@ -93,7 +95,7 @@ export async function fixture(opts: { stages?: StageName[]; maxRetries?: number;
       batchSize: 50,
       maxBuffered: 200,
       concurrentBatches: 2,
-      consumeTimeoutMs: 100,
+      consumeTimeoutMs: opts.consumeTimeoutMs ?? 100,
       maxRetries: opts.maxRetries ?? 2,
       retryBaseMs: 50,
       retryMaxMs: 500,

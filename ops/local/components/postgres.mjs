@@ -94,7 +94,7 @@ const TUNING_FILE = 'conf.d/orders-platform.conf';
 function tune(cluster) {
   const file = `/etc/postgresql/${cluster.version}/${cluster.name}/${TUNING_FILE}`;
   const text = [
-    '# Written by the order platform\'s local stack (ops/local/components/postgres.mjs); edits are overwritten.',
+    "# Written by the order platform's local stack (ops/local/components/postgres.mjs); edits are overwritten.",
     'shared_buffers = 1GB',
     'max_wal_size = 8GB',
     'min_wal_size = 1GB',
