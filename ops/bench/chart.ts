@@ -48,7 +48,7 @@ function panel(
   for (const s of steps) {
     parts.push(`<text x="${sx(s.rate)}" y="${y0 + 16}" font-size="11" text-anchor="middle">${s.rate}</text>`);
   }
-  const ticks = opts.log ? [10, 100, 1_000, 10_000, 100_000].filter((t) => t >= lo && t <= hi) : [0, hi / 2, hi];
+  const ticks = opts.log ? [10, 100, 1_000, 10_000, 100_000].filter((t) => t >= lo && t <= hi) : [0, opts.limit, opts.limit * 2].filter((t) => t <= hi);
   for (const t of ticks) {
     parts.push(`<line x1="${x0 - 4}" y1="${sy(t)}" x2="${x1}" y2="${sy(t)}" stroke="#eee"/>`);
     parts.push(`<text x="${x0 - 6}" y="${sy(t) + 4}" font-size="11" text-anchor="end">${Math.round(t)} ${opts.unit}</text>`);
@@ -64,7 +64,7 @@ function panel(
     const pts = steps.filter((s) => Number.isFinite(l.value(s))).map((s) => `${sx(s.rate).toFixed(1)},${sy(l.value(s)).toFixed(1)}`);
     parts.push(`<polyline fill="none" stroke="${l.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
     for (const p of pts) parts.push(`<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${l.color}"/>`);
-    parts.push(`<text x="${x0 + 200 + n * 90}" y="${top + 22}" font-size="12" fill="${l.color}">■ ${esc(l.label)}</text>`);
+    parts.push(`<text x="${x1 - (series.length - n) * 70}" y="${top + 22}" font-size="12" fill="${l.color}">■ ${esc(l.label)}</text>`);
   });
   return parts.join('\n');
 }
@@ -75,7 +75,7 @@ export function pipelineChart(steps: StepResult[], knee: number): string {
     panel(
       steps,
       0,
-      'placed → shipped (ms, log scale) by offered orders/s',
+      'placed → shipped by offered orders/s (log scale)',
       [
         { label: 'p50', color: '#1f77b4', value: (s) => s.p50 },
         { label: 'p99', color: '#d62728', value: (s) => s.p99 },
