@@ -38,11 +38,10 @@ export async function createConsumer(settings: KafkaSettings, groupId: string): 
       // No end-of-partition events: `consumeBatch` returns as soon as it has a message and takes only
       // what is already fetched after that, so it needs no end marker to stop waiting.
       'enable.partition.eof': false,
-      // Short empty long-polls: at 500 ms (the default) the end-to-end suite's single order took three
-      // times as long from POST to shipped (0.8 s → 2.4 s, one run each). The price, read once from /proc
-      // with the services idle: ten idle consumers cost this process and the broker about 15 % of a core
-      // between them (7 % + 9 %, against 5.5 % + 3 % at 500 ms).
-      'fetch.wait.max.ms': 50,
+      // How long the broker holds an empty fetch. A message that arrives ends the wait at once, so this
+      // costs no latency (`consumeBatch` returns on the first message); shorter waits only multiply the
+      // empty fetches of idle consumers, twelve of them per workers process.
+      'fetch.wait.max.ms': 500,
       // Emit 'rebalance' events (node-rdkafka still does the assign/unassign): the runner drops what it
       // had fetched for partitions it lost.
       rebalance_cb: true,
