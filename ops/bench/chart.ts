@@ -48,7 +48,9 @@ function panel(
   for (const s of steps) {
     parts.push(`<text x="${sx(s.rate)}" y="${y0 + 16}" font-size="11" text-anchor="middle">${s.rate}</text>`);
   }
-  const ticks = opts.log ? [10, 100, 1_000, 10_000, 100_000].filter((t) => t >= lo && t <= hi) : [0, opts.limit, opts.limit * 2].filter((t) => t <= hi);
+  const ticks = opts.log
+    ? [10, 100, 1_000, 10_000, 100_000].filter((t) => t >= lo && t <= hi)
+    : [0, opts.limit, opts.limit * 2].filter((t) => t <= hi);
   for (const t of ticks) {
     parts.push(`<line x1="${x0 - 4}" y1="${sy(t)}" x2="${x1}" y2="${sy(t)}" stroke="#eee"/>`);
     parts.push(`<text x="${x0 - 6}" y="${sy(t) + 4}" font-size="11" text-anchor="end">${Math.round(t)} ${opts.unit}</text>`);

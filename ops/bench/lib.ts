@@ -61,23 +61,38 @@ export function table(rows: Row[], baseline: Row): string {
   return [fmt(head), ...lines.map(fmt)].join('\n');
 }
 
-/** Users with a token and one order each, created through the API (dev tokens: test stage only). */
-export async function createUsers(base: string, count: number, tier = 'enterprise'): Promise<{ token: string; orderId: string }[]> {
-  const users: { token: string; orderId: string }[] = [];
+/** Access tokens of `count` new users, made through the API in rounds of 50 (dev tokens: test stage only). */
+export async function devTokens(base: string, count: number, tier = 'enterprise'): Promise<string[]> {
+  const tokens: string[] = [];
   for (let i = 0; i < count; i += 50) {
-    const batch = await Promise.all(
+    const round = await Promise.all(
       Array.from({ length: Math.min(50, count - i) }, async () => {
         const t = await fetch(`${base}/api/v1/auth/dev-token`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ email: `bench-${crypto.randomUUID()}@example.com`, tier }),
         }).then((r) => r.json() as Promise<{ accessToken: string }>);
+        return t.accessToken;
+      }),
+    );
+    tokens.push(...round);
+  }
+  return tokens;
+}
+
+/** Users with a token and one order each, created through the API (dev tokens: test stage only). */
+export async function createUsers(base: string, count: number, tier = 'enterprise'): Promise<{ token: string; orderId: string }[]> {
+  const users: { token: string; orderId: string }[] = [];
+  const tokens = await devTokens(base, count, tier);
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      tokens.slice(i, i + 50).map(async (token) => {
         const o = await fetch(`${base}/api/v1/orders`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${t.accessToken}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }] }),
         }).then((r) => r.json() as Promise<{ id: string }>);
-        return { token: t.accessToken, orderId: o.id };
+        return { token, orderId: o.id };
       }),
     );
     users.push(...batch);

@@ -24,7 +24,7 @@ import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { type Mode, serviceEnv, startServices, stopServices } from '../local/services.mjs';
 import { pipelineChart, type StepResult } from './chart';
-import { BENCH_PORTS, cpuSeconds, percentile, perUnit } from './lib';
+import { BENCH_PORTS, cpuSeconds, devTokens, percentile, perUnit } from './lib';
 
 const RATES = (process.env.BENCH_PIPELINE_RATES ?? '100,200,300,400,500,600,800,1000').split(',').map(Number);
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 10);
@@ -95,20 +95,7 @@ const base = `http://127.0.0.1:${BENCH_PORTS.gatewayPort}`;
 const skus = ['MUG-BLUE', 'TEE-CLASSIC-M', 'TEE-CLASSIC-L', 'HOODIE-GREY-L', 'CAP-BLACK', 'SOCKS-3PACK', 'POSTER-A2'];
 
 try {
-  const users: string[] = [];
-  for (let i = 0; i < USERS; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, USERS - i) }, async () => {
-        const r = await fetch(`${base}/api/v1/auth/dev-token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ email: `bench-${crypto.randomUUID()}@example.com`, tier: 'enterprise' }),
-        });
-        return ((await r.json()) as { accessToken: string }).accessToken;
-      }),
-    );
-    users.push(...batch);
-  }
+  const users = await devTokens(base, USERS);
   for (const token of users.slice(0, WATCHED)) {
     const r = await fetch(`${base}/api/v1/webhooks`, {
       method: 'POST',
