@@ -57,12 +57,15 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.STAGE === 'staging' || env.STAGE === 'prod'),
     env.WEBHOOK_ROTATION_OVERLAP_SECONDS,
   );
+  // Errors and observability come first: Elysia applies a hook only to the routes registered after it,
+  // so a route before them was answered outside the in-flight count (which then never came down: a
+  // drain that waited out its deadline) and outside the metrics.
   const app: AnyElysia = new Elysia({ name: 'gateway', normalize: false })
+    .use(errorHandler(logger))
+    .use(observability(metrics, inflight))
     .get('/openapi.json', () => openApiDocument(app))
     .get('/docs', docsPage)
     .use(trackingModule(env.TRACKING_WS_URL))
-    .use(errorHandler(logger))
-    .use(observability(metrics, inflight))
     .use(jsonBody(env.BODY_LIMIT_BYTES))
     .use(
       healthModule(
@@ -87,3 +90,15 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
 }
 
 export type GatewayApp = ReturnType<typeof createApp>;
+
+/**
+ * How the gateway listens. Bun's own body cap answers a bare 413 (no body, no content type) before the
+ * app sees the request: it is set far above the body plugin's limit, which answers with problem+json
+ * and reads no more of a body than that limit (streamed bodies are counted as they arrive), so the cap
+ * never decides. Elysia turns SO_REUSEPORT on by default: a stale instance would then share the port
+ * silently (and take part of the traffic with its old configuration). One process owns its port; scale
+ * out with more containers or pods behind the proxy. `development: false` keeps Bun's error pages out.
+ */
+export function listenOptions(env: Pick<GatewayEnv, 'HOST' | 'PORT'>) {
+  return { hostname: env.HOST, port: env.PORT, maxRequestBodySize: 2 ** 40, reusePort: false, development: false };
+}

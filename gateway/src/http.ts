@@ -3,12 +3,13 @@
  * OpenAPI document says what every route can answer, generated from the same schemas the routes use.
  */
 import { t } from 'elysia';
+import { Int } from './schema';
 
 export const Problem = t.Object(
   {
     type: t.String(),
     title: t.String(),
-    status: t.Integer(),
+    status: Int(),
     code: t.String({ description: 'Stable, machine-readable error code' }),
     detail: t.Optional(t.String()),
     instance: t.Optional(t.String()),

@@ -60,7 +60,7 @@ export async function gateway(overrides: Record<string, string> = {}) {
     await deps.sql.end({ timeout: 5 });
   }
 
-  return { env, deps, app, call, user, close, sql: deps.sql, inflight };
+  return { env, deps, app, call, user, close, sql: deps.sql, inflight, metrics };
 }
 
 export type Gateway = Awaited<ReturnType<typeof gateway>>;

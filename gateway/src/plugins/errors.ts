@@ -52,6 +52,8 @@ export function errorHandler(logger: Logger) {
     }
     if (http.status >= 500 && error instanceof HttpError)
       logger.error({ code: http.code, path, requestId: set.headers['x-request-id'], traceId: set.headers['x-trace-id'] }, http.title);
+    // What the metrics and logs see as this request's status (Elysia leaves 500 there for any error).
+    set.status = http.status;
     const response = problemResponse(http, path);
     // Headers already decided for this request (request id, rate-limit state) belong on errors too.
     for (const [name, value] of Object.entries(set.headers)) {

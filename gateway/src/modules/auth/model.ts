@@ -1,6 +1,7 @@
 /** Auth schemas: registration, login, token refresh and logout, and the dev-only token request. */
 import { ROLES, TIERS } from '@orders/platform';
 import { t } from 'elysia';
+import { Int } from '../../schema';
 
 const Email = t.String({ format: 'email', maxLength: 254 });
 /** Long passphrases welcome; the upper bound keeps hashing cost bounded. */
@@ -31,9 +32,9 @@ export type UserView = typeof UserView.static;
 export const TokenPairView = t.Object({
   accessToken: t.String(),
   tokenType: t.Literal('Bearer'),
-  expiresIn: t.Integer({ description: 'seconds' }),
+  expiresIn: Int({ description: 'seconds' }),
   refreshToken: t.String(),
-  refreshExpiresIn: t.Integer({ description: 'seconds' }),
+  refreshExpiresIn: Int({ description: 'seconds' }),
 });
 export type TokenPairView = typeof TokenPairView.static;
 
@@ -50,7 +51,7 @@ export type DevTokenBody = typeof DevTokenBody.static;
 export const TokenView = t.Object({
   accessToken: t.String(),
   tokenType: t.Literal('Bearer'),
-  expiresIn: t.Integer(),
+  expiresIn: Int(),
   userId: t.String({ format: 'uuid' }),
 });
 export type TokenView = typeof TokenView.static;

@@ -4,12 +4,13 @@
  */
 import { ORDER_STATUSES } from '@orders/contracts';
 import { t } from 'elysia';
+import { Int, QueryInt } from '../../schema';
 import { Sku } from '../products/model';
 
 export const OrderLineInput = t.Object(
   {
     sku: Sku,
-    quantity: t.Integer({ minimum: 1, maximum: 1000 }),
+    quantity: Int({ minimum: 1, maximum: 1000 }),
   },
   { additionalProperties: false },
 );
@@ -55,7 +56,7 @@ export const ListOrdersQuery = t.Object(
     ),
     createdFrom: t.Optional(t.String({ format: 'date-time', description: 'Inclusive' })),
     createdTo: t.Optional(t.String({ format: 'date-time', description: 'Exclusive' })),
-    limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
+    limit: t.Optional(QueryInt({ minimum: 1, maximum: 100 })),
     cursor: t.Optional(t.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),
   },
   { additionalProperties: false },
@@ -70,9 +71,9 @@ export type AdminListOrdersQuery = typeof AdminListOrdersQuery.static;
 
 export const OrderLineView = t.Object({
   sku: t.String(),
-  quantity: t.Integer(),
-  unitPriceCents: t.Integer(),
-  lineTotalCents: t.Integer(),
+  quantity: Int(),
+  unitPriceCents: Int(),
+  lineTotalCents: Int(),
 });
 
 export const OrderView = t.Object({
@@ -81,9 +82,9 @@ export const OrderView = t.Object({
   status: Status,
   statusReason: t.Union([t.String(), t.Null()]),
   currency: t.String(),
-  totalCents: t.Integer(),
+  totalCents: Int(),
   items: t.Array(OrderLineView),
-  version: t.Integer({ description: 'Bumped by every change; the ETag' }),
+  version: Int({ description: 'Bumped by every change; the ETag' }),
   createdAt: t.String({ format: 'date-time' }),
   updatedAt: t.String({ format: 'date-time' }),
 });
@@ -96,7 +97,7 @@ export const HistoryEntry = t.Object({
   fromStatus: t.Union([Status, t.Null()]),
   toStatus: Status,
   reason: t.Union([t.String(), t.Null()]),
-  version: t.Integer(),
+  version: Int(),
   occurredAt: t.String({ format: 'date-time' }),
 });
 export const HistoryView = t.Object({ orderId: t.String({ format: 'uuid' }), entries: t.Array(HistoryEntry) });

@@ -1,6 +1,7 @@
 /** Webhook schemas: registration, the endpoint as its owner sees it, deliveries and their attempts. */
 import { WEBHOOK_EVENT_TYPES } from '@orders/contracts';
 import { t } from 'elysia';
+import { Int, QueryInt } from '../../schema';
 
 const Url = t.String({ minLength: 8, maxLength: 2048, description: 'https URL (http only for allowlisted local hosts in dev/test)' });
 const EventTypes = t.Array(t.UnionEnum(WEBHOOK_EVENT_TYPES as [string, ...string[]]), { minItems: 1, maxItems: 20, uniqueItems: true });
@@ -25,7 +26,7 @@ export type UpdateEndpointBody = typeof UpdateEndpointBody.static;
 
 export const RotateBody = t.Optional(
   t.Object(
-    { overlapSeconds: t.Optional(t.Integer({ minimum: 0, maximum: 7 * 24 * 3600, description: 'How long the old secret still signs' })) },
+    { overlapSeconds: t.Optional(Int({ minimum: 0, maximum: 7 * 24 * 3600, description: 'How long the old secret still signs' })) },
     { additionalProperties: false },
   ),
 );
@@ -40,14 +41,14 @@ export const MessageParams = t.Object({ id: t.String({ format: 'uuid' }), messag
 
 export const ListQuery = t.Object(
   {
-    limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
+    limit: t.Optional(QueryInt({ minimum: 1, maximum: 100 })),
     cursor: t.Optional(t.String({ format: 'uuid' })),
   },
   { additionalProperties: false },
 );
 export const DeliveriesQuery = t.Object(
   {
-    limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
+    limit: t.Optional(QueryInt({ minimum: 1, maximum: 100 })),
     cursor: t.Optional(t.String({ pattern: '^[0-9]{1,18}$' })),
     status: t.Optional(t.UnionEnum(['pending', 'succeeded', 'failed'])),
   },
@@ -65,7 +66,7 @@ export const EndpointView = t.Object({
   ordered: t.Boolean(),
   status: t.UnionEnum(['active', 'paused', 'disabled']),
   disabledReason: Nullable(t.String()),
-  consecutiveFailures: t.Integer(),
+  consecutiveFailures: Int(),
   failingSince: Nullable(t.String({ format: 'date-time' })),
   previousSecretExpiresAt: Nullable(t.String({ format: 'date-time', description: 'While set, the old secret signs too' })),
   createdAt: t.String({ format: 'date-time' }),
@@ -86,9 +87,9 @@ export const MessageView = t.Object({
   eventType: t.String(),
   orderId: Nullable(t.String()),
   status: t.UnionEnum(['pending', 'succeeded', 'failed']),
-  attempts: t.Integer(),
+  attempts: Int(),
   nextAttemptAt: Nullable(t.String({ format: 'date-time' })),
-  lastStatusCode: Nullable(t.Integer()),
+  lastStatusCode: Nullable(Int()),
   lastError: Nullable(t.String()),
   createdAt: t.String({ format: 'date-time' }),
 });
@@ -96,13 +97,13 @@ export type MessageView = typeof MessageView.static;
 export const MessagePage = t.Object({ items: t.Array(MessageView), nextCursor: Nullable(t.String()) });
 
 export const AttemptView = t.Object({
-  attempt: t.Integer(),
+  attempt: Int(),
   startedAt: t.String({ format: 'date-time' }),
-  durationMs: t.Integer(),
-  statusCode: Nullable(t.Integer()),
+  durationMs: Int(),
+  statusCode: Nullable(Int()),
   error: Nullable(t.String()),
   responseBody: Nullable(t.String({ description: 'The first 1 KiB' })),
   outcome: t.UnionEnum(['succeeded', 'failed']),
 });
 export const MessageDetailView = t.Composite([MessageView, t.Object({ payload: t.Unknown(), history: t.Array(AttemptView) })]);
-export const QueuedView = t.Object({ messageId: t.Optional(t.String({ format: 'uuid' })), count: t.Integer() });
+export const QueuedView = t.Object({ messageId: t.Optional(t.String({ format: 'uuid' })), count: Int() });
