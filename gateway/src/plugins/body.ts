@@ -69,7 +69,7 @@ export function nulPath(value: unknown, path = ''): string | undefined {
       const at = `${path}/${key
         .replace(/~/g, '~0')
         .replace(/\//g, '~1')
-        .replace(/\u0000/g, '\\u0000')}`;
+        .replaceAll('\u0000', '\\u0000')}`;
       if (key.includes('\u0000')) return at;
       const found = nulPath(v, at);
       if (found) return found;
@@ -127,7 +127,7 @@ export function jsonBody(limitBytes: number) {
       for (const [name, value] of Object.entries(query ?? {})) {
         const values: unknown[] = Array.isArray(value) ? value : [value];
         if (name.includes('\u0000') || values.some((v) => typeof v === 'string' && v.includes('\u0000')))
-          throw nulRefused('query', `/query/${name.replace(/\u0000/g, '\\u0000')}`);
+          throw nulRefused('query', `/query/${name.replaceAll('\u0000', '\\u0000')}`);
       }
     });
 }
