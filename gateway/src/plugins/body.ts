@@ -66,10 +66,7 @@ export function nulPath(value: unknown, path = ''): string | undefined {
     }
   } else if (value !== null && typeof value === 'object') {
     for (const [key, v] of Object.entries(value)) {
-      const at = `${path}/${key
-        .replace(/~/g, '~0')
-        .replace(/\//g, '~1')
-        .replaceAll('\u0000', '\\u0000')}`;
+      const at = `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1').replaceAll('\u0000', '\\u0000')}`;
       if (key.includes('\u0000')) return at;
       const found = nulPath(v, at);
       if (found) return found;

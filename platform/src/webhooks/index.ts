@@ -149,8 +149,17 @@ export class DestinationPolicy {
     this.allowed = new Set(allowedHosts.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
   }
 
-  /** Syntax and scheme only (no DNS): what can be said about a URL at once. */
+  /**
+   * Syntax and scheme only (no DNS): what can be said about a URL at once. Control characters and
+   * surrounding spaces are refused, not cleaned: the URL parser strips tabs and line breaks and trims
+   * C0 controls, so what was stored differed from what the owner sent. The allowlist compares the
+   * parsed (normalised) host: every spelling of an allowlisted address (127.1, 0x7f000001, 2130706433
+   * for 127.0.0.1) is that address, on any port.
+   */
   checkUrl(raw: string): URL {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+    if (/[\u0000-\u001f\u007f]/.test(raw) || raw.trim() !== raw)
+      throw new UnsafeDestinationError('control characters or surrounding spaces in the URL');
     let url: URL;
     try {
       url = new URL(raw);

@@ -130,4 +130,29 @@ describe('SSRF guard', () => {
     const viaLookup = await new Promise<Error | null>((resolve) => dev.lookup('localhost', {}, (err) => resolve(err)));
     assert.ok(viaLookup instanceof UnsafeDestinationError);
   });
+
+  it('refuses control characters and surrounding spaces instead of letting the parser clean them', () => {
+    const prod = new DestinationPolicy([], true);
+    for (const raw of [
+      'https://example.com/a\u0000b',
+      'https://example.com/a\r\nSet-Cookie: x=1',
+      'https://exam\tple.com/',
+      '\u0001https://example.com/',
+      ' https://example.com/',
+      'https://example.com/\u007f',
+    ]) {
+      assert.throws(() => prod.checkUrl(raw), /control characters/, JSON.stringify(raw));
+    }
+    assert.equal(prod.checkUrl('https://example.com/a%00b').href, 'https://example.com/a%00b');
+  });
+
+  it('compares the allowlist with the normalised address: every spelling of it, on any port', () => {
+    const dev = new DestinationPolicy(['127.0.0.1'], true);
+    for (const raw of ['http://127.1:9/', 'http://0x7f000001/', 'http://2130706433:8080/', 'http://0177.0.0.1/']) {
+      const url = dev.checkUrl(raw);
+      assert.equal(url.hostname, '127.0.0.1', raw);
+      assert.ok(dev.isAllowed(url.hostname), raw);
+    }
+    assert.throws(() => dev.checkUrl('http://127.0.0.2/'), /https/);
+  });
 });
