@@ -29,6 +29,7 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
     max: env.DATABASE_POOL_MAX,
     applicationName: 'orders-gateway',
     statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    connectTimeoutSeconds: env.DATABASE_CONNECT_TIMEOUT_MS / 1000,
   });
   const redis = createRedisClient({ url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-gateway' });
   const jwt = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };

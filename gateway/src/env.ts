@@ -30,6 +30,8 @@ const spec = {
    */
   DATABASE_POOL_MAX: int({ default: 8, min: 1, max: 500 }),
   DATABASE_STATEMENT_TIMEOUT_MS: int({ default: 5_000, min: 0 }),
+  /** How long a request waits for a database connection before it is answered 503 (not the default 30 s). */
+  DATABASE_CONNECT_TIMEOUT_MS: int({ default: 2_000, min: 100, max: 60_000 }),
   REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
   /** Redis Cluster seed nodes (host:port, comma-separated); when set, REDIS_URL is not used. */
   REDIS_CLUSTER_NODES: list({ default: [], minItems: 0 }),

@@ -155,3 +155,33 @@ describe('request metrics', () => {
     expect(gw.inflight.value).toBe(0);
   });
 });
+
+describe('a PostgreSQL outage', () => {
+  test('answers writes and reads with a prompt 503 and Retry-After, and readiness fails', async () => {
+    // The same gateway with its database unreachable: nothing listens on port 1.
+    const down = await gateway({ DATABASE_URL: 'postgres://orders:x@127.0.0.1:1/orders', DATABASE_CONNECT_TIMEOUT_MS: '500' });
+    try {
+      const { token: t } = await down.deps.sign({ userId: crypto.randomUUID(), role: 'customer', tier: 'standard' });
+      for (const [method, path, body] of [
+        ['POST', '/api/v1/orders', order(1)],
+        ['GET', '/api/v1/orders', undefined],
+        ['POST', '/api/v1/auth/login', { email: 'ada@example.com', password: 'correct horse battery' }],
+      ] as const) {
+        const started = performance.now();
+        const r = await down.call(method, path, { token: path === '/api/v1/auth/login' ? undefined : t, body });
+        expect({ path, status: r.status, code: r.json.code, retryAfter: r.headers.get('retry-after') }).toEqual({
+          path,
+          status: 503,
+          code: 'DATABASE_UNAVAILABLE',
+          retryAfter: '5',
+        });
+        expect(r.headers.get('content-type')).toBe('application/problem+json');
+        // Prompt: the connect timeout (0.5 s here), never a hang until the client gives up.
+        expect(performance.now() - started).toBeLessThan(5_000);
+      }
+      expect((await down.call('GET', '/readyz')).status).toBe(503);
+    } finally {
+      await down.close();
+    }
+  });
+});

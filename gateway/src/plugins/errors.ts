@@ -3,9 +3,20 @@
  * a stable code. Validation failures list the fields (paths and rules, never the submitted values);
  * anything unexpected is logged with its stack and answered with a generic 500.
  */
-import { AuthError, type FieldError, HttpError, internalError, type Logger, problemResponse } from '@orders/platform';
+import {
+  AuthError,
+  type FieldError,
+  HttpError,
+  internalError,
+  isDatabaseUnavailable,
+  type Logger,
+  problemResponse,
+} from '@orders/platform';
 import { Elysia, ValidationError } from 'elysia';
 import { DomainError, STATUS_BY_KIND } from '../errors';
+
+/** What a 503 for an unreachable dependency tells clients to wait before retrying. */
+const RETRY_AFTER_SECONDS = 5;
 
 export function authProblem(err: AuthError): HttpError {
   const headers = { 'www-authenticate': `Bearer error="invalid_token", error_description="${err.message}"` };
@@ -43,7 +54,13 @@ export function errorHandler(logger: Logger) {
     else if (error instanceof ValidationError) http = validationProblem(error);
     else if (code === 'NOT_FOUND') http = new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${request.method} ${path}.`);
     else if (code === 'PARSE') http = new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body could not be parsed.');
-    else {
+    else if (isDatabaseUnavailable(error)) {
+      // Nothing was committed: the client (and a load balancer, through /readyz) should back off and retry.
+      logger.warn({ err: error, method: request.method, path, requestId: set.headers['x-request-id'] }, 'database unavailable');
+      http = new HttpError(503, 'DATABASE_UNAVAILABLE', 'Service unavailable', 'The database cannot be reached; try again shortly.', {
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      });
+    } else {
       logger.error(
         { err: error, method: request.method, path, requestId: set.headers['x-request-id'], traceId: set.headers['x-trace-id'] },
         'unhandled error',

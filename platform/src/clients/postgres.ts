@@ -60,3 +60,33 @@ export const PgErrorCodes = {
 export function pgErrorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
+
+/** Client-side codes (postgres.js and the socket) for a database that cannot be reached. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+]);
+
+/**
+ * Whether an error means the database is unavailable (down, restarting, unreachable, out of
+ * connections, or a statement that ran out of time), as opposed to a bug or bad data: the request may
+ * be tried again later, and nothing of it was committed.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  if (code === undefined) return false;
+  // SQLSTATE class 08: connection exceptions; 57P01–57P03: shutting down, crashed, starting up;
+  // 53300: too many connections; 57014: cancelled (the statement timeout).
+  return (
+    UNREACHABLE.has(code) || code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '53300' || code === PgErrorCodes.queryCanceled
+  );
+}
