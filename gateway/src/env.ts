@@ -12,11 +12,11 @@ import {
   loadRateLimitPolicy,
   optionalStr,
   parseEnv,
+  parseTrustedProxies,
   port,
   str,
   url,
 } from '@orders/platform';
-import { TrustedProxies } from './plugins/rate-limit';
 
 const spec = {
   ...commonSpec,
@@ -92,12 +92,7 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const rateLimits = loadRateLimitPolicy(source);
   const problems: string[] = [];
   const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
-  let trustedProxies: TrustedProxies | undefined;
-  try {
-    trustedProxies = new TrustedProxies(env.TRUSTED_PROXIES);
-  } catch (err) {
-    problems.push(`TRUSTED_PROXIES must list IP addresses or CIDR ranges: ${(err as Error).message}`);
-  }
+  const trustedProxies = parseTrustedProxies(env.TRUSTED_PROXIES, problems);
   if (env.TRACKING_WS_URL && !/^wss?:\/\/[^\s"'<>]+$/.test(env.TRACKING_WS_URL))
     problems.push('TRACKING_WS_URL must be a ws:// or wss:// URL');
   const webhookKey = fromInlineOrFile(env.WEBHOOK_SECRET_KEY, env.WEBHOOK_SECRET_KEY_FILE, 'WEBHOOK_SECRET_KEY', problems);
@@ -105,5 +100,5 @@ export function loadEnv(source: Record<string, string | undefined>) {
   if (env.DEV_TOKENS && env.STAGE !== 'dev' && env.STAGE !== 'test')
     problems.push(`DEV_TOKENS must stay off outside dev (STAGE is ${env.STAGE})`);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...env, jwtPublicKeys, jwtSigningKey, webhookKey, rateLimits, trustedProxies: trustedProxies as TrustedProxies };
+  return { ...env, jwtPublicKeys, jwtSigningKey, webhookKey, rateLimits, trustedProxies };
 }

@@ -1,7 +1,7 @@
 /** Which address the rate limiter keys on: the peer, or X-Forwarded-For behind a trusted proxy. */
 import { describe, expect, test } from 'bun:test';
+import { clientIp, TrustedProxies } from '@orders/platform';
 import { loadEnv } from '../src/env';
-import { clientIp, TrustedProxies } from '../src/plugins/rate-limit';
 
 const req = (xff?: string) => new Request('http://x/', { headers: xff ? { 'x-forwarded-for': xff } : {} });
 

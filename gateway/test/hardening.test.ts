@@ -4,8 +4,12 @@
  * as a 500; pages answered outside the in-flight count, so a drain waited out its deadline).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createLogger } from '@orders/platform';
+import { Elysia } from 'elysia';
 import { listenOptions } from '../src/app';
+import { authPlugin } from '../src/plugins/auth';
 import { MAX_BODY_DEPTH, nestsDeeperThan, nulPath } from '../src/plugins/body';
+import { errorHandler } from '../src/plugins/errors';
 import { type Gateway, gateway } from './support';
 
 let gw: Gateway;
@@ -182,6 +186,46 @@ describe('a PostgreSQL outage', () => {
       expect((await down.call('GET', '/readyz')).status).toBe(503);
     } finally {
       await down.close();
+    }
+  });
+});
+
+describe('requests that do not authenticate', () => {
+  test('count against their address; over the limit, the address is refused before any token is verified', async () => {
+    const strict = await gateway({ RATE_LIMIT_IP: '5/1m', TRUSTED_PROXIES: '127.0.0.1' });
+    try {
+      let verified = 0;
+      const verify: typeof strict.deps.verify = (token) => {
+        verified += 1;
+        return strict.deps.verify(token);
+      };
+      const app = new Elysia()
+        .use(errorHandler(createLogger({ service: 'hardening-test', level: 'silent' })))
+        .use(authPlugin(verify, strict.deps.limits))
+        .get('/x', () => 'ok', { auth: ['customer'] });
+      // A fresh address per run: the limiter's window outlives a test run.
+      const ip = `198.51.100.${1 + Math.floor(Math.random() * 250)}`;
+      const call = (token?: string) =>
+        app.handle(
+          new Request('http://localhost/x', {
+            headers: { 'x-forwarded-for': ip, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          }),
+        );
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await call()).status);
+      for (let i = 0; i < 4; i++) statuses.push((await call('a.b.c')).status);
+      expect(statuses.join(',')).toBe('401,401,401,401,401,429,429,429');
+      // The missing tokens were never verified; of the bad ones only the first, counted as the 5th.
+      const before = verified;
+      const refused = await call('a.b.c');
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(verified).toBe(before);
+      // Another address is not affected.
+      const other = await app.handle(new Request('http://localhost/x', { headers: { 'x-forwarded-for': '203.0.113.77' } }));
+      expect(other.status).toBe(401);
+    } finally {
+      await strict.close();
     }
   });
 });

@@ -2,6 +2,7 @@ export * from './auth/jwt';
 export * from './clients/postgres';
 export * from './clients/redis';
 export * from './config/env';
+export * from './http/client-ip';
 export * from './http/problem';
 export * from './ids';
 export * from './log';

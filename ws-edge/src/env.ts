@@ -9,6 +9,7 @@ import {
   loadRateLimitPolicy,
   optionalStr,
   parseEnv,
+  parseTrustedProxies,
   port,
   str,
   url,
@@ -32,6 +33,10 @@ const spec = {
   WS_IDLE_TIMEOUT_SECONDS: int({ default: 60, min: 5, max: 960 }),
   /** A socket whose unsent data passes this bound is closed (4408): a slow client never grows memory. */
   WS_MAX_BUFFERED_BYTES: int({ default: 1024 * 1024, min: 16 * 1024 }),
+  /** Sockets one client address may hold before they authenticate; more are refused (429) at the upgrade. */
+  WS_MAX_PENDING_PER_IP: int({ default: 10, min: 1, max: 10_000 }),
+  /** Proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client, as for the gateway. */
+  TRUSTED_PROXIES: list({ default: [], minItems: 0 }),
   /** Connection and message limits (RATE_LIMIT_WS_*, RATE_LIMITS_FILE); off only for experiments. */
   RATE_LIMIT_ENABLED: bool({ default: true }),
 };
@@ -40,8 +45,9 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const env = parseEnv(spec, source);
   const problems: string[] = [];
   const jwtPublicKeys = fromInlineOrFile(env.JWT_PUBLIC_KEYS, env.JWT_PUBLIC_KEYS_FILE, 'JWT_PUBLIC_KEYS', problems);
+  const trustedProxies = parseTrustedProxies(env.TRUSTED_PROXIES, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...env, jwtPublicKeys, rateLimits: loadRateLimitPolicy(source) };
+  return { ...env, jwtPublicKeys, rateLimits: loadRateLimitPolicy(source), trustedProxies };
 }
 
 export type EdgeEnv = ReturnType<typeof loadEnv>;

@@ -71,6 +71,8 @@ const edge = startEdge({
   maxMessageBytes: env.WS_MAX_MESSAGE_BYTES,
   idleTimeoutSeconds: env.WS_IDLE_TIMEOUT_SECONDS,
   maxBufferedBytes: env.WS_MAX_BUFFERED_BYTES,
+  maxPendingPerIp: env.WS_MAX_PENDING_PER_IP,
+  trustedProxies: env.trustedProxies,
   feed: {
     latest: (userId) => latestSeq(redis, keys, userId),
     since: (userId, after) => readSince(redis, keys, userId, after),

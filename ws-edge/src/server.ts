@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import {
   bearerToken,
   type ConnectionSlots,
+  clientIp,
   HttpError,
   type Logger,
   MessageBucket,
@@ -14,6 +15,7 @@ import {
   type Principal,
   problemResponse,
   type RecoveryResult,
+  type TrustedProxies,
   type VerifyAccessToken,
 } from '@orders/platform';
 import type { Server, ServerWebSocket } from 'bun';
@@ -36,6 +38,8 @@ export interface SocketData {
   admitting: Promise<void>;
   /** Closed for a full send buffer. */
   slow?: boolean;
+  /** The client address, while the socket counts against its address's unauthenticated sockets. */
+  pendingIp?: string;
 }
 
 const utf8 = new TextDecoder();
@@ -58,6 +62,10 @@ export interface EdgeOptions {
   feed: { latest(userId: string): Promise<number>; since(userId: string, after: number): Promise<RecoveryResult> };
   /** A socket whose unsent data passes this many bytes is closed (4408) instead of buffering more. */
   maxBufferedBytes: number;
+  /** Sockets one address may hold open before they authenticate (beyond: 429 at the upgrade). */
+  maxPendingPerIp: number;
+  /** Proxies whose X-Forwarded-For names the client (nginx in front of the edge). */
+  trustedProxies: TrustedProxies;
 }
 
 const MAX_BAD_FRAMES = 5;
@@ -80,6 +88,18 @@ export function startEdge(o: EdgeOptions) {
   /** Authenticated sockets by user, and admins': whom a delivery may have pushed past their buffer bound. */
   const byUser = new Map<string, Set<ServerWebSocket<SocketData>>>();
   const admins = new Set<ServerWebSocket<SocketData>>();
+  /** Sockets not yet authenticated, by client address. */
+  const pendingByIp = new Map<string, number>();
+
+  /** The socket no longer counts as unauthenticated (it authenticated, or it closed). */
+  function releasePending(ws: ServerWebSocket<SocketData>) {
+    const ip = ws.data.pendingIp;
+    if (ip === undefined) return;
+    ws.data.pendingIp = undefined;
+    const n = (pendingByIp.get(ip) ?? 1) - 1;
+    if (n <= 0) pendingByIp.delete(ip);
+    else pendingByIp.set(ip, n);
+  }
 
   function track(ws: ServerWebSocket<SocketData>, userId: string) {
     const set = byUser.get(userId);
@@ -184,6 +204,7 @@ export function startEdge(o: EdgeOptions) {
     }
     if (ws.data.timer) clearTimeout(ws.data.timer);
     ws.data.principal = principal;
+    releasePending(ws);
     if (!previous) {
       ws.subscribe(userTopic(principal.userId));
       track(ws, principal.userId);
@@ -256,8 +277,26 @@ export function startEdge(o: EdgeOptions) {
             );
           }
         }
+        // Unauthenticated sockets per address are bounded: each holds a timer and memory until its
+        // authentication timeout, and 300 of them from one address were all accepted.
+        const ip = principal ? undefined : clientIp(req, srv.requestIP(req)?.address, o.trustedProxies);
+        if (ip !== undefined && (pendingByIp.get(ip) ?? 0) >= o.maxPendingPerIp) {
+          return problemResponse(
+            new HttpError(
+              429,
+              'RATE_LIMITED',
+              'Too many requests',
+              'Too many unauthenticated sockets from this address; authenticate or close some.',
+              {
+                headers: { 'retry-after': '5' },
+              },
+            ),
+            url.pathname,
+          );
+        }
         const data: SocketData = {
           principal: null,
+          pendingIp: ip,
           preauth: principal,
           timer: undefined,
           badFrames: 0,
@@ -267,7 +306,10 @@ export function startEdge(o: EdgeOptions) {
           strikes: 0,
           admitting: Promise.resolve(),
         };
-        if (srv.upgrade(req, { data })) return undefined;
+        if (srv.upgrade(req, { data })) {
+          if (ip !== undefined) pendingByIp.set(ip, (pendingByIp.get(ip) ?? 0) + 1);
+          return undefined;
+        }
         return problemResponse(
           new HttpError(426, 'UPGRADE_REQUIRED', 'Upgrade required', 'Connect with a WebSocket client.'),
           url.pathname,
@@ -339,6 +381,7 @@ export function startEdge(o: EdgeOptions) {
       },
       close(ws) {
         ws.data.closed = true;
+        releasePending(ws);
         sockets.delete(ws);
         untrack(ws);
         release(ws);

@@ -194,6 +194,38 @@ describe('ws-edge', () => {
     expect(bad.status).toBe(401);
   });
 
+  test('bounds the sockets one address holds before they authenticate (429 at the upgrade beyond)', async () => {
+    const port = PORT + 300;
+    const strict = await spawnEdge(port, { WS_MAX_PENDING_PER_IP: '3', WS_AUTH_TIMEOUT_MS: '5000' });
+    const url = `ws://127.0.0.1:${port}/ws/orders`;
+    try {
+      const waiting = [new Client(undefined, undefined, url), new Client(undefined, undefined, url), new Client(undefined, undefined, url)];
+      expect(await waiting[0]?.until(() => waiting.every((c) => c.ws.readyState === WebSocket.OPEN))).toBe(true);
+      const refused = await fetch(`http://127.0.0.1:${port}/ws/orders`, {
+        headers: {
+          upgrade: 'websocket',
+          connection: 'upgrade',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': randomBytes(16).toString('base64'),
+        },
+      });
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      // One authenticates: it no longer counts, and another address's worth of room opens for a new one.
+      const { token: t } = await token();
+      waiting[0]?.ws.send(authFrame(t));
+      await waiting[0]?.ready();
+      const next = new Client(authFrame(t), undefined, url);
+      await next.ready();
+      // A socket authenticated at the upgrade never counted.
+      const byHeader = new Client(undefined, { authorization: `Bearer ${t}` }, url);
+      await byHeader.ready();
+      for (const c of [...waiting, next, byHeader]) c.ws.close();
+    } finally {
+      strict.kill('SIGKILL');
+    }
+  });
+
   test('answers malformed frames with error frames and closes 4400 on repeated abuse', async () => {
     const c = new Client('not json');
     await c.until(() => c.frames.length > 0);

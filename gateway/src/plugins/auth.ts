@@ -4,21 +4,34 @@
  * before the body is validated (an anonymous or throttled caller learns nothing about a route's
  * schema); `principal` is then resolved for the handler. Public routes declare `anonymous: 'ip'` (per-IP
  * limits) or `anonymous: 'login'` (login limits, fail closed). A route with neither is unlimited and
- * public: health, metrics, docs. Deny by default: an empty role list admits nobody.
+ * public: health, metrics, docs. Deny by default: an empty role list admits nobody. A request that
+ * fails to authenticate counts against its address's per-IP limit, and an address over that limit is
+ * refused before its token is verified (FailedAuthGuard).
  */
-import { bearerToken, HttpError, type Principal, type Role, type VerifyAccessToken } from '@orders/platform';
+import { AuthError, bearerToken, clientIp, HttpError, type Principal, type Role, type VerifyAccessToken } from '@orders/platform';
 import { Elysia } from 'elysia';
-import { clientIp, type Limits, limitAnonymous, limitLoginIp, limitUser } from './rate-limit';
+import { FailedAuthGuard, type Limits, limitAnonymous, limitLoginIp, limitUser } from './rate-limit';
 
 export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
   const verified = new WeakMap<Request, Principal>();
+  const failures = new FailedAuthGuard();
   return new Elysia({ name: 'auth', normalize: false }).macro({
     auth: (roles: readonly Role[]) => ({
-      async transform({ request, route, set }) {
+      async transform({ request, route, set, server }) {
+        const ip = limits ? clientIp(request, server?.requestIP(request)?.address, limits.trustedProxies) : '';
+        const refused = limits ? failures.refusal(ip) : undefined;
+        if (refused) throw refused;
         const header = request.headers.get('authorization');
         const token = bearerToken(header);
-        // A present but malformed header is an invalid token, not a missing one.
-        const principal = await verify(header && !token ? 'malformed' : token);
+        let principal: Principal;
+        try {
+          // A present but malformed header is an invalid token, not a missing one.
+          principal = await verify(header && !token ? 'malformed' : token);
+        } catch (err) {
+          // Not authenticated: the request counts against its address (a 429 once over the limit).
+          if (limits && err instanceof AuthError) await failures.count(limits, ip, set.headers);
+          throw err;
+        }
         if (!roles.includes(principal.role)) {
           throw new HttpError(403, 'FORBIDDEN', 'Forbidden', 'Your role does not allow this operation.');
         }

@@ -4,11 +4,8 @@
  * when it has one); anonymous ones per client IP; login per IP and per account, failing closed when
  * the limiter cannot reach Redis. Every limited response carries the X-RateLimit-* and IETF RateLimit
  * fields; a refusal is 429 with Retry-After and a problem naming the limit.
- *
- * The client IP is the socket's peer, unless that peer is a configured trusted proxy: then the
- * right-most X-Forwarded-For address that is not itself a trusted proxy.
+ * The client IP: platform/src/http/client-ip.ts.
  */
-import { BlockList, isIP } from 'node:net';
 import {
   type Decision,
   HttpError,
@@ -18,6 +15,7 @@ import {
   type RateLimitPolicy,
   RateLimitUnavailable,
   rateLimitHeaders,
+  type TrustedProxies,
 } from '@orders/platform';
 
 export interface Limits {
@@ -26,56 +24,11 @@ export interface Limits {
   trustedProxies: TrustedProxies;
 }
 
-/**
- * The proxies whose X-Forwarded-For is believed: addresses and CIDR ranges (a Kubernetes ingress's pod
- * range, a compose network), IPv4 and IPv6; an IPv4-mapped IPv6 peer is judged as IPv4.
- */
-export class TrustedProxies {
-  private readonly list = new BlockList();
-  readonly size: number;
-
-  constructor(entries: readonly string[]) {
-    for (const e of entries) {
-      const [address, prefix] = e.split('/') as [string, string | undefined];
-      const family = isIP(address);
-      const bits = family === 4 ? 32 : 128;
-      if (family === 0 || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits)))
-        throw new Error(`not an IP address or CIDR range: ${e}`);
-      const type = family === 4 ? 'ipv4' : 'ipv6';
-      if (prefix === undefined) this.list.addAddress(address, type);
-      else this.list.addSubnet(address, Number(prefix), type);
-    }
-    this.size = entries.length;
-  }
-
-  has(ip: string): boolean {
-    if (this.size === 0) return false;
-    const plain = ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
-    const family = isIP(plain);
-    return family !== 0 && this.list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
-  }
-}
-
 type Headers = Record<string, string | number | undefined>;
 
 /** `METHOD /route/template` as the policy names endpoints (no trailing slash). */
 export function endpointOf(method: string, route: string): string {
   return `${method} ${route.length > 1 ? route.replace(/\/$/, '') : route}`;
-}
-
-export function clientIp(request: Request, peer: string | undefined, trusted: { has(ip: string): boolean }): string {
-  // No socket means the request was handed to the app in-process (tests): it came from this host.
-  const socket = peer ?? '127.0.0.1';
-  if (!trusted.has(socket)) return socket;
-  const forwarded = (request.headers.get('x-forwarded-for') ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (let i = forwarded.length - 1; i >= 0; i--) {
-    const hop = forwarded[i] as string;
-    if (!trusted.has(hop)) return hop;
-  }
-  return socket;
 }
 
 function window(ms: number): string {
@@ -144,4 +97,59 @@ export function limitLoginIp(limits: Limits, ip: string, headers: Headers): Prom
 
 export function limitLoginAccount(limits: Limits, email: string, headers: Headers): Promise<void> {
   return enforce(limits, `acct:${email.toLowerCase()}`, [{ name: 'login:account', rule: limits.policy.login.perAccount }], headers, true);
+}
+
+/**
+ * Requests that do not authenticate (no token, a malformed or an invalid one) count against their
+ * address's per-IP limit, like anonymous routes. An address over it is then refused from memory until
+ * its window lets it in again, before its next token is even verified: an ES256 verification is the most
+ * expensive thing an anonymous caller can make the gateway do, and 1,200 bad tokens from one address
+ * were 1,200 verifications. Each gateway instance learns an address's refusal from its own count.
+ */
+export class FailedAuthGuard {
+  private readonly refusedUntil = new Map<string, number>();
+
+  constructor(private readonly maxAddresses = 10_000) {}
+
+  /** A 429 for an address still refused, or undefined. */
+  refusal(ip: string, now = Date.now()): HttpError | undefined {
+    const until = this.refusedUntil.get(ip);
+    if (until === undefined) return undefined;
+    if (until <= now) {
+      this.refusedUntil.delete(ip);
+      return undefined;
+    }
+    const retry = Math.max(1, Math.ceil((until - now) / 1000));
+    return new HttpError(
+      429,
+      'RATE_LIMITED',
+      'Too many requests',
+      `Too many unauthenticated requests from this address; retry in ${retry} s.`,
+      {
+        limit: 'ip',
+        headers: { 'retry-after': String(retry) },
+      },
+    );
+  }
+
+  /** Counts a failed authentication; throws the 429 when the address is over its limit. */
+  async count(limits: Limits, ip: string, headers: Headers): Promise<void> {
+    try {
+      await enforce(limits, `ip:${ip}`, [{ name: 'ip', rule: limits.policy.ip }], headers);
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 429) this.remember(ip, err);
+      throw err;
+    }
+  }
+
+  private remember(ip: string, err: HttpError): void {
+    const retry = Number((err.extra.headers as Record<string, string> | undefined)?.['retry-after'] ?? 1);
+    // Bounded: the oldest entry goes first (a flood from many addresses cannot grow it without end).
+    if (this.refusedUntil.size >= this.maxAddresses) {
+      const oldest = this.refusedUntil.keys().next().value;
+      if (oldest !== undefined) this.refusedUntil.delete(oldest);
+    }
+    this.refusedUntil.delete(ip);
+    this.refusedUntil.set(ip, Date.now() + Math.max(1, retry) * 1000);
+  }
 }
