@@ -44,13 +44,19 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     deps.orderCache,
     deps.announce,
   );
-  const accounts = new AuthService(deps.sql, deps.sign, {
-    maxFailures: env.LOGIN_MAX_FAILURES,
-    lockMs: env.LOGIN_LOCK_MS,
-    refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
-    passwordMemoryKib: env.PASSWORD_MEMORY_KIB,
-    passwordTimeCost: env.PASSWORD_TIME_COST,
-  });
+  const accounts = new AuthService(
+    deps.sql,
+    deps.sign,
+    {
+      maxFailures: env.LOGIN_MAX_FAILURES,
+      lockMs: env.LOGIN_LOCK_MS,
+      refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+      passwordMemoryKib: env.PASSWORD_MEMORY_KIB,
+      passwordTimeCost: env.PASSWORD_TIME_COST,
+    },
+    deps.sessions,
+    logger,
+  );
   const webhooks = new WebhooksService(
     deps.sql,
     new SecretBox(env.webhookKey),

@@ -15,6 +15,8 @@ import {
   parsePublicKeySet,
   parseSigningKey,
   RateLimiter,
+  RevokedSessions,
+  revocationKeys,
 } from '@orders/platform';
 import type { GatewayEnv } from './env';
 import { invalidationChannel, OrderCache, subscribeInvalidations } from './modules/orders/cache';
@@ -33,7 +35,17 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
   });
   const redis = createRedisClient({ url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-gateway' });
   const jwt = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };
-  const verify = createVerifier(jwt, parsePublicKeySet(env.jwtPublicKeys));
+  // Sessions ended by logout or a reused refresh token: refused at once, by a lookup in memory.
+  const sessions = new RevokedSessions({
+    redis,
+    subscriber: { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-gateway-sessions' },
+    keys: revocationKeys(env.NAMESPACE),
+    rememberMs: (ACCESS_TOKEN_TTL_SECONDS + 60) * 1000,
+    logger,
+    metrics,
+  });
+  sessions.start();
+  const verify = createVerifier(jwt, parsePublicKeySet(env.jwtPublicKeys), { isRevoked: (sid) => sessions.has(sid) });
   const sign = await createSigner({ ...jwt, ttlSeconds: ACCESS_TOKEN_TTL_SECONDS }, parseSigningKey(env.jwtSigningKey));
   const registry = schemaRegistryFor(env.SCHEMA_REGISTRY_URL || undefined);
   const codec = new EventCodec(registry);
@@ -86,7 +98,7 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
         trustedProxies: env.trustedProxies,
       }
     : undefined;
-  return { sql, redis, verify, sign, codec, kafka, outbox, writer, products, orderCache, cacheFeed, announce, limits };
+  return { sql, redis, verify, sign, sessions, codec, kafka, outbox, writer, products, orderCache, cacheFeed, announce, limits };
 }
 
 export type GatewayDeps = Awaited<ReturnType<typeof createDeps>>;

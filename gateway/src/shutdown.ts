@@ -32,6 +32,7 @@ export function gatewayShutdown(opts: {
   s.add('disconnect kafka', () => opts.deps.kafka.producer.disconnect());
   s.add('close redis', async () => {
     await opts.deps.cacheFeed.close();
+    await opts.deps.sessions.close();
     await opts.deps.redis.quit().catch(() => opts.deps.redis.disconnect());
   });
   s.add('close postgres', () => opts.deps.sql.end({ timeout: 5 }));

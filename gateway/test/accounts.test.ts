@@ -114,6 +114,59 @@ describe('accounts', () => {
     );
   });
 
+  test('logout ends the access token at once, on this gateway and on another one', async () => {
+    const other = await gateway({ PASSWORD_MEMORY_KIB: '1024', PASSWORD_TIME_COST: '1' });
+    try {
+      const { email } = await register();
+      const pair = (await login(email)).json;
+      const token = String(pair.accessToken);
+      const second = (await login(email)).json;
+      expect((await gw.call('GET', '/api/v1/orders', { token })).status).toBe(200);
+      expect((await other.call('GET', '/api/v1/orders', { token })).status).toBe(200);
+      expect((await gw.call('POST', '/api/v1/auth/logout', { body: { refreshToken: pair.refreshToken } })).status).toBe(204);
+      const here = await gw.call('GET', '/api/v1/orders', { token });
+      expect([here.status, here.json.code]).toEqual([401, 'AUTH_TOKEN_REVOKED']);
+      // The other instance learns it from Redis pub/sub: wait for it, within a bound.
+      const deadline = Date.now() + 5_000;
+      let there = await other.call('GET', '/api/v1/orders', { token });
+      while (there.status === 200 && Date.now() < deadline) {
+        await Bun.sleep(20);
+        there = await other.call('GET', '/api/v1/orders', { token });
+      }
+      expect([there.status, there.json.code]).toEqual([401, 'AUTH_TOKEN_REVOKED']);
+      // Another session of the same user goes on.
+      expect((await gw.call('GET', '/api/v1/orders', { token: String(second.accessToken) })).status).toBe(200);
+      // A gateway started later loads what was ended before it.
+      const late = await gateway({ PASSWORD_MEMORY_KIB: '1024', PASSWORD_TIME_COST: '1' });
+      try {
+        const deadline2 = Date.now() + 5_000;
+        let r = await late.call('GET', '/api/v1/orders', { token });
+        while (r.status === 200 && Date.now() < deadline2) {
+          await Bun.sleep(20);
+          r = await late.call('GET', '/api/v1/orders', { token });
+        }
+        expect(r.status).toBe(401);
+      } finally {
+        await late.close();
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('a reused refresh token ends the session’s access tokens too', async () => {
+    const { email } = await register();
+    const first = (await login(email)).json;
+    const rotated = (await gw.call('POST', '/api/v1/auth/refresh', { body: { refreshToken: first.refreshToken } })).json;
+    const token = String(rotated.accessToken);
+    expect((await gw.call('GET', '/api/v1/orders', { token })).status).toBe(200);
+    const reuse = await gw.call('POST', '/api/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
+    expect(reuse.json.code).toBe('AUTH_REFRESH_REUSED');
+    const after = await gw.call('GET', '/api/v1/orders', { token });
+    expect([after.status, after.json.code]).toEqual([401, 'AUTH_TOKEN_REVOKED']);
+    expect((await gw.call('GET', '/api/v1/orders', { token: String(first.accessToken) })).status).toBe(401);
+  });
+
   test('algorithm confusion: an HS256 token keyed with the public key is refused', async () => {
     const { id } = await register();
     const publicJwks = readFileSync(process.env.JWT_PUBLIC_KEYS_FILE as string, 'utf8');

@@ -56,6 +56,7 @@ export async function gateway(overrides: Record<string, string> = {}) {
     await deps.outbox.stop();
     await deps.kafka.producer.disconnect();
     await deps.cacheFeed.close();
+    await deps.sessions.close();
     await deps.redis.quit().catch(() => deps.redis.disconnect());
     await deps.sql.end({ timeout: 5 });
   }

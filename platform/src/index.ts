@@ -1,4 +1,5 @@
 export * from './auth/jwt';
+export * from './auth/revocations';
 export * from './clients/postgres';
 export * from './clients/redis';
 export * from './config/env';

@@ -1,5 +1,6 @@
 /** Starts the WebSocket edge: configuration, one Redis subscription, the server, graceful drain. */
 import {
+  ACCESS_TOKEN_TTL_SECONDS,
   ConnectionSlots,
   createLogger,
   createMetrics,
@@ -10,7 +11,9 @@ import {
   latestSeq,
   parsePublicKeySet,
   parseStatusUpdate,
+  RevokedSessions,
   readSince,
+  revocationKeys,
 } from '@orders/platform';
 import { loadEnv } from './env';
 import { startEdge } from './server';
@@ -18,7 +21,6 @@ import { startEdge } from './server';
 const env = loadEnv(process.env);
 const logger = createLogger({ service: 'ws-edge', level: env.LOG_LEVEL });
 const metrics = createMetrics('ws-edge');
-const verify = createVerifier({ issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE }, parsePublicKeySet(env.jwtPublicKeys));
 const keys = feedKeys(env.NAMESPACE);
 const delivered = metrics.counter('ws_feed_messages_total', 'Feed messages received from Redis', ['outcome']);
 
@@ -55,6 +57,18 @@ const redis = createRedisClient({
   connectionName: 'orders-ws-edge',
   commandTimeoutMs: 500,
 });
+// Sessions ended by logout or a reused refresh token: their tokens are refused and their sockets closed.
+const sessions = new RevokedSessions({
+  redis,
+  subscriber: { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-ws-edge-sessions' },
+  keys: revocationKeys(env.NAMESPACE),
+  rememberMs: (ACCESS_TOKEN_TTL_SECONDS + 60) * 1000,
+  logger,
+  metrics,
+});
+const verify = createVerifier({ issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE }, parsePublicKeySet(env.jwtPublicKeys), {
+  isRevoked: (sid) => sessions.has(sid),
+});
 const ws = env.rateLimits.websocket;
 const slots = env.RATE_LIMIT_ENABLED ? new ConnectionSlots(redis, env.NAMESPACE, ws.connectionsPerUser, ws.slotTtlMs) : undefined;
 
@@ -90,9 +104,13 @@ subscriber.on('message', (_channel: string, text: string) => {
   delivered.inc({ outcome: 'delivered' });
 });
 
+sessions.onRevoked((sid) => edge.endSession(sid));
+sessions.start();
+
 const shutdown = createShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS });
 shutdown.add('tell clients to reconnect elsewhere and stop', () => edge.drain());
 shutdown.add('close redis', async () => {
+  await sessions.close();
   await subscriber.quit().catch(() => subscriber.disconnect());
   await redis.quit().catch(() => redis.disconnect());
 });

@@ -435,6 +435,16 @@ export function startEdge(o: EdgeOptions) {
       }
       o.logger.warn({ sockets: asked }, 'status feed subscription restored; clients asked to resume');
     },
+    /** A session ended (logout, a reused refresh token): its sockets close at once (4401). */
+    endSession(sessionId: string) {
+      let closed = 0;
+      for (const ws of sockets) {
+        if (ws.data.closed || ws.data.principal?.sessionId !== sessionId) continue;
+        close(ws, CloseCodes.unauthenticated, 'session ended; log in again');
+        closed += 1;
+      }
+      if (closed > 0) o.logger.info({ sockets: closed }, 'sockets of an ended session closed');
+    },
     /** Stops accepting, tells every client to reconnect elsewhere, closes. */
     async drain() {
       draining = true;

@@ -8,11 +8,14 @@ import { readFileSync } from 'node:fs';
 import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
 import {
   ACCESS_TOKEN_TTL_SECONDS,
+  createLogger,
   createRedis,
   createRedisClient,
   createSigner,
   feedKeys,
   parseSigningKey,
+  RevokedSessions,
+  revocationKeys,
   StatusFeedPublisher,
 } from '@orders/platform';
 import type { Subprocess } from 'bun';
@@ -224,6 +227,31 @@ describe('ws-edge', () => {
     } finally {
       strict.kill('SIGKILL');
     }
+  });
+
+  test('a session ended elsewhere (logout) closes its sockets at once and refuses its token', async () => {
+    const sessions = new RevokedSessions({
+      redis,
+      subscriber: { url: process.env.REDIS_URL as string, connectionName: 'edge-test-sessions' },
+      keys: revocationKeys(NAMESPACE),
+      rememberMs: 60_000,
+      logger: createLogger({ service: 'edge-test', level: 'silent' }),
+    });
+    const sessionId = randomUUID();
+    const sign = await createSigner({ ...jwt, ttlSeconds: ACCESS_TOKEN_TTL_SECONDS }, signingKey);
+    const userId = randomUUID();
+    const { token: inSession } = await sign({ userId, role: 'customer', tier: 'standard', sessionId });
+    const { token: otherSession } = await sign({ userId, role: 'customer', tier: 'standard', sessionId: randomUUID() });
+    const a = new Client(authFrame(inSession));
+    const b = new Client(authFrame(otherSession));
+    await a.ready();
+    await b.ready();
+    await sessions.revoke(sessionId);
+    await a.closedWith(4401);
+    expect(a.closed?.reason).toContain('session ended');
+    await new Client(authFrame(inSession)).closedWith(4401);
+    expect(b.closed).toBeUndefined();
+    b.ws.close();
   });
 
   test('answers malformed frames with error frames and closes 4400 on repeated abuse', async () => {

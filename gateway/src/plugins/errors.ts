@@ -22,7 +22,8 @@ export function authProblem(err: AuthError): HttpError {
   const headers = { 'www-authenticate': `Bearer error="invalid_token", error_description="${err.message}"` };
   if (err.code === 'AUTH_TOKEN_MISSING')
     return new HttpError(401, err.code, 'Authentication required', err.message, { headers: { 'www-authenticate': 'Bearer' } });
-  return new HttpError(401, err.code, err.code === 'AUTH_TOKEN_EXPIRED' ? 'Token expired' : 'Invalid token', err.message, { headers });
+  const title = { AUTH_TOKEN_EXPIRED: 'Token expired', AUTH_TOKEN_REVOKED: 'Session ended' }[err.code as string] ?? 'Invalid token';
+  return new HttpError(401, err.code, title, err.message, { headers });
 }
 
 function validationProblem(err: ValidationError): HttpError {

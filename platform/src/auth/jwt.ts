@@ -23,9 +23,11 @@ export interface Principal {
   tokenId: string;
   /** Epoch seconds. */
   expiresAt: number;
+  /** The session the token belongs to (its refresh-token family): ending it ends the token. */
+  sessionId?: string;
 }
 
-export type AuthErrorCode = 'AUTH_TOKEN_MISSING' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_EXPIRED';
+export type AuthErrorCode = 'AUTH_TOKEN_MISSING' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_EXPIRED' | 'AUTH_TOKEN_REVOKED';
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';
@@ -64,6 +66,8 @@ export interface VerifierOptions {
    */
   cacheSize?: number;
   now?: () => number;
+  /** Whether a session was ended (logout, a reused refresh token): checked on every call, cached or not. */
+  isRevoked?: (sessionId: string) => boolean;
 }
 
 export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, opts: VerifierOptions = {}) {
@@ -76,11 +80,13 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
     if (!token) throw new AuthError('AUTH_TOKEN_MISSING', 'an access token is required');
     const hit = cache.get(token);
     if (hit) {
-      if (hit.expiresAt * 1000 > now()) return hit;
-      cache.delete(token);
-      throw new AuthError('AUTH_TOKEN_EXPIRED', 'the access token has expired');
+      if (hit.expiresAt * 1000 <= now()) {
+        cache.delete(token);
+        throw new AuthError('AUTH_TOKEN_EXPIRED', 'the access token has expired');
+      }
+      return unlessRevoked(hit);
     }
-    const principal = await verifyUncached(token);
+    const principal = unlessRevoked(await verifyUncached(token));
     if (cacheSize > 0) {
       // Oldest-first eviction: Map iteration order is insertion order.
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
@@ -88,6 +94,12 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
     }
     return principal;
   };
+
+  function unlessRevoked(p: Principal): Principal {
+    if (p.sessionId !== undefined && opts.isRevoked?.(p.sessionId))
+      throw new AuthError('AUTH_TOKEN_REVOKED', 'the session has ended; log in again');
+    return p;
+  }
 
   async function verifyUncached(token: string): Promise<Principal> {
     let payload: JWTPayload;
@@ -103,16 +115,19 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
       if (err instanceof errors.JWTExpired) throw new AuthError('AUTH_TOKEN_EXPIRED', 'the access token has expired');
       throw new AuthError('AUTH_TOKEN_INVALID', 'the access token is not valid');
     }
-    const { sub, role, tier, jti, exp } = payload as JWTPayload & { role?: unknown; tier?: unknown };
+    const { sub, role, tier, jti, exp, sid } = payload as JWTPayload & { role?: unknown; tier?: unknown; sid?: unknown };
     if (typeof sub !== 'string' || !UUID.test(sub)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid subject');
     if (!ROLES.includes(role as Role)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid role');
     if (!TIERS.includes(tier as Tier)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid tier');
+    if (sid !== undefined && (typeof sid !== 'string' || !UUID.test(sid)))
+      throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid session');
     return Object.freeze({
       userId: sub.toLowerCase(),
       role: role as Role,
       tier: tier as Tier,
       tokenId: String(jti),
       expiresAt: Number(exp),
+      ...(typeof sid === 'string' ? { sessionId: sid.toLowerCase() } : {}),
     });
   }
 }
@@ -131,6 +146,8 @@ export interface TokenClaims {
   userId: string;
   role: Role;
   tier: Tier;
+  /** The session (refresh-token family); tokens without one (dev tokens) cannot be ended early. */
+  sessionId?: string;
 }
 
 export async function createSigner(settings: JwtSettings & { ttlSeconds: number }, signingKey: JWK) {
@@ -138,7 +155,7 @@ export async function createSigner(settings: JwtSettings & { ttlSeconds: number 
   const kid = String(signingKey.kid);
   return async function signAccessToken(claims: TokenClaims, now = Math.floor(Date.now() / 1000)) {
     const expiresAt = now + settings.ttlSeconds;
-    const token = await new SignJWT({ role: claims.role, tier: claims.tier })
+    const token = await new SignJWT({ role: claims.role, tier: claims.tier, ...(claims.sessionId ? { sid: claims.sessionId } : {}) })
       .setProtectedHeader({ alg: JWT_ALGORITHM, kid, typ: 'JWT' })
       .setSubject(claims.userId)
       .setIssuer(settings.issuer)

@@ -5,6 +5,7 @@
  */
 import {
   ACCESS_TOKEN_TTL_SECONDS,
+  type Logger,
   PgErrorCodes,
   pgErrorCode,
   type Role,
@@ -46,6 +47,8 @@ export class AuthService {
     private readonly sql: Sql,
     private readonly sign: SignAccessToken,
     private readonly s: AuthSettings,
+    private readonly sessions: { revoke(sessionId: string): Promise<void> },
+    private readonly logger: Logger,
   ) {
     this.decoy = this.hash(crypto.randomUUID());
   }
@@ -119,7 +122,8 @@ export class AuthService {
     await tx`
       INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
       VALUES (${refreshId}, ${familyId}, ${user.id}, ${refresh.hash}, now() + ${this.s.refreshTtlSeconds} * interval '1 second')`;
-    const { token } = await this.sign({ userId: user.id, role: user.role, tier: user.tier });
+    // The access token names its session (the family): ending the session ends the token at once.
+    const { token } = await this.sign({ userId: user.id, role: user.role, tier: user.tier, sessionId: familyId });
     return {
       accessToken: token,
       tokenType: 'Bearer',
@@ -155,12 +159,14 @@ export class AuthService {
       type Outcome = {
         pair?: TokenPairView;
         error?: 'AUTH_REFRESH_INVALID' | 'AUTH_REFRESH_REVOKED' | 'AUTH_REFRESH_REUSED' | 'AUTH_REFRESH_EXPIRED';
+        /** A family revoked by this call: its access tokens end too. */
+        family?: string;
       };
       if (!row) return { error: 'AUTH_REFRESH_INVALID' } as Outcome;
       if (row.revoked_at) return { error: 'AUTH_REFRESH_REVOKED' } as Outcome;
       if (row.used_at) {
         await tx`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = ${row.family_id} AND revoked_at IS NULL`;
-        return { error: 'AUTH_REFRESH_REUSED' } as Outcome;
+        return { error: 'AUTH_REFRESH_REUSED', family: row.family_id } as Outcome;
       }
       if (row.expires_at.getTime() <= Date.now()) return { error: 'AUTH_REFRESH_EXPIRED' } as Outcome;
       const next = Bun.randomUUIDv7();
@@ -169,6 +175,7 @@ export class AuthService {
       return { pair } as Outcome;
     });
     if (outcome.pair) return outcome.pair;
+    if (outcome.family) await this.endSession(outcome.family);
     const detail = {
       AUTH_REFRESH_INVALID: 'The refresh token is not known.',
       AUTH_REFRESH_REVOKED: 'The refresh token was revoked; log in again.',
@@ -179,11 +186,30 @@ export class AuthService {
     throw new DomainError('unauthenticated', code, 'Invalid refresh token', detail);
   }
 
-  /** Revokes the session (the token's family). Unknown tokens are accepted silently: logout is idempotent. */
+  /**
+   * Revokes the session (the token's family) and ends its access tokens, on the REST API and on open
+   * sockets. Unknown tokens are accepted silently: logout is idempotent.
+   */
   async logout(token: string): Promise<void> {
-    await this.sql`
-      UPDATE refresh_tokens SET revoked_at = now()
-      WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ${hashRefreshToken(token)}) AND revoked_at IS NULL`;
+    const [row] = await this.sql<
+      { family_id: string }[]
+    >`SELECT family_id FROM refresh_tokens WHERE token_hash = ${hashRefreshToken(token)}`;
+    if (!row) return;
+    await this.sql`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = ${row.family_id} AND revoked_at IS NULL`;
+    await this.endSession(row.family_id);
+  }
+
+  /**
+   * Tells every gateway and edge that the session's access tokens are void. The refresh tokens are
+   * revoked in the database already; if Redis cannot be told, the access tokens still expire within
+   * their 15 minutes (logged, and the caller's logout still succeeds).
+   */
+  private async endSession(familyId: string): Promise<void> {
+    try {
+      await this.sessions.revoke(familyId);
+    } catch (err) {
+      this.logger.warn({ err }, 'session revoked in the database but not announced; its access tokens last until they expire');
+    }
   }
 }
 

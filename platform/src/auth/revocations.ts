@@ -1,0 +1,122 @@
+/**
+ * Ended sessions, known to every process that verifies access tokens, without a read per request.
+ *
+ * An access token carries its session (`sid`, the refresh-token family). Logging out, or a refresh
+ * token reused (leaked), ends the session at once: the session id goes into a Redis sorted set (scored
+ * by when the last token it could have issued expires) and out on a pub/sub channel. Each gateway and
+ * edge keeps the set in memory: loaded whole whenever its subscription (re)connects, so nothing
+ * published while it was away is missed, and kept current by the channel. A check is a Map lookup.
+ *
+ * Redis holds nothing that may not be lost: with Redis gone, sessions ended meanwhile stay usable until
+ * their access tokens expire (15 minutes at most), as before this existed. That is counted and logged.
+ */
+import { createRedisClient, type RedisClient } from '../clients/redis';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+
+export interface RevocationKeys {
+  /** Sorted set: session id → epoch ms until which its tokens could still be presented. */
+  set: string;
+  channel: string;
+}
+
+export function revocationKeys(namespace: string): RevocationKeys {
+  const p = namespace ? `${namespace}:` : '';
+  return { set: `${p}sessions:revoked`, channel: `${p}sessions:revoked` };
+}
+
+export interface RevokedSessionsOptions {
+  /** Commands (ZADD, PUBLISH, the reload). */
+  redis: RedisClient;
+  /** Where to open the subscriber connection (it can do nothing else). */
+  subscriber: { url: string; clusterNodes?: string[]; connectionName: string };
+  keys: RevocationKeys;
+  /** How long a revoked session must be remembered: the access tokens' lifetime (and a margin). */
+  rememberMs: number;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+export class RevokedSessions {
+  private readonly until = new Map<string, number>();
+  private pruneAt = 1_024;
+  private readonly listeners: ((sessionId: string) => void)[] = [];
+  private sub: RedisClient | undefined;
+  private readonly revoked;
+
+  constructor(private readonly o: RevokedSessionsOptions) {
+    this.revoked = o.metrics?.counter('auth_sessions_revoked_total', 'Sessions ended (logout, refresh-token reuse) as learnt', ['source']);
+  }
+
+  /** Subscribes, then loads what is already ended (again on every reconnect). */
+  start(): void {
+    const sub = createRedisClient({ ...this.o.subscriber, commandTimeoutMs: 0 });
+    this.sub = sub;
+    sub.on('ready', () => {
+      sub
+        .subscribe(this.o.keys.channel)
+        .then(() => this.reload())
+        .catch((err) =>
+          this.o.logger.warn(
+            { err },
+            'session revocations: subscribe or reload failed; ended sessions may be honoured until their tokens expire',
+          ),
+        );
+    });
+    sub.on('message', (channel: string, text: string) => {
+      if (channel !== this.o.keys.channel) return;
+      const [sessionId, until] = text.split(' ');
+      if (sessionId) this.learn(sessionId, Number(until), 'channel');
+    });
+    sub.on('error', () => {});
+  }
+
+  /** Whether the session was ended (and its tokens could still be around). */
+  has(sessionId: string, now = Date.now()): boolean {
+    const until = this.until.get(sessionId);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.until.delete(sessionId);
+    return false;
+  }
+
+  /** Called with each session id as it is learnt to be ended (the edge closes its sockets). */
+  onRevoked(listener: (sessionId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Ends a session everywhere: stored for processes that reconnect later, published for those listening. */
+  async revoke(sessionId: string, now = Date.now()): Promise<void> {
+    const until = now + this.o.rememberMs;
+    this.learn(sessionId, until, 'local');
+    const { redis, keys } = this.o;
+    await redis.zadd(keys.set, until, sessionId);
+    await redis.zremrangebyscore(keys.set, '-inf', now);
+    await redis.publish(keys.channel, `${sessionId} ${until}`);
+  }
+
+  async close(): Promise<void> {
+    await this.sub?.quit().catch(() => this.sub?.disconnect());
+  }
+
+  private async reload(): Promise<void> {
+    const now = Date.now();
+    const entries = await this.o.redis.zrangebyscore(this.o.keys.set, now, '+inf', 'WITHSCORES');
+    for (let i = 0; i + 1 < entries.length; i += 2) this.learn(entries[i] as string, Number(entries[i + 1]), 'reload');
+  }
+
+  private learn(sessionId: string, until: number, source: 'channel' | 'reload' | 'local'): void {
+    const now = Date.now();
+    if (!Number.isFinite(until) || until <= now) return;
+    // Bounded by the sessions ended within one token lifetime: expired ones go as the map grows.
+    if (this.until.size >= this.pruneAt) {
+      for (const [id, t] of this.until) if (t <= now) this.until.delete(id);
+      this.pruneAt = Math.max(1_024, this.until.size * 2);
+    }
+    const known = this.until.get(sessionId);
+    if (known !== undefined && known >= until) return;
+    this.until.set(sessionId, until);
+    this.revoked?.inc({ source });
+    for (const listener of this.listeners) listener(sessionId);
+  }
+}
