@@ -22,6 +22,7 @@ import { authPlugin } from './plugins/auth';
 import { jsonBody } from './plugins/body';
 import { errorHandler } from './plugins/errors';
 import { observability } from './plugins/observability';
+import { allowedMethods } from './routes';
 
 export interface AppContext {
   env: GatewayEnv;
@@ -67,7 +68,12 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
   // so a route before them was answered outside the in-flight count (which then never came down: a
   // drain that waited out its deadline) and outside the metrics.
   const app: AnyElysia = new Elysia({ name: 'gateway', normalize: false })
-    .use(errorHandler(logger))
+    .use(
+      errorHandler(
+        logger,
+        allowedMethods(() => app),
+      ),
+    )
     .use(observability(metrics, inflight))
     .get('/openapi.json', () => openApiDocument(app))
     .get('/docs', docsPage)

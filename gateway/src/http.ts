@@ -15,13 +15,14 @@ export const Problem = t.Object(
     instance: t.Optional(t.String()),
     errors: t.Optional(t.Array(t.Object({ field: t.String(), message: t.String() }))),
   },
-  { description: 'RFC 9457 problem details (application/problem+json)' },
+  // Problems carry extension members beside the standard ones (`limit`, `skus`, `checks`, …).
+  { description: 'RFC 9457 problem details (application/problem+json)', additionalProperties: true },
 );
 
 const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, Problem]));
 
-/** Errors every authenticated JSON route may answer. */
-export const authErrors = problems(400, 401, 403, 413, 415, 429);
+/** Errors every authenticated JSON route may answer (503: its database cannot be reached). */
+export const authErrors = problems(400, 401, 403, 413, 415, 429, 503);
 
 export function secured(summary: string, tags: string[], extra: Record<string, unknown> = {}) {
   return { summary, tags, security: [{ bearerAuth: [] }], ...extra };

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { bootstrap, prepareData } from './bootstrap.mjs';
 import { recreateDatabase } from './components/postgres.mjs';
 import * as redisCluster from './components/redis-cluster.mjs';
+import { ensureSchemathesis } from './components/schemathesis.mjs';
 import { ensureAptPackages } from './lib/proc.mjs';
 import { serviceEnv, testMode } from './services.mjs';
 
@@ -32,6 +33,8 @@ if (selected('ops'))
     { pkg: 'chromium', probe: () => existsSync(chromium) },
     { pkg: 'nginx', probe: () => existsSync('/usr/sbin/nginx') },
   ]);
+// …and the OpenAPI conformance suite runs schemathesis (PyPI) against the gateway.
+const schemathesis = selected('ops') ? ensureSchemathesis(cfg) : '';
 const setupMs = Date.now() - t0;
 // The end-to-end suites append their services' output to .local/logs/e2e-*.log: start each run empty.
 for (const f of readdirSync(cfg.logDir)) if (f.startsWith('e2e-')) rmSync(join(cfg.logDir, f));
@@ -40,6 +43,7 @@ const env = {
   ...process.env,
   ...serviceEnv(cfg, mode), // TEST_…: the suites that use the Cluster ask for it; services given REDIS_CLUSTER_NODES would all use it.
   TEST_REDIS_CLUSTER_NODES: clusterNodes.join(','),
+  SCHEMATHESIS_BIN: schemathesis,
   FORCE_COLOR: '0',
 };
 const suites = [

@@ -43,7 +43,8 @@ function validationProblem(err: ValidationError): HttpError {
   });
 }
 
-export function errorHandler(logger: Logger) {
+/** `methodsOf(path)`: the methods a path has (for 405 with Allow), empty for an unknown path. */
+export function errorHandler(logger: Logger, methodsOf: (path: string) => string[] = () => []) {
   return new Elysia({ name: 'errors', normalize: false }).onError({ as: 'global' }, ({ code, error, request, path, set }) => {
     let http: HttpError;
     // Elysia wraps whatever a parser throws in a ParseError; the body plugin's own answer is the cause.
@@ -53,8 +54,21 @@ export function errorHandler(logger: Logger) {
       http = new HttpError(STATUS_BY_KIND[error.kind], error.code, error.title, error.message, error.extra);
     else if (error instanceof AuthError) http = authProblem(error);
     else if (error instanceof ValidationError) http = validationProblem(error);
-    else if (code === 'NOT_FOUND') http = new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${request.method} ${path}.`);
-    else if (code === 'PARSE') http = new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body could not be parsed.');
+    else if (code === 'NOT_FOUND') {
+      const allow = methodsOf(path);
+      http =
+        allow.length > 0
+          ? new HttpError(
+              405,
+              'METHOD_NOT_ALLOWED',
+              'Method not allowed',
+              `${request.method} is not supported here; use ${allow.join(', ')}.`,
+              {
+                headers: { allow: allow.join(', ') },
+              },
+            )
+          : new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${request.method} ${path}.`);
+    } else if (code === 'PARSE') http = new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body could not be parsed.');
     else if (isDatabaseUnavailable(error)) {
       // Nothing was committed: the client (and a load balancer, through /readyz) should back off and retry.
       logger.warn({ err: error, method: request.method, path, requestId: set.headers['x-request-id'] }, 'database unavailable');

@@ -1,5 +1,6 @@
 /** HTTP for `/api/v1/auth`: register, login, refresh, logout; the dev-token route in dev and test only. */
 import { Elysia, t } from 'elysia';
+import { problems } from '../../http';
 import type { authPlugin } from '../../plugins/auth';
 import { type Limits, limitLoginAccount } from '../../plugins/rate-limit';
 import { DevTokenBody, LoginBody, RefreshBody, RegisterBody, TokenPairView, TokenView, UserView } from './model';
@@ -17,7 +18,7 @@ export function authModule(access: ReturnType<typeof authPlugin>, auth: AuthServ
       {
         anonymous: 'ip',
         body: RegisterBody,
-        response: { 201: UserView },
+        response: { 201: UserView, ...problems(400, 409, 413, 415, 429, 503) },
         detail: { summary: 'Create a customer account', tags: ['auth'] },
       },
     )
@@ -30,14 +31,14 @@ export function authModule(access: ReturnType<typeof authPlugin>, auth: AuthServ
       {
         anonymous: 'login',
         body: LoginBody,
-        response: { 200: TokenPairView },
+        response: { 200: TokenPairView, ...problems(400, 401, 413, 415, 423, 429, 503) },
         detail: { summary: 'Log in: an access token (15 min) and a refresh token', tags: ['auth'] },
       },
     )
     .post('/refresh', ({ body }) => auth.refresh(body.refreshToken), {
       anonymous: 'ip',
       body: RefreshBody,
-      response: { 200: TokenPairView },
+      response: { 200: TokenPairView, ...problems(400, 401, 413, 415, 429, 503) },
       detail: { summary: 'Rotate a refresh token (single use; reuse revokes the session)', tags: ['auth'] },
     })
     .post(
@@ -49,7 +50,7 @@ export function authModule(access: ReturnType<typeof authPlugin>, auth: AuthServ
       {
         anonymous: 'ip',
         body: RefreshBody,
-        response: { 204: t.Void() },
+        response: { 204: t.Void(), ...problems(400, 413, 415, 429, 503) },
         detail: { summary: 'Revoke the session of a refresh token', tags: ['auth'] },
       },
     );
@@ -61,7 +62,7 @@ export function devTokenModule(access: ReturnType<typeof authPlugin>, service: D
     .post('/dev-token', ({ body }) => service.mint(body), {
       anonymous: 'ip',
       body: DevTokenBody,
-      response: { 200: TokenView },
+      response: { 200: TokenView, ...problems(400, 413, 415, 429, 503) },
       detail: { summary: 'Mint an access token for a demo user (dev and test only)', tags: ['auth'] },
     });
 }

@@ -71,7 +71,7 @@ function buildOpenApiDocument(app: AnyElysia): Json {
     const responses: Record<string, Json> = {};
     for (const [status, schema] of Object.entries((hooks.response ?? {}) as Record<string, unknown>)) {
       const s = clean(schema);
-      const isVoid = s && Object.keys(s).length === 0;
+      const isVoid = !s || Object.keys(s).length === 0 || s.type === 'void';
       responses[status] = {
         description: Number(status) >= 400 ? 'Problem details' : 'Success',
         ...(isVoid ? {} : { content: { [Number(status) >= 400 ? 'application/problem+json' : 'application/json']: { schema: s } } }),

@@ -15,11 +15,14 @@ import {
   OrderIdParams,
   OrderPage,
   OrderView,
+  RequiredIfMatchHeaders,
   UpdateOrderBody,
 } from './model';
 import type { OrdersService } from './service';
 
 /** `"3"` or `W/"3"` → 3; anything else is refused rather than ignored. */
+export function parseIfMatch(header: string): number;
+export function parseIfMatch(header: string | undefined): number | undefined;
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   const m = /^(?:W\/)?"(\d{1,9})"$/.exec(header.trim());
@@ -101,27 +104,19 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
     .patch(
       '/:id',
       async ({ params, headers, body, principal, set, request }) => {
-        const version = parseIfMatch(headers['if-match']);
-        if (version === undefined) {
-          throw new DomainError(
-            'precondition_required',
-            'ORDERS_IF_MATCH_REQUIRED',
-            'If-Match required',
-            'Send the ETag you read in If-Match.',
-          );
-        }
-        const order = await orders.update(principal, params.id, version, body, traceOf(request));
+        const order = await orders.update(principal, params.id, parseIfMatch(headers['if-match']), body, traceOf(request));
         set.headers.etag = `"${order.version}"`;
         return order;
       },
       {
         auth: ['customer', 'admin'],
         params: OrderIdParams,
-        headers: IfMatchHeaders,
+        headers: RequiredIfMatchHeaders,
         body: UpdateOrderBody,
-        response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412, 422, 428) },
+        response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412, 422) },
         detail: secured('Change a pending order (lines, payment method)', ['orders'], {
-          description: 'Needs If-Match with the ETag you read: a stale version answers 412. Only pending orders change (409 otherwise).',
+          description:
+            'Needs If-Match with the ETag you read (400 without it): a stale version answers 412. Only pending orders change (409 otherwise).',
         }),
       },
     )

@@ -43,9 +43,12 @@ export const CreateOrderHeaders = t.Object({
   ),
 });
 
-export const IfMatchHeaders = t.Object({
-  'if-match': t.Optional(t.String({ maxLength: 64, description: 'The ETag (version) you last read' })),
-});
+const IfMatch = t.String({ pattern: '^(W/)?"[0-9]{1,9}"$', description: 'The ETag (version) you last read, like "3"' });
+
+export const IfMatchHeaders = t.Object({ 'if-match': t.Optional(IfMatch) });
+
+/** A change needs the version it was based on: without If-Match the request is refused (400). */
+export const RequiredIfMatchHeaders = t.Object({ 'if-match': IfMatch });
 
 const Status = t.UnionEnum(ORDER_STATUSES);
 
