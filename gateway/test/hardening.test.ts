@@ -229,3 +229,36 @@ describe('requests that do not authenticate', () => {
     }
   });
 });
+
+describe('administrative actions', () => {
+  test('are recorded with who, what and when, in the change’s own transaction', async () => {
+    const admin = await gw.user('admin');
+    const customer = await gw.user();
+    const sku = `AUDIT-${crypto.randomUUID().slice(0, 8).toUpperCase()}`;
+    const made = await gw.call('POST', '/api/v1/products', {
+      token: admin.accessToken,
+      body: { sku, name: 'Audited mug', priceCents: 1000, currency: 'EUR', stock: 5 },
+    });
+    expect(made.status).toBe(201);
+    expect((await gw.call('PATCH', `/api/v1/products/${sku}`, { token: admin.accessToken, body: { stock: 7 } })).status).toBe(200);
+    const order = await gw.call('POST', '/api/v1/orders', { token: customer.accessToken, body: order1(sku) });
+    const cancelled = await gw.call('POST', `/api/v1/admin/orders/${order.json.id}/cancel`, { token: admin.accessToken, body: {} });
+    expect(cancelled.status).toBe(200);
+    const rows = await gw.sql<{ action: string; target: string; detail: Record<string, unknown> }[]>`
+      SELECT action, target, detail FROM admin_audit WHERE actor_id = ${admin.userId} ORDER BY id`;
+    expect(rows.map((r) => [r.action, r.target])).toEqual([
+      ['product.created', sku],
+      ['product.updated', sku],
+      ['order.cancelled', String(order.json.id)],
+    ]);
+    expect(rows[1]?.detail).toEqual({ stock: 7 });
+    // A refused change leaves no record.
+    expect((await gw.call('PATCH', '/api/v1/products/NO-SUCH-SKU', { token: admin.accessToken, body: { stock: 1 } })).status).toBe(404);
+    const [n] = await gw.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM admin_audit WHERE actor_id = ${admin.userId}`;
+    expect(n?.n).toBe(3);
+  });
+});
+
+function order1(sku: string) {
+  return { items: [{ sku, quantity: 1 }], paymentMethodToken: 'pm_card_visa' };
+}

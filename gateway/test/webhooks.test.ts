@@ -30,7 +30,8 @@ describe('webhook endpoints', () => {
     expect(read.status).toBe(200);
     expect(read.json.secret).toBeUndefined();
     const [row] = await gw.sql<{ secret_sealed: string }[]>`SELECT secret_sealed FROM webhook_endpoints WHERE id = ${r.json.id as string}`;
-    expect(row?.secret_sealed).toStartWith('v1:');
+    // Sealed under the key ring's active key, named in the value (the local key file is the ring's key "0").
+    expect(row?.secret_sealed).toStartWith('v2:0:');
     expect(row?.secret_sealed).not.toContain(String(r.json.secret).slice(6));
   });
 

@@ -13,6 +13,7 @@ import {
   type OrderUpdated,
 } from '@orders/contracts';
 import { PgErrorCodes, type Principal, pgErrorCode, type Sql } from '@orders/platform';
+import { recordAdminAction } from '../../audit';
 import { DomainError } from '../../errors';
 import type { ProductsService } from '../products/service';
 import type { OrderCache } from './cache';
@@ -397,6 +398,8 @@ export class OrdersService {
       };
       await tx`
         UPDATE orders SET status = 'cancelled', status_reason = ${why}, version = version + 1, updated_at = ${now} WHERE id = ${id}`;
+      if (principal.role === 'admin' && principal.userId !== row.user_id)
+        await recordAdminAction(tx as unknown as Sql, principal.userId, 'order.cancelled', id, { reason: why, previousStatus: row.status });
       await tx`
         INSERT INTO order_status_history (order_id, from_status, to_status, reason, version, event_id, occurred_at)
         VALUES (${id}, ${row.status}, 'cancelled', ${why}, ${row.version + 1}, ${event.eventId}, ${now})`;

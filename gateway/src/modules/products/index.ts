@@ -31,8 +31,8 @@ export function productsModule(auth: ReturnType<typeof authPlugin>, products: Pr
     })
     .post(
       '/',
-      async ({ body, set }) => {
-        const p = await products.create(body);
+      async ({ body, set, principal }) => {
+        const p = await products.create(body, principal.userId);
         set.status = 201;
         set.headers.location = `/api/v1/products/${p.sku}`;
         return p;
@@ -44,7 +44,7 @@ export function productsModule(auth: ReturnType<typeof authPlugin>, products: Pr
         detail: secured('Create a product (admin)', ['products']),
       },
     )
-    .patch('/:sku', ({ params, body }) => products.update(params.sku, body), {
+    .patch('/:sku', ({ params, body, principal }) => products.update(params.sku, body, principal.userId), {
       auth: ['admin'],
       params: SkuParams,
       body: UpdateProductBody,

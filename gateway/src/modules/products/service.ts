@@ -4,6 +4,7 @@
  * it at once. Stock here is the sellable quantity the inventory stage reserves from.
  */
 import { PgErrorCodes, pgErrorCode, type Sql } from '@orders/platform';
+import { recordAdminAction } from '../../audit';
 import { DomainError } from '../../errors';
 import type { CreateProductBody, ProductPage, ProductView, UpdateProductBody } from './model';
 
@@ -89,12 +90,17 @@ export class ProductsService {
     return view(row);
   }
 
-  async create(body: CreateProductBody): Promise<ProductView> {
+  /** Creates a product; `actorId` (an admin) goes into the audit trail with it. */
+  async create(body: CreateProductBody, actorId: string): Promise<ProductView> {
     try {
-      const [row] = await this.sql<ProductRow[]>`
-        INSERT INTO products (sku, name, price_cents, currency, stock, active)
-        VALUES (${body.sku}, ${body.name}, ${body.priceCents}, ${body.currency}, ${body.stock}, ${body.active ?? true})
-        RETURNING ${this.sql.unsafe(COLUMNS)}`;
+      const [row] = await this.sql.begin(async (tx) => {
+        const rows = await tx<ProductRow[]>`
+          INSERT INTO products (sku, name, price_cents, currency, stock, active)
+          VALUES (${body.sku}, ${body.name}, ${body.priceCents}, ${body.currency}, ${body.stock}, ${body.active ?? true})
+          RETURNING ${tx.unsafe(COLUMNS)}`;
+        await recordAdminAction(tx as unknown as Sql, actorId, 'product.created', body.sku, body);
+        return rows;
+      });
       this.cache.delete(body.sku);
       return view(row as ProductRow);
     } catch (err) {
@@ -105,16 +111,21 @@ export class ProductsService {
     }
   }
 
-  async update(sku: string, body: UpdateProductBody): Promise<ProductView> {
-    const [row] = await this.sql<ProductRow[]>`
-      UPDATE products SET
-        name = COALESCE(${body.name ?? null}, name),
-        price_cents = COALESCE(${body.priceCents ?? null}::bigint, price_cents),
-        stock = COALESCE(${body.stock ?? null}::integer, stock),
-        active = COALESCE(${body.active ?? null}::boolean, active),
-        updated_at = now()
-      WHERE sku = ${sku}
-      RETURNING ${this.sql.unsafe(COLUMNS)}`;
+  /** Changes a product; `actorId` (an admin) goes into the audit trail with the change. */
+  async update(sku: string, body: UpdateProductBody, actorId: string): Promise<ProductView> {
+    const [row] = await this.sql.begin(async (tx) => {
+      const rows = await tx<ProductRow[]>`
+        UPDATE products SET
+          name = COALESCE(${body.name ?? null}, name),
+          price_cents = COALESCE(${body.priceCents ?? null}::bigint, price_cents),
+          stock = COALESCE(${body.stock ?? null}::integer, stock),
+          active = COALESCE(${body.active ?? null}::boolean, active),
+          updated_at = now()
+        WHERE sku = ${sku}
+        RETURNING ${tx.unsafe(COLUMNS)}`;
+      if (rows.length > 0) await recordAdminAction(tx as unknown as Sql, actorId, 'product.updated', sku, body);
+      return rows;
+    });
     this.cache.delete(sku);
     if (!row) throw new DomainError('not_found', 'PRODUCTS_NOT_FOUND', 'Product not found', `No product ${sku}.`);
     return view(row);
