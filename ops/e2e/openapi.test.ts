@@ -10,7 +10,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
-import { gatewayUrl, type Services, start, stop } from './harness';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cfg, gatewayUrl, type Services, start, stop } from './harness';
 
 let services: Services;
 
@@ -25,6 +27,8 @@ afterAll(async () => {
 describe('the OpenAPI document', () => {
   test('describes every answer the gateway gives (schemathesis, all checks)', async () => {
     const st = process.env.SCHEMATHESIS_BIN;
+    const workDir = join(cfg.localDir, 'schemathesis');
+    mkdirSync(workDir, { recursive: true });
     if (!st) throw new Error('SCHEMATHESIS_BIN is not set: run this suite through npm test (ops/local/test.mjs installs it)');
     const minted = await fetch(`${gatewayUrl}/api/v1/auth/dev-token`, {
       method: 'POST',
@@ -50,7 +54,8 @@ describe('the OpenAPI document', () => {
         '10',
         '--no-color',
       ],
-      { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, SCHEMATHESIS_HOOKS: '' } },
+      // Its cache and reports go under .local/, never into the work tree.
+      { stdout: 'pipe', stderr: 'pipe', cwd: workDir, env: { ...process.env, SCHEMATHESIS_HOOKS: '' } },
     );
     const timer = setTimeout(() => proc.kill(), 240_000);
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
