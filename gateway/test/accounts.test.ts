@@ -43,6 +43,12 @@ describe('accounts', () => {
     expect([admin.status, admin.json.code]).toEqual([400, 'VALIDATION_FAILED']);
   });
 
+  test('a password needs 12 characters, not 12 UTF-16 units (11 emoji are refused)', async () => {
+    const r = await gw.call('POST', '/api/v1/auth/register', { body: { email: newEmail(), password: '😀'.repeat(11) } });
+    expect([r.status, r.json.errors?.[0]?.field]).toEqual([400, '/password']);
+    expect((await gw.call('POST', '/api/v1/auth/register', { body: { email: newEmail(), password: '😀'.repeat(12) } })).status).toBe(201);
+  });
+
   test('login returns a 15-minute access token that works and an opaque refresh token', async () => {
     const { email, id } = await register();
     const r = await login(email);

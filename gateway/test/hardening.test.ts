@@ -76,6 +76,22 @@ describe('NUL characters', () => {
   });
 });
 
+describe('the body’s shape', () => {
+  test('is a JSON object on every route, optional bodies included', async () => {
+    const made = await gw.call('POST', '/api/v1/orders', { token, body: order(1) });
+    for (const raw of ['-60846163', '"text"', 'true', 'null', '[]', '[{"reason":"x"}]']) {
+      const r = await gw.call('POST', `/api/v1/orders/${made.json.id}/cancel`, {
+        token,
+        raw,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect({ raw, status: r.status, field: r.json.errors?.[0]?.field }).toEqual({ raw, status: 400, field: '/' });
+    }
+    const after = await gw.call('GET', `/api/v1/orders/${made.json.id}`, { token, headers: { 'cache-control': 'no-cache' } });
+    expect(after.json.status).toBe('pending');
+  });
+});
+
 describe('integers', () => {
   test('a quantity must be a JSON integer, not a string that looks like one', async () => {
     for (const q of ['0x6', '2', ' 3', '+5', '7e0', '1e3']) {

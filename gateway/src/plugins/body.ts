@@ -115,6 +115,12 @@ export function jsonBody(limitBytes: number) {
       } catch {
         throw new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body is not valid JSON.');
       }
+      // Every body this API takes is an object. An optional body left Elysia's validator with nothing to
+      // check a bare number or string against (it was accepted as "no body"): refused here for all routes.
+      if (body === null || typeof body !== 'object' || Array.isArray(body))
+        throw new HttpError(400, 'VALIDATION_FAILED', 'Request validation failed', 'The body has 1 invalid field(s).', {
+          errors: [{ field: '/', message: 'must be a JSON object' }],
+        });
       // JSON can carry NUL only as the escape \u0000: look for it in the text before walking the value.
       const nul = text.includes('\\u0000') ? nulPath(body) : undefined;
       if (nul) throw nulRefused('body', nul);

@@ -5,7 +5,9 @@ import { Int } from '../../schema';
 
 const Email = t.String({ format: 'email', maxLength: 254 });
 /** Long passphrases welcome; the upper bound keeps hashing cost bounded. */
-const Password = t.String({ minLength: 12, maxLength: 128 });
+/** Characters (code points), not UTF-16 units: the service checks the minimum as such. */
+export const MIN_PASSWORD_CHARACTERS = 12;
+const Password = t.String({ minLength: MIN_PASSWORD_CHARACTERS, maxLength: 128 });
 const RefreshToken = t.String({ pattern: '^rt_[A-Za-z0-9_-]{43}$', description: 'Opaque refresh token' });
 
 export const RegisterBody = t.Object({ email: Email, password: Password }, { additionalProperties: false });

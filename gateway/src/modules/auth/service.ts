@@ -14,7 +14,15 @@ import {
   type Tier,
 } from '@orders/platform';
 import { DomainError } from '../../errors';
-import type { DevTokenBody, LoginBody, RegisterBody, TokenPairView, TokenView, UserView } from './model';
+import {
+  type DevTokenBody,
+  type LoginBody,
+  MIN_PASSWORD_CHARACTERS,
+  type RegisterBody,
+  type TokenPairView,
+  type TokenView,
+  type UserView,
+} from './model';
 import { hashRefreshToken, newRefreshToken } from './refresh-tokens';
 
 export interface AuthSettings {
@@ -58,6 +66,13 @@ export class AuthService {
   }
 
   async register(body: RegisterBody): Promise<UserView> {
+    // The schema's 12 counts characters, as JSON Schema does; the validator counts UTF-16 code units, so
+    // 11 characters outside the BMP (emoji) passed it.
+    if (Array.from(body.password).length < MIN_PASSWORD_CHARACTERS) {
+      throw new DomainError('bad_request', 'VALIDATION_FAILED', 'Request validation failed', 'The body has 1 invalid field(s).', {
+        errors: [{ field: '/password', message: `Expected string length greater or equal to ${MIN_PASSWORD_CHARACTERS}` }],
+      });
+    }
     const email = body.email.toLowerCase();
     const hash = await this.hash(body.password);
     try {

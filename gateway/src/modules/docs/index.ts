@@ -8,6 +8,7 @@
  * ~100 µs in-process (a one-off in-process comparison, GET /orders/:id from ~8,500 to ~5,000 req/s; not
  * in the benchmarks), for a document that never changes while the process runs. What it does for TypeBox routes fits in this file.
  */
+import { OptionalKind } from '@sinclair/typebox';
 import type { AnyElysia } from 'elysia';
 
 const INFO = {
@@ -82,7 +83,15 @@ function buildOpenApiDocument(app: AnyElysia): Json {
     (paths[path] as Record<string, Json>)[route.method.toLowerCase()] = {
       ...detail,
       parameters: [...parameters(hooks.params, 'path'), ...parameters(hooks.query, 'query'), ...parameters(hooks.headers, 'header')],
-      ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: body } } } } : {}),
+      // A body declared t.Optional (cancel, rotate-secret) may be left out: the document says so.
+      ...(body
+        ? {
+            requestBody: {
+              required: (hooks.body as Record<symbol, unknown>)[OptionalKind] !== 'Optional',
+              content: { 'application/json': { schema: body } },
+            },
+          }
+        : {}),
       responses: Object.keys(responses).length > 0 ? responses : { 200: { description: 'Success' } },
     };
   }
