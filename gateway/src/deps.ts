@@ -15,8 +15,7 @@ import {
   parsePublicKeySet,
   parseSigningKey,
   RateLimiter,
-  RevokedSessions,
-  revocationKeys,
+  serviceRevokedSessions,
 } from '@orders/platform';
 import type { GatewayEnv } from './env';
 import { invalidationChannel, OrderCache, subscribeInvalidations } from './modules/orders/cache';
@@ -36,11 +35,12 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
   const redis = createRedisClient({ url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-gateway' });
   const jwt = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };
   // Sessions ended by logout or a reused refresh token: refused at once, by a lookup in memory.
-  const sessions = new RevokedSessions({
+  const sessions = serviceRevokedSessions({
     redis,
-    subscriber: { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-gateway-sessions' },
-    keys: revocationKeys(env.NAMESPACE),
-    rememberMs: (ACCESS_TOKEN_TTL_SECONDS + 60) * 1000,
+    redisUrl: env.REDIS_URL,
+    clusterNodes: env.REDIS_CLUSTER_NODES,
+    namespace: env.NAMESPACE,
+    service: 'gateway',
     logger,
     metrics,
   });

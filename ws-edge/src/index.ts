@@ -1,6 +1,5 @@
 /** Starts the WebSocket edge: configuration, one Redis subscription, the server, graceful drain. */
 import {
-  ACCESS_TOKEN_TTL_SECONDS,
   ConnectionSlots,
   createLogger,
   createMetrics,
@@ -11,9 +10,8 @@ import {
   latestSeq,
   parsePublicKeySet,
   parseStatusUpdate,
-  RevokedSessions,
   readSince,
-  revocationKeys,
+  serviceRevokedSessions,
 } from '@orders/platform';
 import { loadEnv } from './env';
 import { startEdge } from './server';
@@ -58,11 +56,12 @@ const redis = createRedisClient({
   commandTimeoutMs: 500,
 });
 // Sessions ended by logout or a reused refresh token: their tokens are refused and their sockets closed.
-const sessions = new RevokedSessions({
+const sessions = serviceRevokedSessions({
   redis,
-  subscriber: { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-ws-edge-sessions' },
-  keys: revocationKeys(env.NAMESPACE),
-  rememberMs: (ACCESS_TOKEN_TTL_SECONDS + 60) * 1000,
+  redisUrl: env.REDIS_URL,
+  clusterNodes: env.REDIS_CLUSTER_NODES,
+  namespace: env.NAMESPACE,
+  service: 'ws-edge',
   logger,
   metrics,
 });

@@ -13,6 +13,7 @@
 import { createRedisClient, type RedisClient } from '../clients/redis';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { ACCESS_TOKEN_TTL_SECONDS } from './jwt';
 
 export interface RevocationKeys {
   /** Sorted set: session id → epoch ms until which its tokens could still be presented. */
@@ -35,6 +36,29 @@ export interface RevokedSessionsOptions {
   rememberMs: number;
   logger: Logger;
   metrics?: Metrics;
+}
+
+/**
+ * A service's view of ended sessions, with the platform's settings: remembered for the access tokens'
+ * lifetime (and a minute's margin), on a subscriber connection of its own named after the service.
+ */
+export function serviceRevokedSessions(o: {
+  redis: RedisClient;
+  redisUrl: string;
+  clusterNodes?: string[];
+  namespace: string;
+  service: string;
+  logger: Logger;
+  metrics?: Metrics;
+}): RevokedSessions {
+  return new RevokedSessions({
+    redis: o.redis,
+    subscriber: { url: o.redisUrl, clusterNodes: o.clusterNodes, connectionName: `orders-${o.service}-sessions` },
+    keys: revocationKeys(o.namespace),
+    rememberMs: (ACCESS_TOKEN_TTL_SECONDS + 60) * 1000,
+    logger: o.logger,
+    metrics: o.metrics,
+  });
 }
 
 export class RevokedSessions {
