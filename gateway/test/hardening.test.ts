@@ -4,7 +4,7 @@
  * as a 500; pages answered outside the in-flight count, so a drain waited out its deadline).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createLogger } from '@orders/platform';
+import { createLogger, type VerifyAccessToken } from '@orders/platform';
 import { Elysia } from 'elysia';
 import { listenOptions } from '../src/app';
 import { authPlugin } from '../src/plugins/auth';
@@ -211,22 +211,28 @@ describe('requests that do not authenticate', () => {
     const strict = await gateway({ RATE_LIMIT_IP: '5/1m', TRUSTED_PROXIES: '127.0.0.1' });
     try {
       let verified = 0;
-      const verify: typeof strict.deps.verify = (token) => {
-        verified += 1;
-        return strict.deps.verify(token);
-      };
+      const verify: VerifyAccessToken = Object.assign(
+        (token: string | null | undefined) => {
+          verified += 1;
+          return strict.deps.verify(token);
+        },
+        { isCached: (token: string) => strict.deps.verify.isCached(token) },
+      );
       const app = new Elysia()
         .use(errorHandler(createLogger({ service: 'hardening-test', level: 'silent' })))
         .use(authPlugin(verify, strict.deps.limits))
         .get('/x', () => 'ok', { auth: ['customer'] });
       // A fresh address per run: the limiter's window outlives a test run.
       const ip = `198.51.100.${1 + Math.floor(Math.random() * 250)}`;
+      // A user behind the same address, signed in before the failures: their token is already verified.
+      const { token: good } = await strict.deps.sign({ userId: crypto.randomUUID(), role: 'customer', tier: 'standard' });
       const call = (token?: string) =>
         app.handle(
           new Request('http://localhost/x', {
             headers: { 'x-forwarded-for': ip, ...(token ? { authorization: `Bearer ${token}` } : {}) },
           }),
         );
+      expect((await call(good)).status).toBe(200);
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) statuses.push((await call()).status);
       for (let i = 0; i < 4; i++) statuses.push((await call('a.b.c')).status);
@@ -237,7 +243,8 @@ describe('requests that do not authenticate', () => {
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(verified).toBe(before);
-      // Another address is not affected.
+      // The user whose token was verified before goes on; another address is not affected.
+      expect((await call(good)).status).toBe(200);
       const other = await app.handle(new Request('http://localhost/x', { headers: { 'x-forwarded-for': '203.0.113.77' } }));
       expect(other.status).toBe(401);
     } finally {

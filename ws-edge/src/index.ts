@@ -85,6 +85,7 @@ const edge = startEdge({
   idleTimeoutSeconds: env.WS_IDLE_TIMEOUT_SECONDS,
   maxBufferedBytes: env.WS_MAX_BUFFERED_BYTES,
   maxPendingPerIp: env.WS_MAX_PENDING_PER_IP,
+  isRevoked: (sid) => sessions.has(sid),
   trustedProxies: env.trustedProxies,
   feed: {
     latest: (userId) => latestSeq(redis, keys, userId),

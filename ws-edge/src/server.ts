@@ -66,6 +66,8 @@ export interface EdgeOptions {
   maxPendingPerIp: number;
   /** Proxies whose X-Forwarded-For names the client (nginx in front of the edge). */
   trustedProxies: TrustedProxies;
+  /** Whether a session was ended (checked again as a socket is admitted, after its slot is taken). */
+  isRevoked?: (sessionId: string) => boolean;
 }
 
 const MAX_BAD_FRAMES = 5;
@@ -201,6 +203,17 @@ export function startEdge(o: EdgeOptions) {
         release(ws);
         return;
       }
+    }
+    // The session may have ended while the slot was being taken (endSession saw no principal yet).
+    if (principal.sessionId !== undefined && o.isRevoked?.(principal.sessionId)) {
+      if (!previous) {
+        // Give back the slot just taken; the socket stays counted as pending until it closes.
+        ws.data.principal = principal;
+        release(ws);
+        ws.data.principal = null;
+      }
+      close(ws, CloseCodes.unauthenticated, 'session ended; log in again');
+      return;
     }
     if (ws.data.timer) clearTimeout(ws.data.timer);
     ws.data.principal = principal;

@@ -19,10 +19,13 @@ export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
     auth: (roles: readonly Role[]) => ({
       async transform({ request, route, set, server }) {
         const ip = limits ? clientIp(request, server?.requestIP(request)?.address, limits.trustedProxies) : '';
-        const refused = limits ? failures.refusal(ip) : undefined;
-        if (refused) throw refused;
         const header = request.headers.get('authorization');
         const token = bearerToken(header);
+        // An address over its failed-authentication limit is refused before any signature is verified;
+        // a token this gateway already verified costs nothing to check, so its user (behind the same NAT
+        // as whoever failed) goes on.
+        const refused = limits ? failures.refusal(ip) : undefined;
+        if (refused && !(token !== undefined && verify.isCached?.(token))) throw refused;
         let principal: Principal;
         try {
           // A present but malformed header is an invalid token, not a missing one.

@@ -70,11 +70,19 @@ export function errorHandler(logger: Logger, methodsOf: (path: string) => string
           : new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${request.method} ${path}.`);
     } else if (code === 'PARSE') http = new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body could not be parsed.');
     else if (isDatabaseUnavailable(error)) {
-      // Nothing was committed: the client (and a load balancer, through /readyz) should back off and retry.
+      // Nothing half-written (every write is one transaction), but a connection lost during COMMIT leaves
+      // unknown whether it went through: the client retries later with the same Idempotency-Key, which
+      // replays the first answer if it did. A load balancer backs off through /readyz.
       logger.warn({ err: error, method: request.method, path, requestId: set.headers['x-request-id'] }, 'database unavailable');
-      http = new HttpError(503, 'DATABASE_UNAVAILABLE', 'Service unavailable', 'The database cannot be reached; try again shortly.', {
-        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-      });
+      http = new HttpError(
+        503,
+        'DATABASE_UNAVAILABLE',
+        'Service unavailable',
+        'The database cannot be reached; try again shortly (a write with the same Idempotency-Key).',
+        {
+          headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+        },
+      );
     } else {
       logger.error(
         { err: error, method: request.method, path, requestId: set.headers['x-request-id'], traceId: set.headers['x-trace-id'] },

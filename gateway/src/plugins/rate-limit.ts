@@ -100,11 +100,12 @@ export function limitLoginAccount(limits: Limits, email: string, headers: Header
 }
 
 /**
- * Requests that do not authenticate (no token, a malformed or an invalid one) count against their
- * address's per-IP limit, like anonymous routes. An address over it is then refused from memory until
- * its window lets it in again, before its next token is even verified: an ES256 verification is the most
- * expensive thing an anonymous caller can make the gateway do, and 1,200 bad tokens from one address
- * were 1,200 verifications. Each gateway instance learns an address's refusal from its own count.
+ * Requests that do not authenticate (no token, a malformed, invalid, expired or revoked one) count
+ * against their address, with the per-IP limit's rule in a bucket of their own (anonymous browsing from
+ * the same address does not use it up). An address over it is then refused from memory until its window
+ * lets it in again, before its next token is even verified: an ES256 verification is the most expensive
+ * thing an anonymous caller can make the gateway do, and 1,200 bad tokens from one address were 1,200
+ * verifications. Each gateway instance learns an address's refusal from its own count.
  */
 export class FailedAuthGuard {
   private readonly refusedUntil = new Map<string, number>();
@@ -124,9 +125,9 @@ export class FailedAuthGuard {
       429,
       'RATE_LIMITED',
       'Too many requests',
-      `Too many unauthenticated requests from this address; retry in ${retry} s.`,
+      `Too many failed authentications from this address; retry in ${retry} s.`,
       {
-        limit: 'ip',
+        limit: 'auth-failures:ip',
         headers: { 'retry-after': String(retry) },
       },
     );
@@ -135,7 +136,7 @@ export class FailedAuthGuard {
   /** Counts a failed authentication; throws the 429 when the address is over its limit. */
   async count(limits: Limits, ip: string, headers: Headers): Promise<void> {
     try {
-      await enforce(limits, `ip:${ip}`, [{ name: 'ip', rule: limits.policy.ip }], headers);
+      await enforce(limits, `authfail:${ip}`, [{ name: 'auth-failures:ip', rule: limits.policy.ip }], headers);
     } catch (err) {
       if (err instanceof HttpError && err.status === 429) this.remember(ip, err);
       throw err;

@@ -76,7 +76,7 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
   const now = opts.now ?? Date.now;
   const cache = new Map<string, Principal>();
 
-  return async function verifyAccessToken(token: string | undefined | null): Promise<Principal> {
+  const verifyAccessToken = async (token: string | undefined | null): Promise<Principal> => {
     if (!token) throw new AuthError('AUTH_TOKEN_MISSING', 'an access token is required');
     const hit = cache.get(token);
     if (hit) {
@@ -94,6 +94,14 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
     }
     return principal;
   };
+
+  /** Whether this exact token was verified before and has not expired: checking it costs no signature. */
+  const isCached = (token: string): boolean => {
+    const hit = cache.get(token);
+    return hit !== undefined && hit.expiresAt * 1000 > now();
+  };
+
+  return Object.assign(verifyAccessToken, { isCached });
 
   function unlessRevoked(p: Principal): Principal {
     if (p.sessionId !== undefined && opts.isRevoked?.(p.sessionId))
@@ -132,7 +140,8 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
   }
 }
 
-export type VerifyAccessToken = ReturnType<typeof createVerifier>;
+/** A verifier: `isCached` (optional, so a test double may leave it out) tells a token checked before. */
+export type VerifyAccessToken = ((token: string | undefined | null) => Promise<Principal>) & { isCached?: (token: string) => boolean };
 
 /** Parses the active signing key: a private EC P-256 JWK with a `kid`. */
 export function parseSigningKey(text: string): JWK {

@@ -79,7 +79,8 @@ const UNREACHABLE = new Set([
 /**
  * Whether an error means the database is unavailable (down, restarting, unreachable, out of
  * connections, or a statement that ran out of time), as opposed to a bug or bad data: the request may
- * be tried again later, and nothing of it was committed.
+ * be tried again later. A transaction is never half-applied, but one whose connection was lost during
+ * COMMIT may have committed: retries of writes carry their idempotency key.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const code = pgErrorCode(err);

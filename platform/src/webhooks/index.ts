@@ -32,9 +32,9 @@ export function sign(secrets: string[], id: string, timestampSeconds: number, bo
  * keys), the first line the active key that seals, every line a key that opens. A sealed value names
  * its key (`v2:<kid>:<base64>`); values sealed before key ids existed (`v1:<base64>`) are opened by
  * trying the ring's keys (GCM's tag tells the right one). A bare base64 key (one line, no id) is the
- * ring with the single key `0`. Rotation: put the new key first and roll it out to the gateway and the
- * dispatchers; re-seal (`rotate-secret`, or `kidOf` to find what still uses an old key); then drop the
- * old line. See SECURITY.md.
+ * ring with the single key `0`. Rotation, in two roll-outs so no process meets a key it lacks: add the
+ * new key as the second line everywhere; then move it first (it seals from then on); re-seal
+ * (`rotate-secret`, or `kidOf` to find what still uses an old key); then drop the old line. SECURITY.md.
  */
 export class SecretBox {
   private readonly keys = new Map<string, Buffer>();

@@ -153,7 +153,14 @@ interface Settle {
 export async function consumeBatch(consumer: Kafka.KafkaConsumer, size: number, waitMs: number): Promise<Kafka.Message[]> {
   const first = await consumeUpTo(consumer, 1, waitMs);
   if (first.length === 0 || size <= 1) return first;
-  const rest = await consumeUpTo(consumer, size - 1, 0);
+  let rest: Kafka.Message[];
+  try {
+    rest = await consumeUpTo(consumer, size - 1, 0);
+  } catch {
+    // The first message is already taken from librdkafka: it must be returned, or it would be skipped
+    // (offsets behind it get stored). The error comes back on the next call, which waits first.
+    return first;
+  }
   return rest.length === 0 ? first : first.concat(rest);
 }
 

@@ -150,16 +150,18 @@ export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurren
           RETURNING id`;
         for (const r of inserted) charged.add(r.id);
       }
-      // A payment refunded by two events of the batch (a cancellation and a shortage) announces it once.
+      // A payment refunded by two events of the batch (a cancellation and a shortage) is recorded and
+      // announced once, by the first of them in partition order, with that event's reason.
       const refunded = new Set<string>();
-      if (refunds.length > 0) {
-        const rows = refunds.map(({ p }) => {
-          const r = p as Extract<Plan, { kind: 'refunded' }>;
-          return { id: r.paymentId, refund: r.refundId, reason: r.reason };
-        });
+      const firstRefunds = new Map<string, { id: string; refund: string; reason: string }>();
+      for (const { p } of refunds) {
+        const r = p as Extract<Plan, { kind: 'refunded' }>;
+        if (!firstRefunds.has(r.paymentId)) firstRefunds.set(r.paymentId, { id: r.paymentId, refund: r.refundId, reason: r.reason });
+      }
+      if (firstRefunds.size > 0) {
         const updated = await tx<{ id: string }[]>`
           UPDATE payments p SET status = 'refunded', provider_refund = r.refund, refund_reason = r.reason, refunded_at = now()
-          FROM (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset(${tx.json(rows as never)}::jsonb) AS x(id uuid, refund text, reason text)) r
+          FROM jsonb_to_recordset(${tx.json([...firstRefunds.values()] as never)}::jsonb) AS r(id uuid, refund text, reason text)
           WHERE p.id = r.id AND p.status = 'authorized'
           RETURNING p.id`;
         for (const r of updated) refunded.add(r.id);
