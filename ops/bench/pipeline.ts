@@ -86,6 +86,8 @@ async function lag(): Promise<number> {
 }
 
 const { procs } = await startServices(cfg, mode, {
+  // All the watchers connect from this one address, authenticating by their first frame.
+  env: { WS_MAX_PENDING_PER_IP: String(WATCHED) },
   onLine: (service, line) => {
     if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`[${service}] ${line}\n`);
   },
