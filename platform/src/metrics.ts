@@ -10,7 +10,8 @@ export interface Metrics {
   registry: client.Registry;
   counter<L extends string>(name: string, help: string, labelNames?: readonly L[]): client.Counter<L>;
   histogram<L extends string>(name: string, help: string, labelNames?: readonly L[], buckets?: number[]): client.Histogram<L>;
-  gauge<L extends string>(name: string, help: string, labelNames?: readonly L[]): client.Gauge<L>;
+  /** `read`: the value, taken when the metrics are scraped (nothing to keep current on a hot path). */
+  gauge<L extends string>(name: string, help: string, labelNames?: readonly L[], read?: () => number): client.Gauge<L>;
   /** Exposition text and its content type, for a `/metrics` endpoint. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -27,7 +28,20 @@ export function createMetrics(service: string, opts: { defaultMetrics?: boolean 
     counter: (name, help, labelNames = []) => new client.Counter({ name: `orders_${name}`, help, labelNames, registers: [registry] }),
     histogram: (name, help, labelNames = [], buckets = LATENCY_BUCKETS) =>
       new client.Histogram({ name: `orders_${name}`, help, labelNames, buckets, registers: [registry] }),
-    gauge: (name, help, labelNames = []) => new client.Gauge({ name: `orders_${name}`, help, labelNames, registers: [registry] }),
+    gauge: (name, help, labelNames = [], read) =>
+      new client.Gauge({
+        name: `orders_${name}`,
+        help,
+        labelNames,
+        registers: [registry],
+        ...(read
+          ? {
+              collect(this: client.Gauge) {
+                this.set(read());
+              },
+            }
+          : {}),
+      }),
     async render() {
       return { body: await registry.metrics(), contentType: registry.contentType };
     },

@@ -19,12 +19,11 @@ export function traceOf(request: Request): string | undefined {
 
 export function observability(metrics: Metrics, inflight: { value: number } = { value: 0 }) {
   const duration = metrics.histogram('http_request_duration_seconds', 'HTTP request latency by route', ['method', 'route', 'status']);
-  const current = metrics.gauge('http_requests_in_flight', 'Requests received and not yet answered');
+  metrics.gauge('http_requests_in_flight', 'Requests received and not yet answered', [], () => inflight.value);
   const started = new WeakMap<Request, number>();
   return new Elysia({ name: 'observability', normalize: false })
     .onRequest(({ request, set }) => {
       inflight.value += 1;
-      current.set(inflight.value);
       started.set(request, performance.now());
       const given = request.headers.get('x-request-id');
       set.headers['x-request-id'] = given && REQUEST_ID.test(given) ? given : randomUUID();
@@ -38,7 +37,6 @@ export function observability(metrics: Metrics, inflight: { value: number } = { 
       if (t0 === undefined) return;
       started.delete(request);
       inflight.value -= 1;
-      current.set(inflight.value);
       const status = responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200;
       duration.observe({ method: request.method, route: route || 'unmatched', status: String(status) }, (performance.now() - t0) / 1000);
     });
