@@ -75,11 +75,14 @@ export function nulPath(value: unknown, path = ''): string | undefined {
   return undefined;
 }
 
-function nulRefused(where: string, field: string) {
+/** The validation problem for one field, in the shape the schema validator's answers have. */
+function invalidField(where: 'body' | 'query', field: string, message: string) {
   return new HttpError(400, 'VALIDATION_FAILED', 'Request validation failed', `The ${where} has 1 invalid field(s).`, {
-    errors: [{ field, message: 'must not contain the NUL character (U+0000)' }],
+    errors: [{ field, message }],
   });
 }
+
+const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
 
 function tooLarge(limit: number) {
   return new HttpError(413, 'BODY_TOO_LARGE', 'Request body too large', `The body must not exceed ${limit} bytes.`);
@@ -117,13 +120,10 @@ export function jsonBody(limitBytes: number) {
       }
       // Every body this API takes is an object. An optional body left Elysia's validator with nothing to
       // check a bare number or string against (it was accepted as "no body"): refused here for all routes.
-      if (body === null || typeof body !== 'object' || Array.isArray(body))
-        throw new HttpError(400, 'VALIDATION_FAILED', 'Request validation failed', 'The body has 1 invalid field(s).', {
-          errors: [{ field: '/', message: 'must be a JSON object' }],
-        });
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidField('body', '/', 'must be a JSON object');
       // JSON can carry NUL only as the escape \u0000: look for it in the text before walking the value.
       const nul = text.includes('\\u0000') ? nulPath(body) : undefined;
-      if (nul) throw nulRefused('body', nul);
+      if (nul) throw invalidField('body', nul, NUL_MESSAGE);
       return body;
     })
     .onTransform({ as: 'global' }, ({ query, request }) => {
@@ -132,7 +132,7 @@ export function jsonBody(limitBytes: number) {
       for (const [name, value] of Object.entries(query ?? {})) {
         const values: unknown[] = Array.isArray(value) ? value : [value];
         if (name.includes('\u0000') || values.some((v) => typeof v === 'string' && v.includes('\u0000')))
-          throw nulRefused('query', `/query/${name.replaceAll('\u0000', '\\u0000')}`);
+          throw invalidField('query', `/query/${name.replaceAll('\u0000', '\\u0000')}`, NUL_MESSAGE);
       }
     });
 }
