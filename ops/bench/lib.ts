@@ -148,3 +148,81 @@ export function perUnit(a: Cpu, b: Cpu, units: number, scale: number, unit: stri
     })
     .join(', ');
 }
+
+export interface OpenLoopResult {
+  name: string;
+  rate: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  /** Latency from each request's scheduled time (not its actual send), so a stall is not hidden. */
+  p50: number;
+  p99: number;
+  achieved: number;
+}
+
+/**
+ * Open-loop load: request i leaves at start + i / rate whatever happened to the earlier ones (keep-alive
+ * sockets from a pool, opened as needed up to `maxSockets`), and its latency counts from that scheduled
+ * moment, so a stalled server shows as latency instead of as fewer requests (no coordinated omission).
+ */
+export async function openLoop(opts: {
+  name: string;
+  url: string;
+  rate: number;
+  seconds: number;
+  request: () => { method: string; path: string; headers: Record<string, string>; body?: string };
+  maxSockets?: number;
+}): Promise<OpenLoopResult> {
+  if (!opts.url.startsWith('http://127.0.0.1:')) throw new Error('benchmarks only send traffic to loopback');
+  const { Agent, request } = await import('node:http');
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 512 });
+  const target = new URL(opts.url);
+  const total = Math.round(opts.rate * opts.seconds);
+  const latencies: number[] = [];
+  let ok = 0;
+  let failed = 0;
+  const start = performance.now();
+  const pending: Promise<void>[] = [];
+  const send = (scheduled: number) =>
+    new Promise<void>((resolve) => {
+      const r = opts.request();
+      const req = request(
+        { agent, host: target.hostname, port: target.port, method: r.method, path: r.path, headers: r.headers },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - scheduled);
+            if ((res.statusCode ?? 0) < 400) ok++;
+            else failed++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        failed++;
+        resolve();
+      });
+      req.end(r.body);
+    });
+  for (let i = 0; i < total; i++) {
+    const scheduled = start + (i * 1000) / opts.rate;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(send(scheduled));
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    name: opts.name,
+    rate: opts.rate,
+    sent: total,
+    ok,
+    failed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    achieved: ok / elapsed,
+  };
+}

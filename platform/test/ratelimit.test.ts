@@ -28,16 +28,26 @@ const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const clusterNodes = (process.env.TEST_REDIS_CLUSTER_NODES ?? '').split(',').filter(Boolean);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function limiter(redis: Redis | Cluster, algorithm: Algorithm = 'log', extra: { timeoutMs?: number; retryAfterMs?: number } = {}) {
+function limiter(
+  redis: Redis | Cluster,
+  algorithm: Algorithm = 'log',
+  extra: { timeoutMs?: number; retryAfterMs?: number; metrics?: ReturnType<typeof createMetrics> } = {},
+) {
   return new RateLimiter({
     redis,
     algorithm,
     namespace: `t${randomUUID().slice(0, 6)}`,
     timeoutMs: extra.timeoutMs ?? 500,
     retryAfterMs: extra.retryAfterMs ?? 200,
-    metrics: createMetrics('rl-test', { defaultMetrics: false }),
+    metrics: extra.metrics ?? createMetrics('rl-test', { defaultMetrics: false }),
     logger: silent,
   });
+}
+
+/** A metric's samples, by their label set. */
+async function samples(metrics: ReturnType<typeof createMetrics>, name: string) {
+  const metric = metrics.registry.getSingleMetric(`orders_${name}`);
+  return metric ? (await metric.get()).values : [];
 }
 
 const rule = (limit: number, windowMs: number): LimitCheck['rule'] => ({ limit, windowMs });
@@ -119,6 +129,56 @@ function suite(name: string, connect: () => Redis | Cluster, clients: () => (Red
         Array.from({ length: 300 }, (_, i) => (limiters[i % limiters.length] as RateLimiter).check(subject, checks)),
       );
       assert.equal(answers.filter((a) => a.allowed).length, 50);
+    });
+
+    it('decides the requests of one turn of the event loop together, in the order they came, exactly', async () => {
+      const metrics = createMetrics('rl-test', { defaultMetrics: false });
+      const rl = limiter(redis, 'log', { metrics });
+      const subject = `u:${randomUUID()}`;
+      const checks = [
+        { name: 'tier:batch', rule: rule(40, 60_000) },
+        { name: 'GET /api/v1/orders', rule: rule(1_000, 60_000) },
+      ];
+      const answers = await Promise.all(Array.from({ length: 200 }, () => rl.check(subject, checks)));
+      assert.deepEqual(
+        answers.map((a) => a.allowed),
+        Array.from({ length: 200 }, (_, i) => i < 40),
+        'the first 40 callers admitted, every later one refused',
+      );
+      assert.deepEqual(
+        answers.slice(0, 40).map((a) => a.binding?.remaining),
+        Array.from({ length: 40 }, (_, i) => 39 - i),
+      );
+      const sizes = await samples(metrics, 'ratelimit_batch_size');
+      const calls = sizes.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+      // One call per request on a Cluster (pipelined per node); a single Redis takes them in batches.
+      if (redis instanceof Cluster) assert.equal(calls, 200);
+      else assert.ok(calls >= 2 && calls <= 3, `${calls} script calls for 200 requests`);
+    });
+
+    it('answers a key known to be full from memory until its oldest request leaves the window, then asks Redis again', async () => {
+      const metrics = createMetrics('rl-test', { defaultMetrics: false });
+      const rl = limiter(redis, 'log', { metrics });
+      const subject = `u:${randomUUID()}`;
+      const checks = [{ name: 'tier:local', rule: rule(2, 1_500) }];
+      const first = await rl.check(subject, checks);
+      await rl.check(subject, checks);
+      const refused = await rl.check(subject, checks);
+      assert.equal(refused.allowed, false);
+      const local = await rl.check(subject, checks);
+      assert.equal(local.allowed, false);
+      assert.equal(local.binding?.name, 'tier:local');
+      assert.ok((local.binding?.resetMs ?? 0) > 0 && (local.binding?.resetMs ?? 0) <= (refused.binding?.resetMs ?? 0));
+      const calls = async () => (await samples(metrics, 'ratelimit_batch_size')).find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+      const before = await calls();
+      for (let i = 0; i < 20; i++) assert.equal((await rl.check(subject, checks)).allowed, false);
+      assert.equal(await calls(), before, 'no script call for a key known to be full');
+      const decisions = await samples(metrics, 'ratelimit_decisions_total');
+      assert.equal(decisions.find((v) => v.labels.outcome === 'limited_local')?.value, 21);
+      // Free again when the first admission leaves the window, and Redis decides from then on.
+      await sleep(Math.max(0, first.at + 1_500 - Date.now() + 100));
+      assert.equal((await rl.check(subject, checks)).allowed, true);
+      assert.equal(await calls(), before + 1);
     });
 
     it('reports the real reset of the binding limit when two limits are equally used up', async () => {
