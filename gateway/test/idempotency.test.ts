@@ -53,6 +53,32 @@ describe('Idempotency-Key on POST /api/v1/orders', () => {
     expect(await ordersOf(u.userId)).toBe(1);
   });
 
+  test('a replay answers as the first request did, even after a product of the order was withdrawn', async () => {
+    const admin = await gw.user('admin');
+    const u = await gw.user();
+    const sku = `IDEM-${randomUUID().slice(0, 8).toUpperCase()}`;
+    await gw.call('POST', '/api/v1/products', {
+      token: admin.accessToken,
+      body: { sku, name: 'Soon gone', priceCents: 250, currency: 'EUR', stock: 5 },
+    });
+    const key = randomUUID();
+    const items = { items: [{ sku, quantity: 1 }] };
+    const first = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: items, headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(201);
+    await gw.call('PATCH', `/api/v1/products/${sku}`, { token: admin.accessToken, body: { active: false } });
+    const again = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: items, headers: { 'idempotency-key': key } });
+    expect([again.status, again.headers.get('idempotent-replayed')]).toEqual([201, 'true']);
+    expect(again.json).toEqual(first.json);
+    // A new key for the same body is priced now, and refused.
+    const fresh = await gw.call('POST', '/api/v1/orders', {
+      token: u.accessToken,
+      body: items,
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    expect([fresh.status, fresh.json.code]).toEqual([422, 'ORDERS_UNKNOWN_SKU']);
+    expect(await ordersOf(u.userId)).toBe(1);
+  });
+
   test('while the first request with a key is still being written, another one is 409 with Retry-After', async () => {
     const u = await gw.user();
     const key = randomUUID();

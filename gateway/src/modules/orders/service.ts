@@ -20,6 +20,7 @@ import type { OrderCache } from './cache';
 import { findReplay, keyInFlight, keyMismatch, requestHash } from './idempotency';
 import type { AdminListOrdersQuery, CreateOrderBody, HistoryView, OrderPage, OrderView, UpdateOrderBody } from './model';
 import { decodeCursor, encodeCursor } from './pagination';
+import { CoalescingReader } from './reader';
 import type { OrderDraft, OrderWriter } from './writer';
 
 /** Outbox headers (Kafka headers once published): the request's trace context, when there is one. */
@@ -73,7 +74,11 @@ export class OrdersService {
     private readonly cache: OrderCache,
     /** Tells other instances an order changed (best effort; their TTL bounds staleness without it). */
     private readonly announce: (id: string, version: number) => void = () => {},
-  ) {}
+  ) {
+    this.reader = new CoalescingReader<OrderRow>(sql, ORDER_SELECT);
+  }
+
+  private readonly reader: CoalescingReader<OrderRow>;
 
   /** Prices lines from the catalogue; refuses duplicates, unknown or withdrawn products, mixed currencies. */
   private async price(items: { sku: string; quantity: number }[]): Promise<{ lines: Line[]; currency: string; total: number }> {
@@ -117,11 +122,19 @@ export class OrdersService {
 
   async create(principal: Principal, body: CreateOrderBody, idempotencyKey?: string, trace?: string): Promise<CreateResult> {
     const hash = idempotencyKey ? requestHash(body) : null;
-    if (idempotencyKey && hash) {
-      const replay = await findReplay(this.sql, principal.userId, idempotencyKey, hash);
+    // A new key is the common case: the writer finds out in the same statement that writes the order
+    // whether the key was used before (`key_exists`), so no lookup runs ahead of it. Only when the order
+    // cannot be priced (a product withdrawn since the first request, say) is the stored answer looked up
+    // first: a replay answers as the first request did, whatever the catalogue says now.
+    let priced: Awaited<ReturnType<OrdersService['price']>>;
+    try {
+      priced = await this.price(body.items);
+    } catch (err) {
+      const replay = idempotencyKey && hash ? await findReplay(this.sql, principal.userId, idempotencyKey, hash) : undefined;
       if (replay) return { status: replay.status, order: replay.body, replayed: true };
+      throw err;
     }
-    const { lines, currency, total } = await this.price(body.items);
+    const { lines, currency, total } = priced;
     const orderId = Bun.randomUUIDv7();
     const eventId = Bun.randomUUIDv7();
     const now = new Date();
@@ -228,10 +241,11 @@ export class OrdersService {
       }
     }
     const started = Date.now();
-    const [row] = await this.sql<OrderRow[]>`${this.sql.unsafe(ORDER_SELECT)} WHERE o.id = ${id} ${this.ownerFilter(principal)}`;
+    const row = await this.reader.read(id);
     if (!row) throw notFound(id);
     const view = toView(row);
     this.cache.set(view, started);
+    if (!mayRead(view)) throw notFound(id);
     return view;
   }
 

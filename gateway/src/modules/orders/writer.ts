@@ -1,19 +1,19 @@
 /**
  * Group commit for new orders. Requests hand over a fully prepared order (ids, prices, event, answer
- * all computed up front); the writer puts whatever is waiting into one transaction (one fsync for many
- * orders) with a few multi-row statements, and runs a bounded number of such transactions at once.
+ * all computed up front); the writer puts whatever is waiting into one statement, which is its own
+ * transaction (one round trip and one fsync for many orders), and runs a bounded number of them at once.
  * Under light load a request gets a transaction of its own right away: nothing waits for a timer.
  *
  * Per-request semantics survive the batching:
  * - Idempotency: each key takes a transaction-scoped advisory lock (a second request with the same key
- *   while the first is in flight answers 409) and its record is inserted in the same transaction as the
+ *   while the first is in flight answers 409) and its record is inserted in the same statement as the
  *   order (a key whose record already exists replays it).
  * - Error isolation: if a batch fails, each order is retried in a transaction of its own, so one bad
  *   order fails alone. Ids are fixed before the first attempt, so a retry after an ambiguous commit
  *   can never create a second copy: it finds the first one.
  */
 import { createHash } from 'node:crypto';
-import { PgErrorCodes, pgErrorCode, type Sql, type TransactionSql } from '@orders/platform';
+import { PgErrorCodes, pgErrorCode, type Sql } from '@orders/platform';
 import type { OrderView } from './model';
 
 export interface IdempotencyRecord {
@@ -94,11 +94,9 @@ export class OrderWriter {
 
   private async run(batch: Job[]): Promise<void> {
     try {
-      const results = await this.sql.begin((tx) =>
-        writeBatch(
-          tx,
-          batch.map((j) => j.draft),
-        ),
+      const results = await writeBatch(
+        this.sql,
+        batch.map((j) => j.draft),
       );
       for (const [i, job] of batch.entries()) job.resolve(results[i] as WriteResult);
       this.stats.batches += 1;
@@ -116,7 +114,7 @@ export class OrderWriter {
 
   private async runAlone(job: Job): Promise<void> {
     try {
-      const [result] = await this.sql.begin((tx) => writeBatch(tx, [job.draft]));
+      const [result] = await writeBatch(this.sql, [job.draft]);
       job.resolve(result as WriteResult);
     } catch (err) {
       // The batch may have committed after all (the error came with the COMMIT): the fixed ids tell.
@@ -134,85 +132,104 @@ export class OrderWriter {
   }
 }
 
-/** One transaction's work for a batch of drafts; the results line up with the drafts. */
-async function writeBatch(tx: TransactionSql<Record<string, never>>, drafts: OrderDraft[]): Promise<WriteResult[]> {
+/**
+ * A batch of drafts written by one statement, its own transaction (autocommit: one round trip, one
+ * commit). Its parts, in order:
+ * - each idempotency key takes `pg_try_advisory_xact_lock` (held until the statement commits): a key
+ *   whose first request is still being written elsewhere is `in_flight`;
+ * - the keys' records are inserted; one that already exists (`ON CONFLICT DO NOTHING` returns nothing)
+ *   is `key_exists`, and its order is not written;
+ * - every other order goes in with its lines, its first history entry and its outbox event.
+ * The whole batch is one JSON parameter: constant SQL text (one prepared statement whatever the batch
+ * size), and PostgreSQL's C JSON parser instead of per-value parameter encoding in JavaScript. Foreign
+ * keys are checked at the end of the statement, when the orders of the batch exist. The results line up
+ * with the drafts.
+ */
+async function writeBatch(sql: Sql, drafts: OrderDraft[]): Promise<WriteResult[]> {
   const results: (WriteResult | undefined)[] = drafts.map(() => undefined);
-  const keyed = drafts.map((d, i) => ({ d, i })).filter((x) => x.d.idempotency !== null);
-  if (keyed.length > 0) {
-    // A key twice in one batch: the later request waits for nothing, it is simply in flight.
-    const seen = new Set<string>();
-    const candidates: { d: OrderDraft; i: number; lock: string }[] = [];
-    for (const { d, i } of keyed) {
-      const id = `${d.order.user_id}\0${d.idempotency?.key}`;
-      if (seen.has(id)) results[i] = { kind: 'in_flight' };
-      else {
-        seen.add(id);
-        candidates.push({ d, i, lock: lockKey(d.order.user_id, d.idempotency?.key ?? '') });
+  // A key twice in one batch: the later request waits for nothing, it is simply in flight.
+  const seen = new Set<string>();
+  const keys: Record<string, unknown>[] = [];
+  const writing: OrderDraft[] = [];
+  for (const [n, d] of drafts.entries()) {
+    const idem = d.idempotency;
+    if (idem) {
+      const id = `${d.order.user_id}\0${idem.key}`;
+      if (seen.has(id)) {
+        results[n] = { kind: 'in_flight' };
+        continue;
       }
+      seen.add(id);
+      keys.push({
+        n,
+        user_id: d.order.user_id,
+        key: idem.key,
+        lock: lockKey(d.order.user_id, idem.key),
+        request_hash: idem.requestHash.toString('hex'),
+        response_body: d.view,
+        resource_id: d.order.id,
+        created_at: d.order.created_at,
+        expires_at: idem.expiresAt,
+      });
     }
-    const locks = await tx<{ ok: boolean }[]>`
-      SELECT pg_try_advisory_xact_lock(k) AS ok FROM unnest(${candidates.map((c) => c.lock)}::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n`;
-    const locked = candidates.filter((c, n) => {
-      if (locks[n]?.ok) return true;
-      results[c.i] = { kind: 'in_flight' };
-      return false;
-    });
-    if (locked.length > 0) {
-      const inserted = await tx<{ key: string; user_id: string }[]>`
-        INSERT INTO idempotency_keys ${tx(
-          locked.map(({ d }) => ({
-            user_id: d.order.user_id,
-            key: d.idempotency?.key,
-            request_hash: d.idempotency?.requestHash,
-            response_status: 201,
-            response_body: d.view as never,
-            resource_id: d.order.id,
-            created_at: d.order.created_at,
-            expires_at: d.idempotency?.expiresAt,
-          })),
-        )}
-        ON CONFLICT DO NOTHING
-        RETURNING key, user_id`;
-      const won = new Set(inserted.map((r) => `${r.user_id}\0${r.key}`));
-      for (const c of locked) if (!won.has(`${c.d.order.user_id}\0${c.d.idempotency?.key}`)) results[c.i] = { kind: 'key_exists' };
-    }
+    writing.push(d);
   }
-  const writing = drafts.filter((_, i) => results[i] === undefined);
-  if (writing.length > 0) {
-    // The whole batch in one statement with one JSON parameter: constant SQL text (one prepared
-    // statement whatever the batch size), one round trip, and PostgreSQL's C JSON parser instead of
-    // per-value parameter encoding in JavaScript. Foreign keys are checked at the end of the statement,
-    // when the orders of the batch exist.
-    const batch = {
-      orders: writing.map((d) => d.order),
-      items: writing.flatMap((d) => d.items),
-      outbox: writing.map((d) => d.outbox),
-    };
-    // postgres.js serialises the parameter as jsonb itself (a pre-stringified value would arrive as one
-    // JSON string and insert nothing); the row count below guards against any such silent no-op.
-    const written = await tx`
-      WITH batch AS (SELECT ${tx.json(batch as never)}::jsonb AS b),
-      o AS (
-        INSERT INTO orders (id, user_id, status, currency, total_cents, payment_method_token, version, revision, created_at, updated_at)
-        SELECT id, user_id, status, currency, total_cents, payment_method_token, version, revision, created_at, updated_at
-        FROM jsonb_populate_recordset(NULL::orders, (SELECT b->'orders' FROM batch))
-        RETURNING id, created_at
-      ),
-      i AS (
-        INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_cents)
-        SELECT order_id, line_no, sku, quantity, unit_price_cents
-        FROM jsonb_populate_recordset(NULL::order_items, (SELECT b->'items' FROM batch))
-      ),
-      h AS (
-        INSERT INTO order_status_history (order_id, from_status, to_status, version, occurred_at)
-        SELECT id, NULL, 'pending', 1, created_at FROM o
-      )
+  const batch = {
+    keys,
+    orders: writing.map((d) => d.order),
+    items: writing.flatMap((d) => d.items),
+    outbox: writing.map((d) => d.outbox),
+  };
+  // postgres.js serialises the parameter as jsonb itself (a pre-stringified value would arrive as one
+  // JSON string and insert nothing); the row counts below guard against any such silent no-op.
+  const [row] = await sql<{ orders: number; outbox: number; keys: { n: number; locked: boolean; won: boolean }[] }[]>`
+    WITH batch AS (SELECT ${sql.json(batch as never)}::jsonb AS b),
+    k AS (
+      SELECT x.*, pg_try_advisory_xact_lock(x.lock) AS locked
+      FROM jsonb_to_recordset((SELECT b->'keys' FROM batch))
+        AS x(n int, user_id uuid, key text, lock bigint, request_hash text, response_body jsonb, resource_id uuid,
+             created_at timestamptz, expires_at timestamptz)
+      ORDER BY x.n
+    ),
+    idem AS (
+      INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body, resource_id, created_at, expires_at)
+      SELECT user_id, key, decode(request_hash, 'hex'), 201, response_body, resource_id, created_at, expires_at FROM k WHERE locked
+      ON CONFLICT DO NOTHING
+      RETURNING resource_id
+    ),
+    skipped AS (SELECT resource_id FROM k WHERE resource_id NOT IN (SELECT resource_id FROM idem)),
+    o AS (
+      INSERT INTO orders (id, user_id, status, currency, total_cents, payment_method_token, version, revision, created_at, updated_at)
+      SELECT id, user_id, status, currency, total_cents, payment_method_token, version, revision, created_at, updated_at
+      FROM jsonb_populate_recordset(NULL::orders, (SELECT b->'orders' FROM batch))
+      WHERE id NOT IN (SELECT resource_id FROM skipped)
+      RETURNING id, created_at
+    ),
+    i AS (
+      INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_cents)
+      SELECT order_id, line_no, sku, quantity, unit_price_cents
+      FROM jsonb_populate_recordset(NULL::order_items, (SELECT b->'items' FROM batch))
+      WHERE order_id IN (SELECT id FROM o)
+    ),
+    h AS (
+      INSERT INTO order_status_history (order_id, from_status, to_status, version, occurred_at)
+      SELECT id, NULL, 'pending', 1, created_at FROM o
+    ),
+    ob AS (
       INSERT INTO outbox (event_id, event_type, aggregate_id, payload, headers)
       SELECT event_id, event_type, aggregate_id, payload, headers
       FROM jsonb_to_recordset((SELECT b->'outbox' FROM batch))
         AS x(event_id uuid, event_type text, aggregate_id uuid, payload jsonb, headers jsonb)
-      RETURNING 1`;
-    if (written.count !== writing.length) throw new Error(`batch wrote ${written.count} outbox rows for ${writing.length} orders`);
-  }
+      WHERE aggregate_id IN (SELECT id FROM o)
+      RETURNING 1
+    )
+    SELECT (SELECT count(*)::int FROM o) AS orders, (SELECT count(*)::int FROM ob) AS outbox,
+           COALESCE((SELECT json_agg(json_build_object('n', n, 'locked', locked, 'won', resource_id IN (SELECT resource_id FROM idem)))
+                     FROM k), '[]'::json) AS keys`;
+  if (!row) throw new Error('the order batch statement returned no row');
+  for (const k of row.keys) results[k.n] = !k.locked ? { kind: 'in_flight' } : k.won ? undefined : { kind: 'key_exists' };
+  const written = results.filter((r) => r === undefined).length;
+  if (row.orders !== written || row.outbox !== written)
+    throw new Error(`batch wrote ${row.orders} orders and ${row.outbox} outbox rows for ${written} orders`);
   return results.map((r) => r ?? { kind: 'written' });
 }
