@@ -18,13 +18,14 @@ export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
   return new Elysia({ name: 'auth', normalize: false }).macro({
     auth: (roles: readonly Role[]) => ({
       async transform({ request, route, set, server }) {
-        const ip = limits ? clientIp(request, server?.requestIP(request)?.address, limits.trustedProxies) : '';
+        // The client's address matters only while some address is refused or when this request fails.
+        const ipOf = () => (limits ? clientIp(request, server?.requestIP(request)?.address, limits.trustedProxies) : '');
         const header = request.headers.get('authorization');
         const token = bearerToken(header);
         // An address over its failed-authentication limit is refused before any signature is verified;
         // a token this gateway already verified costs nothing to check, so its user (behind the same NAT
         // as whoever failed) goes on.
-        const refused = limits ? failures.refusal(ip) : undefined;
+        const refused = limits && failures.active ? failures.refusal(ipOf()) : undefined;
         if (refused && !(token !== undefined && verify.isCached?.(token))) throw refused;
         let principal: Principal;
         try {
@@ -32,7 +33,7 @@ export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
           principal = await verify(header && !token ? 'malformed' : token);
         } catch (err) {
           // Not authenticated: the request counts against its address (a 429 once over the limit).
-          if (limits && err instanceof AuthError) await failures.count(limits, ip, set.headers);
+          if (limits && err instanceof AuthError) await failures.count(limits, ipOf(), set.headers);
           throw err;
         }
         if (!roles.includes(principal.role)) {

@@ -70,15 +70,33 @@ async function enforce(limits: Limits, subject: string, checks: LimitCheck[], he
   Object.assign(headers, rateLimitHeaders(d));
 }
 
+/** The checks of (tier, method, route), built once per policy: the policy never changes at run time. */
+const userChecks = new WeakMap<RateLimitPolicy, Map<string, LimitCheck[]>>();
+
+function checksFor(policy: RateLimitPolicy, tier: Principal['tier'], method: string, route: string): LimitCheck[] {
+  let byRoute = userChecks.get(policy);
+  if (!byRoute) {
+    byRoute = new Map();
+    userChecks.set(policy, byRoute);
+  }
+  const id = `${tier} ${method} ${route}`;
+  let checks = byRoute.get(id);
+  if (!checks) {
+    checks = [];
+    const rule = policy.tiers[tier];
+    if (rule) checks.push({ name: `tier:${tier}`, rule });
+    const endpoint = endpointOf(method, route);
+    const endpointRule = policy.endpoints[endpoint];
+    if (endpointRule) checks.push({ name: endpoint, rule: endpointRule });
+    // Route templates and tiers are finite; the bound only guards against a surprise.
+    if (byRoute.size < 10_000) byRoute.set(id, checks);
+  }
+  return checks;
+}
+
 /** An authenticated request: the user's tier limit and, when it has one, the endpoint's. */
 export function limitUser(limits: Limits, principal: Principal, method: string, route: string, headers: Headers): Promise<void> {
-  const checks: LimitCheck[] = [];
-  const tier = limits.policy.tiers[principal.tier];
-  if (tier) checks.push({ name: `tier:${principal.tier}`, rule: tier });
-  const endpoint = endpointOf(method, route);
-  const rule = limits.policy.endpoints[endpoint];
-  if (rule) checks.push({ name: endpoint, rule });
-  return enforce(limits, `u:${principal.userId}`, checks, headers);
+  return enforce(limits, `u:${principal.userId}`, checksFor(limits.policy, principal.tier, method, route), headers);
 }
 
 /** A request without a token: the per-IP limit and the endpoint's, keyed by IP. */
@@ -111,6 +129,11 @@ export class FailedAuthGuard {
   private readonly refusedUntil = new Map<string, number>();
 
   constructor(private readonly maxAddresses = 10_000) {}
+
+  /** Whether any address is being refused (when none is, a request needs no address to pass). */
+  get active(): boolean {
+    return this.refusedUntil.size > 0;
+  }
 
   /** A 429 for an address still refused, or undefined. */
   refusal(ip: string, now = Date.now()): HttpError | undefined {

@@ -109,8 +109,16 @@ export class RateLimiter {
 
   /** Redis key of a limit; `{subject}` is the hash tag that keeps one subject's keys in one slot. */
   key(subject: string, check: LimitCheck): string {
-    return `${this.prefix}:{${subject}}:${check.name.replace(/\s+/g, '_')}`;
+    let name = this.names.get(check.name);
+    if (name === undefined) {
+      name = check.name.replace(/\s+/g, '_');
+      if (this.names.size < 10_000) this.names.set(check.name, name);
+    }
+    return `${this.prefix}:{${subject}}:${name}`;
   }
+
+  /** Limit names as they appear in keys (whitespace replaced), computed once per name. */
+  private readonly names = new Map<string, string>();
 
   async check(subject: string, checks: LimitCheck[], opts: { failClosed?: boolean } = {}): Promise<Decision> {
     if (checks.length === 0) return { allowed: true, binding: undefined, states: [], degraded: false, at: Date.now() };
