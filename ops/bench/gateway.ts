@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { startServices, stopServices } from '../local/services.mjs';
-import { BENCH_PORTS, createUsers, load, openLoop, type Row, table } from './lib';
+import { BENCH_PORTS, cpuSeconds, createUsers, load, openLoop, perUnit, type Row, table } from './lib';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -109,9 +109,15 @@ try {
     return r === 0 ? postReq() : r <= 3 ? listReq() : getReq();
   };
   const as = (make: () => object) => (req: object) => ({ ...req, ...make() });
-  const scenario = (name: string, make: () => object) =>
-    load({ name, url: base, seconds: SECONDS, connections: CONNECTIONS, setupRequest: as(make) });
-  await load({ name: 'warm-up', url: base, seconds: WARMUP_SECONDS, connections: CONNECTIONS, setupRequest: as(getReq) });
+  // CPU per request of each process, from /proc, over each scenario: where the time goes.
+  const gatewayPid = procs[0]?.child.pid;
+  const cpu: string[] = [];
+  const scenario = async (name: string, make: () => object) => {
+    const before = cpuSeconds({ gateway: gatewayPid, autocannon: process.pid });
+    const row = await load({ name, url: base, seconds: SECONDS, connections: CONNECTIONS, setupRequest: as(make) });
+    cpu.push(`  ${name}: ${perUnit(before, cpuSeconds({ gateway: gatewayPid, autocannon: process.pid }), row.rps * SECONDS, 1e6, 'µs')}`);
+    return row;
+  };
   rows.push(await scenario('GET /api/v1/orders/:id', getReq));
   rows.push(await scenario('GET …/:id (no-cache: DB)', () => getReq(true)));
   await load({ name: 'warm-up', url: base, seconds: WARMUP_SECONDS, connections: CONNECTIONS, setupRequest: as(postReq) });
@@ -125,6 +131,7 @@ try {
   const half = Math.max(100, Math.round(postRow.rps / 2 / 100) * 100);
   const open = await openLoop({ name: 'POST open-loop', url: base, rate: half, seconds: SECONDS, request: postReq });
   process.stdout.write(`\n${table(rows, baseline)}\n\n`);
+  process.stdout.write(`CPU per request (the load generator included):\n${cpu.join('\n')}\n`);
   process.stdout.write(
     `POST open-loop at ${open.rate}/s (half the peak) for ${SECONDS} s: ${open.ok} ok, ${open.failed} failed, ` +
       `${open.achieved.toFixed(0)}/s achieved, p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms (from the scheduled send time)\n`,
