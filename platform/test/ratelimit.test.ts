@@ -47,7 +47,9 @@ function limiter(
 /** A metric's samples, by their label set. */
 async function samples(metrics: ReturnType<typeof createMetrics>, name: string) {
   const metric = metrics.registry.getSingleMetric(`orders_${name}`);
-  return metric ? (await metric.get()).values : [];
+  const values = metric ? (await metric.get()).values : [];
+  // Histograms name each sample (`…_count`, `…_sum`, `…_bucket`); counters do not.
+  return values as { value: number; labels: Record<string, string | number>; metricName?: string }[];
 }
 
 const rule = (limit: number, windowMs: number): LimitCheck['rule'] => ({ limit, windowMs });
