@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
-import { lockKey } from '../src/modules/orders/writer';
+import { lockKey, OrderWriter } from '../src/modules/orders/writer';
 import { type Gateway, gateway } from './support';
 
 let gw: Gateway;
@@ -127,6 +127,40 @@ describe('Idempotency-Key on POST /api/v1/orders', () => {
 });
 
 describe('group commit', () => {
+  test('an order whose event would not be written is refused whole, by the statement itself', async () => {
+    const u = await gw.user();
+    const now = new Date();
+    const id = randomUUID();
+    // A draft whose event names another order: the statement writes the order but not the event, and
+    // must then fail (and undo the order) instead of committing an order nobody will hear about.
+    const draft = {
+      order: {
+        id,
+        user_id: u.userId,
+        status: 'pending' as const,
+        currency: 'EUR',
+        total_cents: 100,
+        payment_method_token: null,
+        version: 1,
+        revision: 1,
+        created_at: now,
+        updated_at: now,
+      },
+      items: [{ order_id: id, line_no: 1, sku: 'MUG-BLUE', quantity: 1, unit_price_cents: 100 }],
+      outbox: { event_id: randomUUID(), event_type: 'OrderPlaced', aggregate_id: randomUUID(), payload: {}, headers: {} },
+      view: {} as never,
+      idempotency: null,
+    };
+    const writer = new OrderWriter(gw.sql, { maxBatch: 10, concurrency: 1 });
+    const outcome = await writer.write(draft).then(
+      () => 'written',
+      (err: Error) => err.message,
+    );
+    expect(outcome).toContain('batch wrote 1 orders and 0 outbox rows');
+    const [n] = await gw.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM orders WHERE id = ${id}`;
+    expect(n?.n).toBe(0);
+  });
+
   test('a burst of creates shares transactions, and one bad order fails alone', async () => {
     const users = await Promise.all(Array.from({ length: 5 }, () => gw.user()));
     // A valid signature for an account that does not exist: its insert violates the foreign key.

@@ -47,6 +47,27 @@ describe('coalesced order reads', () => {
     expect(c.statements()).toBe(4);
   });
 
+  test('any spelling of an id finds its order, and one id PostgreSQL cannot read fails only its own caller', async () => {
+    const u = await gw.user();
+    const r = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] } });
+    const id = r.json.id as string;
+    const reader = new CoalescingReader<{ id: string }>(gw.sql, 'SELECT o.id FROM orders o');
+    const answers = await Promise.all(
+      [id.toUpperCase(), `urn:uuid:${id}`, 'not-a-uuid', id].map((x) =>
+        reader.read(x).then(
+          (row) => row?.id ?? 'none',
+          () => 'failed',
+        ),
+      ),
+    );
+    expect(answers).toEqual([id, id, 'failed', id]);
+    const api = await gw.call('GET', `/api/v1/orders/${id.toUpperCase()}`, {
+      token: u.accessToken,
+      headers: { 'cache-control': 'no-cache' },
+    });
+    expect([api.status, api.json.id]).toEqual([200, id]);
+  });
+
   test('a failing statement fails every read of its turn (none hangs)', async () => {
     const c = counting(gw.sql);
     const broken = new CoalescingReader<{ id: string }>(c.sql, 'SELECT o.id, o.no_such_column FROM orders o');

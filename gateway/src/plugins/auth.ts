@@ -18,8 +18,10 @@ export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
   return new Elysia({ name: 'auth', normalize: false }).macro({
     auth: (roles: readonly Role[]) => ({
       async transform({ request, route, set, server }) {
-        // The client's address matters only while some address is refused or when this request fails.
-        const ipOf = () => (limits ? clientIp(request, server?.requestIP(request)?.address, limits.trustedProxies) : '');
+        // The peer address is read now (Bun forgets it once the client has gone); it is parsed into the
+        // client's address only while some address is refused or when this request fails.
+        const peer = limits ? server?.requestIP(request)?.address : undefined;
+        const ipOf = () => (limits ? clientIp(request, peer, limits.trustedProxies) : '');
         const header = request.headers.get('authorization');
         const token = bearerToken(header);
         // An address over its failed-authentication limit is refused before any signature is verified;

@@ -132,8 +132,13 @@ export class FailedAuthGuard {
 
   /** Whether any address is being refused (when none is, a request needs no address to pass). */
   get active(): boolean {
+    // Every refusal over: forget them all at once (entries otherwise leave only when their address returns).
+    if (this.refusedUntil.size > 0 && this.lastUntil <= Date.now()) this.refusedUntil.clear();
     return this.refusedUntil.size > 0;
   }
+
+  /** The latest end of any refusal held. */
+  private lastUntil = 0;
 
   /** A 429 for an address still refused, or undefined. */
   refusal(ip: string, now = Date.now()): HttpError | undefined {
@@ -174,6 +179,8 @@ export class FailedAuthGuard {
       if (oldest !== undefined) this.refusedUntil.delete(oldest);
     }
     this.refusedUntil.delete(ip);
-    this.refusedUntil.set(ip, Date.now() + Math.max(1, retry) * 1000);
+    const until = Date.now() + Math.max(1, retry) * 1000;
+    this.refusedUntil.set(ip, until);
+    this.lastUntil = Math.max(this.lastUntil, until);
   }
 }

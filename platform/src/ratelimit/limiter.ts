@@ -5,7 +5,9 @@
  * Cost: the checks of every request that arrives in the same turn of the event loop go to Redis as one
  * command (one script call deciding them in order: see script.ts), so Redis reads, dispatches and
  * answers once per batch and the gateway writes to its socket once per batch; on Redis Cluster they go
- * as one call per request, sent together (ioredis pipelines them per node). A key found over its limit is
+ * as one call per request, sent together (ioredis pipelines them per node). A batch names the keys of
+ * several subjects, so a single-server client must point at a real single Redis (or a Cluster through
+ * REDIS_CLUSTER_NODES), not at a sharding proxy that refuses cross-slot scripts. A key found over its limit is
  * then refused from memory until the moment its oldest counted request leaves the window: with the
  * exact log nothing can free a slot before that (refusals are not recorded, admissions only add), so
  * the local answer is the one Redis would give, and a client hammering past its limit costs no Redis

@@ -19,7 +19,10 @@ export class CoalescingReader<Row extends { id: string }> {
     private readonly select: string,
   ) {}
 
-  read(id: string): Promise<Row | undefined> {
+  read(anyId: string): Promise<Row | undefined> {
+    // The schema lets through the spellings PostgreSQL reads as the same uuid (upper case, a `urn:uuid:`
+    // prefix it does not read): one form, the one rows come back in.
+    const id = anyId.toLowerCase().replace(/^urn:uuid:/, '');
     return new Promise((resolve, reject) => {
       const callers = this.waiting.get(id);
       if (callers) callers.push({ resolve, reject });
@@ -43,7 +46,12 @@ export class CoalescingReader<Row extends { id: string }> {
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const id of ids) for (const c of waiting.get(id) ?? []) c.resolve(byId.get(id));
     } catch (err) {
-      for (const id of ids) for (const c of waiting.get(id) ?? []) c.reject(err);
+      if (ids.length === 1) {
+        for (const c of waiting.get(ids[0] as string) ?? []) c.reject(err);
+        return;
+      }
+      // One caller's bad id must not fail the others of its turn: each id alone, its error its own.
+      await Promise.all(ids.map((id) => this.query([id], waiting)));
     }
   }
 }

@@ -224,6 +224,11 @@ async function writeBatch(sql: Sql, drafts: OrderDraft[]): Promise<WriteResult[]
       RETURNING 1
     )
     SELECT (SELECT count(*)::int FROM o) AS orders, (SELECT count(*)::int FROM ob) AS outbox,
+           -- An order without its event must never commit: a mismatch fails the statement, which undoes
+           -- all of it (the cast of the message raises only when the counts differ).
+           (CASE WHEN (SELECT count(*) FROM o) <> (SELECT count(*) FROM ob)
+                 THEN 'batch wrote ' || (SELECT count(*) FROM o) || ' orders and ' || (SELECT count(*) FROM ob) || ' outbox rows'
+            END)::int AS mismatch,
            COALESCE((SELECT json_agg(json_build_object('n', n, 'locked', locked, 'won', resource_id IN (SELECT resource_id FROM idem)))
                      FROM k), '[]'::json) AS keys`;
   if (!row) throw new Error('the order batch statement returned no row');
