@@ -32,6 +32,24 @@ export function deadLetterTopic(group: ConsumerGroup): string {
   return `${group}.dlq`;
 }
 
+/** The Kafka group of a stage's retry consumer (its main consumer's group is the stage's own name). */
+export function retryConsumerGroup(group: ConsumerGroup): string {
+  return `${group}.retry-consumer`;
+}
+
+/**
+ * The topic each stage consumes (besides its retry topic). The retention job reads it to know where a
+ * stage's events can still be redelivered from; the workers' test checks every stage subscribes to it.
+ */
+export const StageInputs: Record<ConsumerGroup, TopicName> = {
+  [ConsumerGroups.validator]: Topics.orderEvents,
+  [ConsumerGroups.payment]: Topics.orderEvents,
+  [ConsumerGroups.inventory]: Topics.orderEvents,
+  [ConsumerGroups.fulfillment]: Topics.orderEvents,
+  [ConsumerGroups.projector]: Topics.orderEvents,
+  [ConsumerGroups.webhooks]: Topics.orderStatus,
+};
+
 const NAMESPACE = /^[a-z][a-z0-9-]{0,30}$/;
 
 /** Applies a namespace prefix; an empty namespace leaves the name as it is. */

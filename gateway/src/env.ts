@@ -66,6 +66,17 @@ const spec = {
   /** Read cache for GET /orders/:id (0 disables): the worst-case staleness when Redis is unreachable. */
   ORDER_CACHE_TTL_MS: int({ default: 2_000, min: 0, max: 60_000 }),
   ORDER_CACHE_MAX_ENTRIES: int({ default: 100_000, min: 100 }),
+  /** Retention (gateway/src/retention.ts): how often it runs, and what it keeps. */
+  RETENTION_INTERVAL_MS: int({ default: 60_000, min: 100 }),
+  /** Dedup records are kept at least this long, and until the stage has committed past it. */
+  DEDUP_MIN_AGE_MS: int({ default: 3_600_000, min: 1_000 }),
+  /** How long after an event's first send a producer may still send a copy of it (outbox, re-emits). */
+  DEDUP_RESEND_WINDOW_MS: int({ default: 900_000, min: 1_000 }),
+  /** Finished webhook messages and their attempts (the delivery log customers browse). */
+  WEBHOOK_RETENTION_MS: int({ default: 7 * 24 * 3_600_000, min: 1_000 }),
+  /** Rows per delete statement, and statements per table per run. */
+  RETENTION_BATCH: int({ default: 5_000, min: 1, max: 100_000 }),
+  RETENTION_MAX_BATCHES: int({ default: 20, min: 1, max: 1_000 }),
   /** Rate limiting (the limits themselves: RATE_LIMIT_* and RATE_LIMITS_FILE, see platform/ratelimit/config.ts). */
   RATE_LIMIT_ENABLED: bool({ default: true }),
   /** A limiter call slower than this is answered by the in-memory fallback (login: refused). */

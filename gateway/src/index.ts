@@ -5,6 +5,7 @@ import { createApp, listenOptions } from './app';
 import { createDeps } from './deps';
 import { loadEnv } from './env';
 import { startMaintenance } from './maintenance';
+import { Retention } from './retention';
 import { gatewayShutdown } from './shutdown';
 
 const env = loadEnv(process.env);
@@ -14,7 +15,21 @@ const deps = await createDeps(env, logger, metrics);
 
 let server: Server<unknown> | undefined;
 const inflight = { value: 0 };
-const stopMaintenance = startMaintenance(deps.sql, logger);
+const retention = new Retention(
+  deps.sql,
+  () => deps.kafka.admin(),
+  {
+    namespace: env.NAMESPACE,
+    dedupMinAgeMs: env.DEDUP_MIN_AGE_MS,
+    resendWindowMs: env.DEDUP_RESEND_WINDOW_MS,
+    webhookRetentionMs: env.WEBHOOK_RETENTION_MS,
+    batch: env.RETENTION_BATCH,
+    maxBatches: env.RETENTION_MAX_BATCHES,
+  },
+  logger,
+  metrics,
+);
+const stopMaintenance = startMaintenance(retention, logger, env.RETENTION_INTERVAL_MS);
 const shutdown = gatewayShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, server: () => server, deps, inflight, stopMaintenance });
 const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping, inflight });
 app.listen(listenOptions(env));

@@ -1,22 +1,18 @@
 /**
- * Periodic clean-up of what expires: idempotency records past their retention and refresh tokens past
- * their expiry. Safe with several gateway instances (plain deletes of expired rows), bounded per run so
- * a large backlog never holds long locks.
+ * Runs retention (gateway/src/retention.ts) every interval, one run at a time; a failed run is logged
+ * and the next one tries again. The returned function stops it and waits for a run in progress.
  */
-import type { Logger, Sql } from '@orders/platform';
+import type { Logger } from '@orders/platform';
+import type { Retention } from './retention';
 
-export function startMaintenance(sql: Sql, logger: Logger, intervalMs = 10 * 60_000): () => Promise<void> {
+export function startMaintenance(retention: Retention, logger: Logger, intervalMs: number): () => Promise<void> {
   let running: Promise<void> | undefined;
   const run = async () => {
     try {
-      const keys = await sql`
-        DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT 10000)`;
-      const tokens = await sql`
-        DELETE FROM refresh_tokens WHERE ctid IN (SELECT ctid FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT 10000)`;
-      if (keys.count + tokens.count > 0)
-        logger.info({ idempotencyKeys: keys.count, refreshTokens: tokens.count }, 'expired records removed');
+      const r = await retention.run();
+      if (r.processedEvents + r.webhookMessages + r.idempotencyKeys + r.refreshTokens > 0) logger.info(r, 'retention: rows removed');
     } catch (err) {
-      logger.warn({ err }, 'maintenance run failed; will retry');
+      logger.warn({ err }, 'retention run failed; will retry');
     }
   };
   const timer = setInterval(() => {

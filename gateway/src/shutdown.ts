@@ -29,7 +29,10 @@ export function gatewayShutdown(opts: {
   s.add('finish order writes', () => opts.deps.writer.idle());
   s.add('stop the outbox publisher', () => opts.deps.outbox.stop());
   s.add('stop maintenance', opts.stopMaintenance);
-  s.add('disconnect kafka', () => opts.deps.kafka.producer.disconnect());
+  s.add('disconnect kafka', async () => {
+    await opts.deps.kafka.closeAdmin();
+    await opts.deps.kafka.producer.disconnect();
+  });
   s.add('close redis', async () => {
     await opts.deps.cacheFeed.close();
     await opts.deps.sessions.close();

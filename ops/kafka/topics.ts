@@ -21,7 +21,7 @@ function topicPlan(namespace: string, replicationFactor = 1): (TopicSpec & { rep
     { topic: Topics.orderEvents, numPartitions: ORDER_EVENTS_PARTITIONS, configEntries: [{ name: 'retention.ms', value: week }] },
     { topic: Topics.orderStatus, numPartitions: ORDER_EVENTS_PARTITIONS, configEntries: [{ name: 'retention.ms', value: week }] },
     ...Object.values(ConsumerGroups).flatMap((group) => [
-      { topic: retryTopic(group), numPartitions: ORDER_EVENTS_PARTITIONS },
+      { topic: retryTopic(group), numPartitions: ORDER_EVENTS_PARTITIONS, configEntries: [{ name: 'retention.ms', value: week }] },
       // Dead letters wait for a human: keep them for a month.
       { topic: deadLetterTopic(group), numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 24 * 3600 * 1000) }] },
     ]),

@@ -4,7 +4,7 @@
  * through the service logger.
  */
 import type { Logger } from '@orders/platform';
-import { Kafka, type LogEntry, logLevel, type Producer } from 'kafkajs';
+import { type Admin, Kafka, type LogEntry, logLevel, type Producer } from 'kafkajs';
 
 function logCreator(logger: Logger) {
   return () =>
@@ -20,6 +20,10 @@ function logCreator(logger: Logger) {
 export interface ProducerHandle {
   producer: Producer;
   isConnected(): boolean;
+  /** An admin client on the same brokers, connected on first use (retention reads committed offsets). */
+  admin(): Promise<Admin>;
+  /** Disconnects the admin client, if it was connected. */
+  closeAdmin(): Promise<void>;
 }
 
 export function createProducer(opts: { brokers: string[]; clientId: string; logger: Logger }): ProducerHandle {
@@ -46,5 +50,27 @@ export function createProducer(opts: { brokers: string[]; clientId: string; logg
   producer.on(producer.events.DISCONNECT, () => {
     connected = false;
   });
-  return { producer, isConnected: () => connected };
+  let admin: Promise<Admin> | undefined;
+  return {
+    producer,
+    isConnected: () => connected,
+    admin() {
+      if (!admin) {
+        const a = kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 } });
+        admin = a.connect().then(
+          () => a,
+          (err) => {
+            admin = undefined;
+            throw err;
+          },
+        );
+      }
+      return admin;
+    },
+    async closeAdmin() {
+      const a = admin;
+      admin = undefined;
+      if (a) await (await a.catch(() => undefined))?.disconnect();
+    },
+  };
 }

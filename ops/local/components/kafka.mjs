@@ -78,6 +78,10 @@ function writeProperties(cfg) {
     // Consumers join a group without the 3 s wait meant for rolling restarts of many members.
     'group.initial.rebalance.delay.ms': '0',
     'log.retention.hours': '24',
+    // A group's committed offsets outlive the topics' messages (7 days): a group whose offsets expired
+    // then finds only messages it never processed, which is what lets retention drop dedup records once
+    // the groups have committed past them (gateway/src/retention.ts).
+    'offsets.retention.minutes': String(30 * 24 * 60),
     'log.segment.bytes': String(64 * 1024 * 1024),
   };
   writeFileSync(

@@ -18,7 +18,7 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ConsumerGroup, namespaced, retryTopic } from '@orders/contracts';
+import { type ConsumerGroup, namespaced, retryConsumerGroup, retryTopic } from '@orders/contracts';
 import type { Logger, Metrics } from '@orders/platform';
 import Kafka from 'node-rdkafka';
 import { consumeBatch } from './kafka';
@@ -87,7 +87,7 @@ export class StageRunner {
   }
 
   static groupFor(stage: Stage, mode: 'main' | 'retry'): string {
-    return mode === 'main' ? stage.group : `${stage.group}.retry-consumer`;
+    return mode === 'main' ? stage.group : retryConsumerGroup(stage.group as ConsumerGroup);
   }
 
   start(): void {

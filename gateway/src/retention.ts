@@ -1,0 +1,155 @@
+/**
+ * Retention: what the platform deletes, and the proof each deletion waits for. Runs in every gateway
+ * (plain bounded deletes, safe side by side), every RETENTION_INTERVAL_MS.
+ *
+ * - **Dedup records** (`processed_events`, with the outputs they recorded): a stage needs the record of an
+ *   event for as long as the event can still reach it. An event reaches a stage again in two ways: its
+ *   message is redelivered (only from the stage's committed offset onwards, on its input topic or its retry
+ *   topic), or a producer sends a new copy (the outbox relay after a crash, a stage re-emitting recorded
+ *   outputs), which happens within the re-send window of the first send. So a stage's records processed
+ *   before `now − DEDUP_MIN_AGE_MS − DEDUP_RESEND_WINDOW_MS` go once both its consumers (main and retry) have
+ *   committed every message older than `now − DEDUP_MIN_AGE_MS`; a stage that lags or stopped keeps all
+ *   of its records until it has caught up. Offsets that expire are the remaining path: the broker keeps a
+ *   group's offsets longer (`offsets.retention.minutes`, 30 days here) than the topics keep messages (7 days),
+ *   so a group whose offsets expired only finds messages it never processed.
+ * - **Webhook messages** that are finished (succeeded or failed for good), with their attempts, after
+ *   WEBHOOK_RETENTION_MS; they are also the fan-out's dedup (one message per endpoint and event), so the
+ *   same committed-offset proof is asked of the webhooks stage first.
+ * - **Idempotency records** past their expiry (at least 24 h) and **refresh tokens** a day past theirs.
+ *
+ * Every delete takes at most RETENTION_BATCH rows per statement (short locks, no long transaction), up to
+ * RETENTION_MAX_BATCHES per table per run; a backlog drains over several runs.
+ */
+import { type ConsumerGroup, ConsumerGroups, namespaced, retryConsumerGroup, retryTopic, StageInputs } from '@orders/contracts';
+import type { Logger, Metrics, Sql } from '@orders/platform';
+import type { Admin } from 'kafkajs';
+
+export interface RetentionOptions {
+  namespace: string;
+  dedupMinAgeMs: number;
+  resendWindowMs: number;
+  webhookRetentionMs: number;
+  batch: number;
+  maxBatches: number;
+}
+
+export interface RetentionReport {
+  processedEvents: number;
+  webhookMessages: number;
+  idempotencyKeys: number;
+  refreshTokens: number;
+  /** Stages whose records had to stay: their consumers have not committed past the horizon. */
+  waiting: ConsumerGroup[];
+}
+
+export class Retention {
+  private readonly deleted;
+  private readonly waitingStages = new Set<ConsumerGroup>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly admin: () => Promise<Admin>,
+    private readonly o: RetentionOptions,
+    private readonly logger: Logger,
+    metrics: Metrics,
+  ) {
+    this.deleted = metrics.counter('retention_deleted_rows_total', 'Rows removed by retention', ['table']);
+    metrics.gauge(
+      'retention_waiting_stages',
+      'Stages whose dedup records wait for their consumers to commit',
+      [],
+      () => this.waitingStages.size,
+    );
+  }
+
+  /**
+   * Whether the stage's consumers (main and retry) have committed every message older than `before`: for
+   * each partition, the committed offset (or, with none, where the group would start: the earliest one
+   * kept) is at or past the first message at or after `before`.
+   */
+  async committedBefore(group: ConsumerGroup, before: number): Promise<boolean> {
+    const admin = await this.admin();
+    const ns = (name: string) => namespaced(name, this.o.namespace);
+    const consumers = [
+      { groupId: ns(group), topic: ns(StageInputs[group]) },
+      { groupId: ns(retryConsumerGroup(group)), topic: ns(retryTopic(group)) },
+    ];
+    for (const { groupId, topic } of consumers) {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const kept = await admin.fetchTopicOffsets(topic);
+      const firstAfter = await admin.fetchTopicOffsetsByTimestamp(topic, before);
+      for (const { partition, offset } of firstAfter) {
+        const low = BigInt(kept.find((k) => k.partition === partition)?.low ?? '0');
+        const at = BigInt(committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+        if ((at >= 0n ? at : low) < BigInt(offset)) return false;
+      }
+    }
+    return true;
+  }
+
+  async run(now = Date.now()): Promise<RetentionReport> {
+    const sql = this.sql;
+    const o = this.o;
+    const report: RetentionReport = { processedEvents: 0, webhookMessages: 0, idempotencyKeys: 0, refreshTokens: 0, waiting: [] };
+    const horizon = now - o.dedupMinAgeMs;
+    const cutoff = new Date(horizon - o.resendWindowMs);
+    for (const group of Object.values(ConsumerGroups)) {
+      if (!(await this.committedBefore(group, horizon))) {
+        report.waiting.push(group);
+        continue;
+      }
+      report.processedEvents += await this.drain(
+        'processed_events',
+        () => sql`
+          DELETE FROM processed_events WHERE ctid IN (
+            SELECT ctid FROM processed_events WHERE processed_at < ${cutoff} AND consumer_group = ${group} LIMIT ${o.batch})`,
+      );
+    }
+    const webhookHorizon = now - o.webhookRetentionMs;
+    if (await this.committedBefore(ConsumerGroups.webhooks, webhookHorizon)) {
+      const before = new Date(webhookHorizon - o.resendWindowMs);
+      report.webhookMessages = await this.drain(
+        'webhook_messages',
+        () => sql`
+          DELETE FROM webhook_messages WHERE id IN (
+            SELECT id FROM webhook_messages WHERE status <> 'pending' AND updated_at < ${before} LIMIT ${o.batch})`,
+      );
+    }
+    report.idempotencyKeys = await this.drain(
+      'idempotency_keys',
+      () => sql`
+        DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT ${o.batch})`,
+    );
+    report.refreshTokens = await this.drain(
+      'refresh_tokens',
+      () => sql`
+        DELETE FROM refresh_tokens WHERE ctid IN (
+          SELECT ctid FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT ${o.batch})`,
+    );
+    this.noteWaiting(report.waiting);
+    return report;
+  }
+
+  /** Runs a bounded delete until it removes less than a batch, or the run's share of batches is spent. */
+  private async drain(table: string, remove: () => Promise<{ count: number }>): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < this.o.maxBatches; i++) {
+      const { count } = await remove();
+      total += count;
+      if (count < this.o.batch) break;
+    }
+    if (total > 0) this.deleted.inc({ table }, total);
+    return total;
+  }
+
+  /** Logs a stage when it starts or stops holding its records back (not on every run). */
+  private noteWaiting(waiting: ConsumerGroup[]): void {
+    const now = new Set(waiting);
+    for (const g of now)
+      if (!this.waitingStages.has(g))
+        this.logger.warn({ stage: g }, 'dedup records kept: the stage has not committed past the retention horizon');
+    for (const g of this.waitingStages) if (!now.has(g)) this.logger.info({ stage: g }, 'dedup retention resumed for the stage');
+    this.waitingStages.clear();
+    for (const g of now) this.waitingStages.add(g);
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Retention against real PostgreSQL and Kafka: each rule removes the rows it should and keeps the rest.
+ * The Kafka side lives in a namespace of its own (its topics made here, its groups' offsets set here), so
+ * the stages' committed offsets are whatever each case needs.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { randomUUID } from 'node:crypto';
+import { ConsumerGroups, namespaced, retryConsumerGroup, retryTopic, Topics } from '@orders/contracts';
+import { createLogger, createMetrics } from '@orders/platform';
+import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
+import { Retention } from '../src/retention';
+import { type Gateway, gateway } from './support';
+
+const MIN = 60_000;
+let gw: Gateway;
+let admin: Admin;
+let producer: Producer;
+const ns = `rt${randomUUID().slice(0, 8)}`;
+const topic = (name: string) => namespaced(name, ns);
+
+beforeAll(async () => {
+  gw = await gateway();
+  const kafka = new Kafka({ brokers: gw.env.KAFKA_BROKERS, clientId: 'retention-test', logLevel: logLevel.NOTHING });
+  admin = kafka.admin();
+  producer = kafka.producer();
+  await Promise.all([admin.connect(), producer.connect()]);
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [Topics.orderEvents, Topics.orderStatus, ...Object.values(ConsumerGroups).map(retryTopic)].map((t) => ({
+      topic: topic(t),
+      numPartitions: 1,
+    })),
+  });
+  // Two events on the stages' input: one two hours old, one a minute old (producer timestamps).
+  await producer.send({
+    topic: topic(Topics.orderEvents),
+    messages: [
+      { value: 'old', timestamp: String(Date.now() - 120 * MIN) },
+      { value: 'new', timestamp: String(Date.now() - MIN) },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await admin.deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(`${ns}.`)) }).catch(() => {});
+  await Promise.all([admin.disconnect(), producer.disconnect()]);
+  await gw.close();
+});
+
+function retention(overrides: Partial<ConstructorParameters<typeof Retention>[2]> = {}) {
+  return new Retention(
+    gw.sql,
+    async () => admin,
+    {
+      namespace: ns,
+      dedupMinAgeMs: 60 * MIN,
+      resendWindowMs: 10 * MIN,
+      webhookRetentionMs: 7 * 24 * 60 * MIN,
+      batch: 2,
+      maxBatches: 1_000,
+      ...overrides,
+    },
+    createLogger({ service: 'retention-test', level: 'silent' }),
+    createMetrics('retention-test', { defaultMetrics: false }),
+  );
+}
+
+/** setOffsets joins the group as a consumer for a moment: about 5 s each. */
+const KAFKA_CASE_MS = 60_000;
+
+/** Commits `offset` for a stage's main consumer on its input topic (the group must have no members). */
+async function commit(group: string, offset: number) {
+  await admin.setOffsets({
+    groupId: namespaced(group, ns),
+    topic: topic(Topics.orderEvents),
+    partitions: [{ partition: 0, offset: String(offset) }],
+  });
+}
+
+/** Dedup records of one stage, processed `minutesAgo`; their event ids. */
+async function records(group: string, minutesAgo: number, n = 3): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => randomUUID());
+  for (const id of ids)
+    await gw.sql`
+      INSERT INTO processed_events (consumer_group, event_id, event_type, outputs, processed_at)
+      VALUES (${group}, ${id}, 'OrderPlaced', '[{"topic":"x"}]', now() - ${minutesAgo} * interval '1 minute')`;
+  return ids;
+}
+
+async function remaining(ids: string[]): Promise<number> {
+  const [r] = await gw.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM processed_events WHERE event_id IN ${gw.sql(ids)}`;
+  return r?.n ?? -1;
+}
+
+describe('retention of dedup records', () => {
+  test('a stage that has not committed past the horizon keeps every record, however old', async () => {
+    const old = await records(ConsumerGroups.payment, 180);
+    const report = await retention().run();
+    expect(report.waiting).toContain(ConsumerGroups.payment);
+    expect(await remaining(old)).toBe(3);
+  });
+
+  test(
+    'once the stage committed past the horizon, records older than horizon + re-send window go in bounded batches; the rest stay',
+    async () => {
+      const old = await records(ConsumerGroups.validator, 180, 5);
+      // Inside the re-send window (processed 65 min ago, the horizon is 60 min): a copy may still come.
+      const inWindow = await records(ConsumerGroups.validator, 65);
+      const recent = await records(ConsumerGroups.validator, 5);
+      const otherStage = await records(ConsumerGroups.inventory, 180);
+      await commit(ConsumerGroups.validator, 1); // past the two-hour-old message, not the recent one
+      const report = await retention().run();
+      expect(report.waiting).not.toContain(ConsumerGroups.validator);
+      expect(report.waiting).toContain(ConsumerGroups.inventory);
+      expect(report.processedEvents).toBeGreaterThanOrEqual(5);
+      expect(await remaining(old)).toBe(0);
+      expect(await remaining(otherStage)).toBe(3);
+      // A redelivered copy of these events is still recognised: their records are there, outputs included.
+      const kept = await gw.sql<{ event_id: string; outputs: unknown }[]>`
+      SELECT event_id, outputs FROM processed_events WHERE consumer_group = ${ConsumerGroups.validator} AND event_id IN ${gw.sql([...inWindow, ...recent])}`;
+      expect(kept.length).toBe(6);
+      expect(kept.every((r) => JSON.stringify(r.outputs) === '[{"topic":"x"}]')).toBe(true);
+    },
+    KAFKA_CASE_MS,
+  );
+
+  test(
+    'a stage whose retry consumer lags keeps its records too',
+    async () => {
+      await producer.send({
+        topic: topic(retryTopic(ConsumerGroups.fulfillment)),
+        messages: [{ value: 'r', timestamp: String(Date.now() - 120 * MIN) }],
+      });
+      await commit(ConsumerGroups.fulfillment, 2); // main consumer fully caught up
+      const old = await records(ConsumerGroups.fulfillment, 180);
+      expect((await retention().run()).waiting).toContain(ConsumerGroups.fulfillment);
+      expect(await remaining(old)).toBe(3);
+      await admin.setOffsets({
+        groupId: namespaced(retryConsumerGroup(ConsumerGroups.fulfillment), ns),
+        topic: topic(retryTopic(ConsumerGroups.fulfillment)),
+        partitions: [{ partition: 0, offset: '1' }],
+      });
+      expect((await retention().run()).waiting).not.toContain(ConsumerGroups.fulfillment);
+      expect(await remaining(old)).toBe(0);
+    },
+    KAFKA_CASE_MS,
+  );
+});
+
+describe('retention of webhook messages and expired records', () => {
+  test('finished webhook messages older than the retention go with their attempts; pending and recent ones stay', async () => {
+    const u = await gw.user();
+    const endpoint = randomUUID();
+    await gw.sql`INSERT INTO webhook_endpoints (id, user_id, url, event_types, secret_sealed)
+      VALUES (${endpoint}, ${u.userId}, 'https://example.com/hook', ${['order.status_changed']}, 'x')`;
+    const message = async (status: string, daysAgo: number) => {
+      const id = randomUUID();
+      await gw.sql`INSERT INTO webhook_messages (id, endpoint_id, event_id, event_type, payload, status, created_at, updated_at)
+        VALUES (${id}, ${endpoint}, ${randomUUID()}, 'order.status_changed', '{}', ${status},
+                now() - ${daysAgo} * interval '1 day', now() - ${daysAgo} * interval '1 day')`;
+      await gw.sql`INSERT INTO webhook_attempts (message_id, attempt, started_at, duration_ms, outcome)
+        VALUES (${id}, 1, now(), 5, ${status === 'succeeded' ? 'succeeded' : 'failed'})`;
+      return id;
+    };
+    const oldDone = await message('succeeded', 9);
+    const oldFailed = await message('failed', 9);
+    const oldPending = await message('pending', 9);
+    const recentDone = await message('succeeded', 1);
+    await retention().run();
+    const left = await gw.sql<{ id: string }[]>`SELECT id FROM webhook_messages WHERE endpoint_id = ${endpoint}`;
+    expect(left.map((r) => r.id).sort()).toEqual([oldPending, recentDone].sort());
+    const [attempts] = await gw.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM webhook_attempts WHERE message_id IN ${gw.sql([oldDone, oldFailed])}`;
+    expect(attempts?.n).toBe(0);
+  });
+
+  test('expired idempotency records go; live ones stay', async () => {
+    const u = await gw.user();
+    const insert = async (key: string, expiresIn: string) =>
+      gw.sql`INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body, expires_at)
+        VALUES (${u.userId}, ${key}, '\\x00', 201, '{}', now() + ${expiresIn}::interval)`;
+    await insert('gone', '-1 minute');
+    await insert('kept', '1 day');
+    await retention().run();
+    const keys = await gw.sql<{ key: string }[]>`SELECT key FROM idempotency_keys WHERE user_id = ${u.userId}`;
+    expect(keys.map((k) => k.key)).toEqual(['kept']);
+  });
+});
