@@ -127,6 +127,53 @@ describe('Idempotency-Key on POST /api/v1/orders', () => {
 });
 
 describe('group commit', () => {
+  test('a full write queue refuses at once instead of growing (the API answers 503 ORDERS_BUSY with Retry-After)', async () => {
+    const u = await gw.user();
+    const writer = new OrderWriter(gw.sql, { maxBatch: 1, concurrency: 1, maxQueued: 1 });
+    const draft = (id = randomUUID()) => {
+      const now = new Date();
+      return {
+        order: {
+          id,
+          user_id: u.userId,
+          status: 'pending' as const,
+          currency: 'EUR',
+          total_cents: 100,
+          payment_method_token: null,
+          version: 1,
+          revision: 1,
+          created_at: now,
+          updated_at: now,
+        },
+        items: [{ order_id: id, line_no: 1, sku: 'MUG-BLUE', quantity: 1, unit_price_cents: 100 }],
+        outbox: { event_id: randomUUID(), event_type: 'OrderPlaced', aggregate_id: id, payload: {}, headers: {} },
+        view: {} as never,
+        idempotency: null,
+      };
+    };
+    // One in flight, one queued, the third refused without waiting.
+    const outcomes = await Promise.all(
+      [draft(), draft(), draft()].map((d) =>
+        writer.write(d).then(
+          (r) => r.kind,
+          (err: Error) => err.name,
+        ),
+      ),
+    );
+    expect(outcomes).toEqual(['written', 'written', 'WriterBusy']);
+    const { DomainError } = await import('../src/errors');
+    const { OrdersService } = await import('../src/modules/orders/service');
+    // Through the service: a writer that takes nothing more answers every create with the 503.
+    const full = new OrderWriter(gw.sql, { maxBatch: 1, concurrency: 1, maxQueued: 0 });
+    const service = new OrdersService(gw.sql, gw.deps.products, full, gw.deps.outbox, 86_400, gw.deps.orderCache);
+    const refused = await service.create({ userId: u.userId, role: 'customer', tier: 'free' } as never, body).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect([
+      (refused as InstanceType<typeof DomainError>).code,
+      (refused as InstanceType<typeof DomainError>).extra.headers?.['retry-after'],
+    ]).toEqual(['ORDERS_BUSY', '1']);
+  });
+
   test('an order whose event would not be written is refused whole, by the statement itself', async () => {
     const u = await gw.user();
     const now = new Date();

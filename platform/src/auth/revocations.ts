@@ -129,9 +129,11 @@ export class RevokedSessions {
     for (let i = 0; i + 1 < entries.length; i += 2) this.learn(entries[i] as string, Number(entries[i + 1]), 'reload');
   }
 
-  private learn(sessionId: string, until: number, source: 'channel' | 'reload' | 'local'): void {
+  private learn(sessionId: string, rawUntil: number, source: 'channel' | 'reload' | 'local'): void {
     const now = Date.now();
-    if (!Number.isFinite(until) || until <= now) return;
+    if (!Number.isFinite(rawUntil) || rawUntil <= now) return;
+    // No token outlives rememberMs from now: a later `until` (a bad message) would never be pruned.
+    const until = Math.min(rawUntil, now + this.o.rememberMs);
     // Bounded by the sessions ended within one token lifetime: expired ones go as the map grows.
     if (this.until.size >= this.pruneAt) {
       for (const [id, t] of this.until) if (t <= now) this.until.delete(id);

@@ -138,6 +138,8 @@ export class RateLimiter {
         if (this.downUntil !== 0) {
           this.o.logger.info('rate limiter back on Redis');
           this.downUntil = 0;
+          // What the fallback counted is of no use once Redis decides again: let it go.
+          this.memory.clear();
         }
       } catch (err) {
         if (this.downUntil === 0)

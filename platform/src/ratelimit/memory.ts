@@ -10,6 +10,11 @@ export class MemoryLimiter {
 
   constructor(private readonly maxKeys = 100_000) {}
 
+  /** Forgets every key (the limiter is back on Redis). */
+  clear(): void {
+    this.logs.clear();
+  }
+
   /** Same contract as the Lua script: [allowed, now, binding index (1-based), ...(count, resetMs) per key]. */
   check(keys: string[], rules: Rule[], now = Date.now()): number[] {
     const logs = keys.map((k, i) => {

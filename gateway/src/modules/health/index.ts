@@ -13,11 +13,15 @@ export function healthModule(checks: Record<string, Check>, metrics: Metrics, is
     .get('/readyz', async ({ path }) => {
       const results = await Promise.all(
         Object.entries(checks).map(async ([name, check]) => {
+          let timer: ReturnType<typeof setTimeout> | undefined;
           try {
-            await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000))]);
+            await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), 2_000)))]);
             return [name, 'ok'] as const;
           } catch {
             return [name, 'failing'] as const;
+          } finally {
+            // Each probe's timer ends with it: a flood of probes holds no timers.
+            clearTimeout(timer);
           }
         }),
       );

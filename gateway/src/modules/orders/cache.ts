@@ -54,8 +54,15 @@ export class OrderCache {
     if (!this.enabled) return;
     const dead = this.tombstones.get(view.id);
     if (dead !== undefined && dead >= readStartedAt) return;
+    const now = Date.now();
+    // Insertion order is age order: expired entries leave from the head, then the oldest if still full.
+    this.entries.delete(view.id);
+    for (const [id, e] of this.entries) {
+      if (now - e.at < this.ttlMs) break;
+      this.entries.delete(id);
+    }
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(view.id, { view, at: Date.now() });
+    this.entries.set(view.id, { view, at: now });
   }
 
   /** Drops an entry unless it is already at (or past) `version`. */

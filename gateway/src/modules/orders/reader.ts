@@ -9,6 +9,8 @@ import type { Sql } from '@orders/platform';
 
 /** Ids per query: bounds one statement's size. */
 const MAX_IDS = 256;
+/** Statements at once (the pool has 8 connections, shared with everything else). */
+const MAX_IN_FLIGHT = 4;
 
 export class CoalescingReader<Row extends { id: string }> {
   private waiting = new Map<string, { resolve(row: Row | undefined): void; reject(err: unknown): void }[]>();
@@ -26,18 +28,37 @@ export class CoalescingReader<Row extends { id: string }> {
     return new Promise((resolve, reject) => {
       const callers = this.waiting.get(id);
       if (callers) callers.push({ resolve, reject });
-      else {
-        if (this.waiting.size === 0) setImmediate(() => this.flush());
-        this.waiting.set(id, [{ resolve, reject }]);
-      }
+      else this.waiting.set(id, [{ resolve, reject }]);
+      this.schedule();
     });
   }
 
+  /** Statements in flight, and whether a flush is due at the end of this turn. */
+  private inFlight = 0;
+  private scheduled = false;
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /**
+   * Sends what waits. With MAX_IN_FLIGHT statements already running, reads keep gathering until one
+   * returns (a slow database then gets fewer, larger statements instead of a growing queue of them).
+   */
   private flush(): void {
+    this.scheduled = false;
     const waiting = this.waiting;
     this.waiting = new Map();
     const ids = [...waiting.keys()];
-    for (let i = 0; i < ids.length; i += MAX_IDS) void this.query(ids.slice(i, i + MAX_IDS), waiting);
+    for (let i = 0; i < ids.length; i += MAX_IDS) {
+      this.inFlight++;
+      void this.query(ids.slice(i, i + MAX_IDS), waiting).finally(() => {
+        this.inFlight--;
+        if (this.waiting.size > 0) this.schedule();
+      });
+    }
   }
 
   private async query(ids: string[], waiting: Map<string, { resolve(row: Row | undefined): void; reject(err: unknown): void }[]>) {

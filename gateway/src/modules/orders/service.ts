@@ -21,7 +21,7 @@ import { findReplay, keyInFlight, keyMismatch, requestHash } from './idempotency
 import type { AdminListOrdersQuery, CreateOrderBody, HistoryView, OrderPage, OrderView, UpdateOrderBody } from './model';
 import { decodeCursor, encodeCursor } from './pagination';
 import { CoalescingReader } from './reader';
-import type { OrderDraft, OrderWriter } from './writer';
+import { type OrderDraft, type OrderWriter, WriterBusy } from './writer';
 
 /** Outbox headers (Kafka headers once published): the request's trace context, when there is one. */
 function traceHeaders(trace: string | undefined): Record<string, string> {
@@ -187,6 +187,17 @@ export class OrdersService {
       try {
         result = await this.writer.write(draft);
       } catch (err) {
+        if (err instanceof WriterBusy) {
+          throw new DomainError(
+            'unavailable',
+            'ORDERS_BUSY',
+            'Too busy',
+            'Orders are arriving faster than they can be written; retry shortly.',
+            {
+              headers: { 'retry-after': '1' },
+            },
+          );
+        }
         const constraint = (err as { constraint_name?: string }).constraint_name;
         if (
           pgErrorCode(err) === PgErrorCodes.foreignKeyViolation &&

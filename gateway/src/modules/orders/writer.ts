@@ -59,17 +59,28 @@ export interface WriterStats {
   orders: number;
 }
 
+/** The writer's queue is full: PostgreSQL is not keeping up; the order was not written. */
+export class WriterBusy extends Error {
+  override readonly name = 'WriterBusy';
+}
+
 export class OrderWriter {
   private readonly queue: Job[] = [];
   private inFlight = 0;
   readonly stats: WriterStats = { batches: 0, orders: 0 };
+  private readonly maxQueued: number;
 
   constructor(
     private readonly sql: Sql,
-    private readonly opts: { maxBatch: number; concurrency: number; onBatch?: (size: number) => void },
-  ) {}
+    private readonly opts: { maxBatch: number; concurrency: number; maxQueued?: number; onBatch?: (size: number) => void },
+  ) {
+    // Four full rounds of batches wait at most: beyond that a slow database would only grow the queue
+    // (and the memory behind it) while every answer got later; callers are told to come back instead.
+    this.maxQueued = opts.maxQueued ?? 4 * opts.maxBatch * opts.concurrency;
+  }
 
   write(draft: OrderDraft): Promise<WriteResult> {
+    if (this.queue.length >= this.maxQueued) return Promise.reject(new WriterBusy(`${this.queue.length} orders waiting to be written`));
     return new Promise((resolve, reject) => {
       this.queue.push({ draft, resolve, reject });
       this.kick();
