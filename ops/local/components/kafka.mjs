@@ -78,6 +78,8 @@ function writeProperties(cfg) {
     // Consumers join a group without the 3 s wait meant for rolling restarts of many members.
     'group.initial.rebalance.delay.ms': '0',
     'log.retention.hours': '24',
+    // Expired segments are looked for every minute (the default, 5, lets short retentions overshoot).
+    'log.retention.check.interval.ms': '60000',
     // A group's committed offsets outlive the topics' messages (7 days): a group whose offsets expired
     // then finds only messages it never processed, which is what lets retention drop dedup records once
     // the groups have committed past them (gateway/src/retention.ts).
