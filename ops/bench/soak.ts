@@ -99,6 +99,8 @@ const { procs } = await startServices(cfg, mode, {
     DEDUP_MIN_AGE_MS: '60000',
     DEDUP_RESEND_WINDOW_MS: '30000',
     WEBHOOK_RETENTION_MS: '120000',
+    // Each user's status feed keeps 100 updates (1,000 by default): full within the first window here.
+    STATUS_FEED_MAXLEN: '100',
   },
   onLine: (service, line) => {
     if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`[${service}] ${line}\n`);

@@ -43,6 +43,9 @@ const spec = {
   /** Orders scoring above this are refused as suspected fraud. */
   FRAUD_REJECT_THRESHOLD: num({ default: 0.97, above: 0, max: 1 }),
   CATALOGUE_CACHE_MS: int({ default: 1_000, min: 0 }),
+  /** Per-user status feed in Redis (what a reconnecting client resumes from): updates kept, idle lifetime. */
+  STATUS_FEED_MAXLEN: int({ default: 1_000, min: 10, max: 100_000 }),
+  STATUS_FEED_TTL_SECONDS: int({ default: 24 * 3600, min: 60 }),
   PAYMENT_PROVIDER_URL: url({ protocols: ['http:', 'https:'], default: 'http://127.0.0.1:8070' }),
   PAYMENT_PROVIDER_TIMEOUT_MS: int({ default: 2_000, min: 10 }),
   /** Provider calls in flight at once per process. */

@@ -49,7 +49,10 @@ const kafkaSettings = {
   maxPollIntervalMs: env.KAFKA_MAX_POLL_INTERVAL_MS,
 };
 const producer = await createProducer(kafkaSettings);
-const feed = new StatusFeedPublisher(redis, feedKeys(env.NAMESPACE));
+const feed = new StatusFeedPublisher(redis, feedKeys(env.NAMESPACE), {
+  maxlen: env.STATUS_FEED_MAXLEN,
+  ttlSeconds: env.STATUS_FEED_TTL_SECONDS,
+});
 const sm = stageMetrics(metrics);
 
 const scorer = new FraudScorer(env.stages.includes('validator') ? env.FRAUD_THREADS : 0);

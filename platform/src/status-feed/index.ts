@@ -28,9 +28,9 @@ export function feedKeys(namespace: string): FeedKeys {
   };
 }
 
-/** Updates kept per user for recovery, and how long an idle user's set lives. */
-const FEED_MAXLEN = 1_000;
-const FEED_TTL_SECONDS = 24 * 3600;
+/** Updates kept per user for recovery, and how long an idle user's set lives (the defaults). */
+export const FEED_MAXLEN = 1_000;
+export const FEED_TTL_SECONDS = 24 * 3600;
 
 const PUBLISH_LUA = `
 if redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[1]) > 0 then return 0 end
@@ -51,6 +51,8 @@ export class StatusFeedPublisher {
   constructor(
     redis: Redis | Cluster,
     private readonly keys: FeedKeys,
+    /** Updates kept per user (STATUS_FEED_MAXLEN) and an idle user's set's lifetime (STATUS_FEED_TTL_SECONDS). */
+    private readonly keep: { maxlen: number; ttlSeconds: number } = { maxlen: FEED_MAXLEN, ttlSeconds: FEED_TTL_SECONDS },
   ) {
     // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (after a Redis restart or failover).
     if (!('ordersFeedPublish' in redis)) redis.defineCommand('ordersFeedPublish', { numberOfKeys: 1, lua: PUBLISH_LUA });
@@ -64,8 +66,8 @@ export class StatusFeedPublisher {
       String(update.seq),
       JSON.stringify(update),
       this.keys.channel,
-      String(FEED_MAXLEN),
-      String(FEED_TTL_SECONDS),
+      String(this.keep.maxlen),
+      String(this.keep.ttlSeconds),
     );
     return n === 1;
   }
