@@ -101,6 +101,8 @@ const { procs } = await startServices(cfg, mode, {
     WEBHOOK_RETENTION_MS: '120000',
     // Each user's status feed keeps 100 updates (1,000 by default): full within the first window here.
     STATUS_FEED_MAXLEN: '100',
+    // The simulated provider forgets keys and charges after 120 s (24 h by default).
+    PAYMENT_RETENTION_MS: '120000',
   },
   onLine: (service, line) => {
     if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`[${service}] ${line}\n`);

@@ -10,8 +10,11 @@
  * A request whose key is still being worked on gets 409 `idempotency_key_in_use` (as real providers do):
  * two racing retries must not both charge.
  *
+ * Like real providers it forgets idempotency keys, and here charges too, after a while: PAYMENT_RETENTION_MS
+ * (24 h; the soak run scales it down), so a long run holds a bounded memory.
+ *
  *   PAYMENT_PROVIDER_PORT, PAYMENT_LATENCY_MS (20), PAYMENT_JITTER_MS (10), PAYMENT_DECLINE_RATE (0),
- *   PAYMENT_ERROR_RATE (0), PAYMENT_TIMEOUT_RATE (0)
+ *   PAYMENT_ERROR_RATE (0), PAYMENT_TIMEOUT_RATE (0), PAYMENT_RETENTION_MS (86400000)
  */
 const env = process.env;
 const port = Number(env.PAYMENT_PROVIDER_PORT ?? 8070);
@@ -20,11 +23,14 @@ const jitter = Number(env.PAYMENT_JITTER_MS ?? 10);
 const declineRate = Number(env.PAYMENT_DECLINE_RATE ?? 0);
 const errorRate = Number(env.PAYMENT_ERROR_RATE ?? 0);
 const timeoutRate = Number(env.PAYMENT_TIMEOUT_RATE ?? 0);
+const retentionMs = Number(env.PAYMENT_RETENTION_MS ?? 86_400_000);
 
 interface Answer {
   status: number;
   body: unknown;
   request: string;
+  /** When it was stored (for retention). */
+  at?: number;
 }
 
 interface Charge {
@@ -38,8 +44,19 @@ interface Charge {
 
 const answers = new Map<string, Answer>();
 const inFlight = new Set<string>();
-const attempts = new Map<string, number>();
-const charges = new Map<string, Charge>();
+const attempts = new Map<string, { n: number; at: number }>();
+const charges = new Map<string, Charge & { at: number }>();
+
+/** Forgets what is older than the retention; each map is in insertion order, so from its head. */
+function sweep(): void {
+  const before = Date.now() - retentionMs;
+  for (const map of [answers, attempts, charges] as Map<string, { at?: number }>[])
+    for (const [k, v] of map) {
+      if ((v.at ?? 0) > before) break;
+      map.delete(k);
+    }
+}
+setInterval(sweep, Math.min(60_000, Math.max(1_000, retentionMs / 4))).unref();
 
 const json = (status: number, body: unknown) => Response.json(body, { status });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,8 +74,8 @@ async function idempotent(req: Request, scope: string, run: (body: Record<string
   if (inFlight.has(id)) return json(409, { error: { code: 'idempotency_key_in_use' } });
   inFlight.add(id);
   try {
-    const attempt = (attempts.get(id) ?? 0) + 1;
-    attempts.set(id, attempt);
+    const attempt = (attempts.get(id)?.n ?? 0) + 1;
+    attempts.set(id, { n: attempt, at: attempts.get(id)?.at ?? Date.now() });
     await sleep(Math.max(0, latency + (Math.random() * 2 - 1) * jitter));
     let body: Record<string, unknown>;
     try {
@@ -72,7 +89,7 @@ async function idempotent(req: Request, scope: string, run: (body: Record<string
       return json(504, { error: { code: 'timeout' } });
     }
     // Server errors are not remembered: the client is meant to retry them.
-    if (answer.status < 500) answers.set(id, { ...answer, request: text });
+    if (answer.status < 500) answers.set(id, { ...answer, request: text, at: Date.now() });
     return json(answer.status, answer.body);
   } finally {
     inFlight.delete(id);
@@ -107,7 +124,7 @@ Bun.serve({
           refunded: 0,
           createdAt: new Date().toISOString(),
         };
-        charges.set(charge.id, charge);
+        charges.set(charge.id, { ...charge, at: Date.now() });
         return { status: 201, body: { id: charge.id, status: 'succeeded', amount, currency: charge.currency }, request: '' };
       });
     }
@@ -125,7 +142,8 @@ Bun.serve({
     }
     if (req.method === 'GET' && url.pathname === '/v1/charges') {
       const reference = url.searchParams.get('reference');
-      return json(200, { data: [...charges.values()].filter((c) => !reference || c.reference === reference) });
+      const data = [...charges.values()].filter((c) => !reference || c.reference === reference).map(({ at: _at, ...c }) => c);
+      return json(200, { data });
     }
     return json(404, { error: { code: 'not_found' } });
   },

@@ -15,6 +15,9 @@
 import { createRedisClient, type FeedKeys, type Logger, type Metrics, parseStatusUpdate } from '@orders/platform';
 import type { OrderView } from './model';
 
+/** How long an invalidation is remembered: longer than any read (bounded by the statement timeout) takes. */
+const TOMBSTONE_MS = 10_000;
+
 export class OrderCache {
   private readonly entries = new Map<string, { view: OrderView; at: number }>();
   /** Recent invalidations: a read that started before one must not store what it read. */
@@ -71,13 +74,15 @@ export class OrderCache {
     if (e && e.view.version >= version) return;
     this.entries.delete(id);
     const now = Date.now();
-    if (this.tombstones.size >= this.maxEntries) {
-      for (const [k, at] of this.tombstones) {
-        if (now - at < this.ttlMs) break;
-        this.tombstones.delete(k);
-      }
-      if (this.tombstones.size >= this.maxEntries) this.tombstones.clear();
+    // A tombstone only has to outlive the reads in flight when it was set; none outlives the database's
+    // statement timeout (5 s), so after TOMBSTONE_MS it protects nothing. They leave from the head
+    // (insertion order is age order) on every invalidation: the map holds about TOMBSTONE_MS ×
+    // invalidations/s entries instead of filling up to the cap.
+    for (const [k, at] of this.tombstones) {
+      if (now - at < Math.max(this.ttlMs, TOMBSTONE_MS)) break;
+      this.tombstones.delete(k);
     }
+    if (this.tombstones.size >= this.maxEntries) this.tombstones.clear();
     this.tombstones.delete(id);
     this.tombstones.set(id, now);
   }
