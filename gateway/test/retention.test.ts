@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
-import { ConsumerGroups, namespaced, retryConsumerGroup, retryTopic, Topics } from '@orders/contracts';
+import { ConsumerGroups, deadLetterTopic, namespaced, retryConsumerGroup, retryTopic, Topics } from '@orders/contracts';
 import { createLogger, createMetrics } from '@orders/platform';
-import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
+import { type Admin, ConfigResourceTypes, Kafka, logLevel, type Producer } from 'kafkajs';
 import { Retention } from '../src/retention';
 import { type Gateway, gateway } from './support';
 
@@ -147,6 +147,30 @@ describe('retention of dedup records', () => {
   );
 });
 
+describe('retention of Kafka messages', () => {
+  test('every topic carries its retention explicitly: a week for the event and retry topics, a month for dead letters', async () => {
+    const names = [
+      Topics.orderEvents,
+      Topics.orderStatus,
+      ...Object.values(ConsumerGroups).flatMap((g) => [retryTopic(g), deadLetterTopic(g)]),
+    ];
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: names.map((n) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name: namespaced(n, gw.env.NAMESPACE),
+        configNames: ['retention.ms'],
+      })),
+    });
+    const byTopic = Object.fromEntries(resources.map((r) => [r.resourceName, r.configEntries[0]]));
+    for (const n of names) {
+      const entry = byTopic[namespaced(n, gw.env.NAMESPACE)];
+      const week = String(7 * 24 * 3600 * 1000);
+      expect([n, entry?.configValue, entry?.isDefault]).toEqual([n, n.endsWith('.dlq') ? String(30 * 24 * 3600 * 1000) : week, false]);
+    }
+  });
+});
+
 describe('retention of webhook messages and expired records', () => {
   test('finished webhook messages older than the retention go with their attempts; pending and recent ones stay', async () => {
     const u = await gw.user();
@@ -172,6 +196,22 @@ describe('retention of webhook messages and expired records', () => {
     const [attempts] = await gw.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM webhook_attempts WHERE message_id IN ${gw.sql([oldDone, oldFailed])}`;
     expect(attempts?.n).toBe(0);
+  });
+
+  test('refresh tokens go a day after they expired; the others stay', async () => {
+    const u = await gw.user();
+    const insert = async (expiresIn: string) => {
+      const id = randomUUID();
+      await gw.sql`INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+        VALUES (${id}, ${randomUUID()}, ${u.userId}, ${Buffer.from(randomUUID())}, now() + ${expiresIn}::interval)`;
+      return id;
+    };
+    const longGone = await insert('-2 days');
+    const justExpired = await insert('-1 hour');
+    const live = await insert('30 days');
+    await retention().run();
+    const left = await gw.sql<{ id: string }[]>`SELECT id FROM refresh_tokens WHERE id IN ${gw.sql([longGone, justExpired, live])}`;
+    expect(left.map((r) => r.id).sort()).toEqual([justExpired, live].sort());
   });
 
   test('expired idempotency records go; live ones stay', async () => {
