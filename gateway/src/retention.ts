@@ -3,19 +3,22 @@
  * (plain bounded deletes, safe side by side), every RETENTION_INTERVAL_MS.
  *
  * - **Dedup records** (`processed_events`, with the outputs they recorded): a stage needs the record of an
- *   event for as long as the event can still reach it. An event reaches a stage again in two ways: its
+ *   event for as long as the event can still reach it. An event reaches a stage again in three ways: its
  *   message is redelivered (only from the stage's committed offset onwards, on its input topic or its retry
- *   topic), or a producer sends a new copy (the outbox relay after a crash, a stage re-emitting recorded
- *   outputs), which happens within the re-send window of the first send. So a stage's records processed
- *   before `now − DEDUP_MIN_AGE_MS − DEDUP_RESEND_WINDOW_MS` go once both its consumers (main and retry) have
- *   committed every message older than `now − DEDUP_MIN_AGE_MS`; a stage that lags or stopped keeps all
- *   of its records until it has caught up. Offsets that expire are the remaining path: the broker keeps a
+ *   topic); the stage upstream re-emits it (same id) when its own input is redelivered; or the outbox
+ *   sends a row again (a crash between Kafka's ack and the row's deletion). So records processed before
+ *   `now − DEDUP_MIN_AGE_MS − DEDUP_RESEND_WINDOW_MS` go only once **every** stage's consumers (main and
+ *   retry) have committed every message older than `now − DEDUP_MIN_AGE_MS` and the outbox holds no
+ *   unsent row older than that cut-off; a stage that lags or stopped holds every record back until it has
+ *   caught up. The re-send window also absorbs clock skew between PostgreSQL (processed_at), the gateways
+ *   and the producers (Kafka timestamps). Offsets that expire are the remaining path: the broker keeps a
  *   group's offsets longer (`offsets.retention.minutes`, 30 days here) than the topics keep messages (7 days),
  *   so a group whose offsets expired only finds messages it never processed.
  * - **Webhook messages** that are finished (succeeded or failed for good), with their attempts, after
  *   WEBHOOK_RETENTION_MS; they are also the fan-out's dedup (one message per endpoint and event), so the
  *   same committed-offset proof is asked of the webhooks stage first.
- * - **Idempotency records** past their expiry (at least 24 h) and **refresh tokens** a day past theirs.
+ * - **Idempotency records** past their expiry (at least 24 h) and **refresh tokens** a day past theirs:
+ *   PostgreSQL alone decides those, so they go first and a Kafka outage does not hold them back.
  *
  * Every delete takes at most RETENTION_BATCH rows per statement (short locks, no long transaction), up to
  * RETENTION_MAX_BATCHES per table per run; a backlog drains over several runs.
@@ -91,30 +94,7 @@ export class Retention {
     const sql = this.sql;
     const o = this.o;
     const report: RetentionReport = { processedEvents: 0, webhookMessages: 0, idempotencyKeys: 0, refreshTokens: 0, waiting: [] };
-    const horizon = now - o.dedupMinAgeMs;
-    const cutoff = new Date(horizon - o.resendWindowMs);
-    for (const group of Object.values(ConsumerGroups)) {
-      if (!(await this.committedBefore(group, horizon))) {
-        report.waiting.push(group);
-        continue;
-      }
-      report.processedEvents += await this.drain(
-        'processed_events',
-        () => sql`
-          DELETE FROM processed_events WHERE ctid IN (
-            SELECT ctid FROM processed_events WHERE processed_at < ${cutoff} AND consumer_group = ${group} LIMIT ${o.batch})`,
-      );
-    }
-    const webhookHorizon = now - o.webhookRetentionMs;
-    if (await this.committedBefore(ConsumerGroups.webhooks, webhookHorizon)) {
-      const before = new Date(webhookHorizon - o.resendWindowMs);
-      report.webhookMessages = await this.drain(
-        'webhook_messages',
-        () => sql`
-          DELETE FROM webhook_messages WHERE id IN (
-            SELECT id FROM webhook_messages WHERE status <> 'pending' AND updated_at < ${before} LIMIT ${o.batch})`,
-      );
-    }
+    // What needs PostgreSQL alone goes first: a Kafka outage must not stop it.
     report.idempotencyKeys = await this.drain(
       'idempotency_keys',
       () => sql`
@@ -126,6 +106,41 @@ export class Retention {
         DELETE FROM refresh_tokens WHERE ctid IN (
           SELECT ctid FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT ${o.batch})`,
     );
+    // Dedup records: a record can be asked for again by a redelivery to its own stage, or by a copy of
+    // its event: re-emitted by the stage upstream when that stage's input is redelivered, or re-sent by
+    // the outbox. So records go only when every stage (main and retry consumers) has committed past the
+    // horizon and the outbox holds nothing older than the cut-off that it may still send.
+    const horizon = now - o.dedupMinAgeMs;
+    const cutoff = new Date(horizon - o.resendWindowMs);
+    for (const group of Object.values(ConsumerGroups)) {
+      const caughtUp = await this.committedBefore(group, horizon).catch((err: Error) => {
+        this.logger.warn({ stage: group, err: err.message }, 'retention: committed offsets unreadable; records kept');
+        return false;
+      });
+      if (!caughtUp) report.waiting.push(group);
+    }
+    const [pending] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM (SELECT 1 FROM outbox WHERE last_error IS NULL AND created_at < ${cutoff} LIMIT 1) x`;
+    if (report.waiting.length === 0 && (pending?.n ?? 0) === 0) {
+      report.processedEvents = await this.drain(
+        'processed_events',
+        () => sql`
+          DELETE FROM processed_events WHERE ctid IN (
+            SELECT ctid FROM processed_events WHERE processed_at < ${cutoff} LIMIT ${o.batch})`,
+      );
+    }
+    const webhookHorizon = now - o.webhookRetentionMs;
+    const webhooksCaughtUp = await this.committedBefore(ConsumerGroups.webhooks, webhookHorizon).catch(() => false);
+    if (webhooksCaughtUp) {
+      const before = new Date(webhookHorizon - o.resendWindowMs);
+      // The conditions again outside the sub-select: a message redelivered (set back to pending) meanwhile stays.
+      report.webhookMessages = await this.drain(
+        'webhook_messages',
+        () => sql`
+          DELETE FROM webhook_messages WHERE status <> 'pending' AND updated_at < ${before} AND id IN (
+            SELECT id FROM webhook_messages WHERE status <> 'pending' AND updated_at < ${before} LIMIT ${o.batch})`,
+      );
+    }
     this.noteWaiting(report.waiting);
     return report;
   }

@@ -1,14 +1,13 @@
 /**
  * Creates the platform's Kafka topics (the broker has auto-creation off): the lifecycle topic, the
- * status topic, and a retry and a dead-letter topic per consumer group, each with its retention set
- * explicitly. Idempotent: existing topics get the plan's settings again, and their partitions are left
- * alone (only ever added by hand, since adding them moves keys between partitions).
+ * status topic, and a retry and a dead-letter topic per consumer group. Idempotent: existing topics are
+ * left alone (partitions are only ever added by hand, since adding them moves keys between partitions).
  *
  *   bun ops/kafka/topics.ts           uses KAFKA_BROKERS and NAMESPACE
  *   bun ops/kafka/topics.ts --reset   first deletes the namespace's topics and groups (tests)
  */
 import { ConsumerGroups, deadLetterTopic, namespaced, ORDER_EVENTS_PARTITIONS, retryTopic, Topics } from '@orders/contracts';
-import { type Admin, ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 
 interface TopicSpec {
   topic: string;
@@ -107,15 +106,6 @@ export async function ensureTopics(brokers: string[], namespace: string, replica
         );
       });
     }
-    // Topics that existed already get the plan's settings (retention, min ISR): a change of plan reaches
-    // a running installation on its next `npm run topics`, not only new ones. Only those settings are set
-    // (IncrementalAlterConfigs is not in kafkajs; AlterConfigs sets exactly the listed ones).
-    const present = plan.filter((t) => existing.has(t.topic));
-    if (present.length > 0)
-      await admin.alterConfigs({
-        validateOnly: false,
-        resources: present.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.topic, configEntries: t.configEntries ?? [] })),
-      });
     return missing.map((t) => t.topic);
   } finally {
     await admin.disconnect();
