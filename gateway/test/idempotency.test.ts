@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
-import { lockKey, OrderWriter } from '../src/modules/orders/writer';
+import { lockKey, type OrderDraft, OrderWriter } from '../src/modules/orders/writer';
 import { type Gateway, gateway } from './support';
 
 let gw: Gateway;
@@ -126,31 +126,34 @@ describe('Idempotency-Key on POST /api/v1/orders', () => {
   });
 });
 
+/** A ready-to-write order of one line for `userId`; its event names `eventOrder` (the order itself by default). */
+function draftFor(userId: string, id = randomUUID(), eventOrder = id): OrderDraft {
+  const now = new Date();
+  return {
+    order: {
+      id,
+      user_id: userId,
+      status: 'pending',
+      currency: 'EUR',
+      total_cents: 100,
+      payment_method_token: null,
+      version: 1,
+      revision: 1,
+      created_at: now,
+      updated_at: now,
+    },
+    items: [{ order_id: id, line_no: 1, sku: 'MUG-BLUE', quantity: 1, unit_price_cents: 100 }],
+    outbox: { event_id: randomUUID(), event_type: 'OrderPlaced', aggregate_id: eventOrder, payload: {}, headers: {} },
+    view: {} as never,
+    idempotency: null,
+  };
+}
+
 describe('group commit', () => {
   test('a full write queue refuses at once instead of growing (the API answers 503 ORDERS_BUSY with Retry-After)', async () => {
     const u = await gw.user();
     const writer = new OrderWriter(gw.sql, { maxBatch: 1, concurrency: 1, maxQueued: 1 });
-    const draft = (id = randomUUID()) => {
-      const now = new Date();
-      return {
-        order: {
-          id,
-          user_id: u.userId,
-          status: 'pending' as const,
-          currency: 'EUR',
-          total_cents: 100,
-          payment_method_token: null,
-          version: 1,
-          revision: 1,
-          created_at: now,
-          updated_at: now,
-        },
-        items: [{ order_id: id, line_no: 1, sku: 'MUG-BLUE', quantity: 1, unit_price_cents: 100 }],
-        outbox: { event_id: randomUUID(), event_type: 'OrderPlaced', aggregate_id: id, payload: {}, headers: {} },
-        view: {} as never,
-        idempotency: null,
-      };
-    };
+    const draft = () => draftFor(u.userId);
     // One in flight, one queued, the third refused without waiting.
     const outcomes = await Promise.all(
       [draft(), draft(), draft()].map((d) =>
@@ -176,28 +179,10 @@ describe('group commit', () => {
 
   test('an order whose event would not be written is refused whole, by the statement itself', async () => {
     const u = await gw.user();
-    const now = new Date();
     const id = randomUUID();
     // A draft whose event names another order: the statement writes the order but not the event, and
     // must then fail (and undo the order) instead of committing an order nobody will hear about.
-    const draft = {
-      order: {
-        id,
-        user_id: u.userId,
-        status: 'pending' as const,
-        currency: 'EUR',
-        total_cents: 100,
-        payment_method_token: null,
-        version: 1,
-        revision: 1,
-        created_at: now,
-        updated_at: now,
-      },
-      items: [{ order_id: id, line_no: 1, sku: 'MUG-BLUE', quantity: 1, unit_price_cents: 100 }],
-      outbox: { event_id: randomUUID(), event_type: 'OrderPlaced', aggregate_id: randomUUID(), payload: {}, headers: {} },
-      view: {} as never,
-      idempotency: null,
-    };
+    const draft = draftFor(u.userId, id, randomUUID());
     const writer = new OrderWriter(gw.sql, { maxBatch: 10, concurrency: 1 });
     const outcome = await writer.write(draft).then(
       () => 'written',
