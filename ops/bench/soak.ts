@@ -415,9 +415,6 @@ try {
   out(
     `\nWebSocket: ${frames} status frames to ${WATCHERS} watchers, ${gaps} sequence gaps; webhooks: ${deliveries} deliveries received, ${refused} refused on purpose`,
   );
-  out(
-    `failed requests: POST ${post.filter((p) => p.status === 0 || p.status >= 500).length}, reads ${reads.filter((r) => r.status === 0 || r.status >= 500).length}`,
-  );
   out(`\nverdict:\n${checks.join('\n')}\n${pass ? 'PASS' : 'FAIL'}`);
 
   const artifacts = join(cfg.root, '.local/artifacts');
