@@ -1,7 +1,14 @@
 /**
- * The gateway's Kafka producer (kafkajs, pure JS, so it runs on Bun): idempotent, acks from all in-sync
- * replicas, one request in flight so a retried batch can never overtake the next. kafkajs logs go
- * through the service logger.
+ * The gateway's Kafka producer (kafkajs, pure JS, so it runs on Bun): acks from all in-sync replicas,
+ * one request in flight so a retried batch can never overtake the next. kafkajs logs go through the
+ * service logger.
+ *
+ * Not idempotent, on purpose. kafkajs's idempotent producer cannot recover once a send gave up after a
+ * broker died mid-request: the outbox re-sends those rows in a new, larger batch under sequence numbers
+ * the new leader already holds, and every send after that fails with OUT_OF_ORDER_SEQUENCE_NUMBER (the
+ * Java client bumps the producer epoch there; kafkajs does not). The fault-injection suite found the
+ * outbox wedged that way after a partition leader was killed. Without idempotence such a re-send may
+ * write a duplicate, which the design already absorbs: every consumer de-duplicates on the event id.
  */
 import type { Logger } from '@orders/platform';
 import { type Admin, Kafka, type LogEntry, logLevel, type Producer } from 'kafkajs';
@@ -37,7 +44,7 @@ export function createProducer(opts: { brokers: string[]; clientId: string; logg
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 5_000 },
   });
   const producer = kafka.producer({
-    idempotent: true,
+    idempotent: false,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     // Bounded retries: the outbox keeps the rows and tries again, so a dead broker cannot wedge a send forever.
