@@ -31,6 +31,7 @@ export async function createDeps(env: GatewayEnv, logger: Logger, metrics: Metri
     applicationName: 'orders-gateway',
     statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
     connectTimeoutSeconds: env.DATABASE_CONNECT_TIMEOUT_MS / 1000,
+    queueTimeoutMs: env.DATABASE_QUEUE_TIMEOUT_MS,
   });
   const redis = createRedisClient({ url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES, connectionName: 'orders-gateway' });
   const jwt = { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };

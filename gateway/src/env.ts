@@ -32,6 +32,8 @@ const spec = {
   DATABASE_STATEMENT_TIMEOUT_MS: int({ default: 5_000, min: 0 }),
   /** How long a request waits for a database connection before it is answered 503 (not the default 30 s). */
   DATABASE_CONNECT_TIMEOUT_MS: int({ default: 2_000, min: 100, max: 60_000 }),
+  /** A query waiting this long for a connection (the database unreachable) fails: a 503, never a hung request. */
+  DATABASE_QUEUE_TIMEOUT_MS: int({ default: 3_000, min: 0, max: 120_000 }),
   REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
   /** Redis Cluster seed nodes (host:port, comma-separated); when set, REDIS_URL is not used. */
   REDIS_CLUSTER_NODES: list({ default: [], minItems: 0 }),

@@ -18,10 +18,107 @@ export interface PostgresOptions {
   connectTimeoutSeconds?: number;
   /** Statement timeout in milliseconds (0 = none): a stuck query fails instead of holding a connection. */
   statementTimeoutMs?: number;
+  /**
+   * Milliseconds a query may wait for a connection before it is cancelled (0 = no bound). postgres.js
+   * keeps a query queued while it reconnects, for as long as that takes: behind a TCP proxy or load
+   * balancer that accepts and then drops connections while the database is down, a request would hang
+   * until its client gave up. Bounded, it fails with 57014 (a 503 for the caller) and is never sent.
+   * Applies to single statements (`sql\`…\``), not to `sql.begin`.
+   */
+  queueTimeoutMs?: number;
+}
+
+/**
+ * Fails fast while the database is known to be unreachable. Once a query failed as unreachable, queries
+ * fail at once (`DATABASE_CIRCUIT_OPEN`) instead of each waiting out the queueing bound, except one at a
+ * time, which goes through to find out: its success closes the circuit, its failure keeps it open. Under
+ * load during an outage, requests otherwise queued behind each other's bound (3 s each) answered in 5 s
+ * and more; now in milliseconds.
+ */
+class Circuit {
+  private open = false;
+  /** The probe in flight (0: none); a probe stuck past the bound (sent into a partition) gives way. */
+  private probe = 0;
+  private probes = 0;
+
+  /** Whether a query may go to the database now (when open, only one at a time: the probe's number). */
+  admit(): number | 'pass' | 'refuse' {
+    if (!this.open) return 'pass';
+    if (this.probe !== 0) return 'refuse';
+    this.probe = ++this.probes;
+    return this.probe;
+  }
+
+  /** The bound passed with the probe still unanswered: let the next query probe. */
+  giveUp(probe: number): void {
+    if (this.probe === probe) this.probe = 0;
+  }
+
+  settled(kind: number | 'pass', err: unknown): void {
+    if (typeof kind === 'number') this.giveUp(kind);
+    if (err === undefined) this.open = false;
+    else if (isDatabaseUnavailable(err)) this.open = true;
+  }
+}
+
+function circuitOpen(): Error {
+  return Object.assign(new Error('the database was unreachable a moment ago; not trying again before it answers a probe'), {
+    code: 'DATABASE_CIRCUIT_OPEN',
+  });
+}
+
+/**
+ * Cancels each tagged-template query still waiting for a connection after `ms` (postgres.js removes a
+ * query that was not sent from its queue and rejects it with 57014), and refuses queries at once while
+ * the circuit is open. Queries run when first awaited, so both start at `then`. Helper calls
+ * (`sql(values)`, `sql.unsafe`, `sql.begin`) pass through.
+ */
+function boundQueueing(sql: Sql, ms: number): Sql {
+  const circuit = new Circuit();
+  return new Proxy(sql, {
+    apply(target, thisArg, args: unknown[]) {
+      const q = Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args) as {
+        then?: (ok?: (v: unknown) => unknown, fail?: (e: unknown) => unknown) => Promise<unknown>;
+        cancel?: () => unknown;
+        state?: unknown;
+      };
+      const tagged = Array.isArray(args[0]) && 'raw' in (args[0] as object);
+      if (!tagged || typeof q?.then !== 'function' || typeof q.cancel !== 'function') return q;
+      const then = q.then.bind(q);
+      let armed = false;
+      let refused: Promise<never> | undefined;
+      // biome-ignore lint/suspicious/noThenProperty: a postgres.js query runs when first awaited; the bound starts there.
+      q.then = (ok, fail) => {
+        if (!armed) {
+          armed = true;
+          const kind = circuit.admit();
+          if (kind === 'refuse') refused = Promise.reject(circuitOpen());
+          else {
+            const timer = setTimeout(() => {
+              if (!q.state) q.cancel?.();
+              else if (typeof kind === 'number') circuit.giveUp(kind);
+            }, ms);
+            then(
+              () => {
+                clearTimeout(timer);
+                circuit.settled(kind, undefined);
+              },
+              (err: unknown) => {
+                clearTimeout(timer);
+                circuit.settled(kind, err);
+              },
+            );
+          }
+        }
+        return refused ? refused.then(ok, fail) : then(ok, fail);
+      };
+      return q;
+    },
+  }) as Sql;
 }
 
 export function createPostgres(opts: PostgresOptions): Sql {
-  return postgres(opts.url, {
+  const sql = postgres(opts.url, {
     max: opts.max ?? 10,
     idle_timeout: opts.idleTimeoutSeconds ?? 30,
     connect_timeout: opts.connectTimeoutSeconds ?? 5,
@@ -44,6 +141,7 @@ export function createPostgres(opts: PostgresOptions): Sql {
       },
     },
   }) as unknown as Sql;
+  return opts.queueTimeoutMs ? boundQueueing(sql, opts.queueTimeoutMs) : sql;
 }
 
 /** SQLSTATE codes the platform reacts to. */
@@ -74,6 +172,7 @@ const UNREACHABLE = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
+  'DATABASE_CIRCUIT_OPEN',
 ]);
 
 /**
