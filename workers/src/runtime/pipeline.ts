@@ -5,7 +5,8 @@
  *   → prepare (the stage's work outside transactions, whole batch at once)
  *   → ONE transaction: skip what was applied before, apply each effect, claim every event id in
  *     processed_events together with its outputs
- *   → emit the outputs (Kafka, Redis) → failures to the retry or dead-letter topic.
+ *   → emit the outputs (Kafka, Redis) → failures to the retry or dead-letter topic; a dependency that
+ *     cannot be reached (outage.ts) fails the whole run instead, and the runner tries it again in place.
  *
  * Exactly-once effects on an at-least-once stream: the claim and the effect commit together, and a
  * redelivered event only re-sends what its first delivery recorded (same event ids, so downstream
@@ -22,6 +23,7 @@ import { ContractError, type DecodedEvent, type EventCodec, type EventType, isEv
 import { childTraceparent, type Logger, type Sql, type StatusFeedPublisher, uuidv7 } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
 import type { DeliveringProducer } from './kafka';
+import { isOutage } from './outage';
 import type { Router } from './routing';
 import { type BatchStage, isBatch, isDeciding, type Output, type Prepared, type Stage } from './stage';
 import { untilDone } from './until-done';
@@ -64,6 +66,7 @@ export class Pipeline {
   async run(messages: Kafka.Message[], attempt: number): Promise<Outcome[]> {
     const items: Item[] = messages.map((message) => ({ message }));
     await this.decode(items);
+    this.markRepeats(items);
     const live = items.filter((i) => i.event && !i.outcome);
     // Duplicates are found by the claim itself; a stage whose `prepare` has effects outside the database
     // (a payment provider call) asks first, so a redelivered event never reaches it again. (The deciding
@@ -82,6 +85,10 @@ export class Pipeline {
     if (isDeciding(this.stage)) await this.decideAll(ready);
     else await this.apply(ready);
     lap('apply');
+    // An event that failed because a dependency is down is tried again in place (the runner backs off and
+    // re-runs the batch; what was applied meanwhile is recognised as processed), not routed: see outage.ts.
+    const down = items.find((i) => i.error !== undefined && !i.outcome && isOutage(i.error));
+    if (down) throw down.error;
     // Emit in message order: outputs of duplicates and of freshly handled events.
     const emitting = items.filter((i) => (i.outcome === 'handled' || i.outcome === 'duplicate') && i.outputs && i.outputs.length > 0);
     // Each output continues its input's trace (a new span of it), so a request can be followed downstream.
@@ -94,6 +101,24 @@ export class Pipeline {
       if (i.error !== undefined && !i.outcome) i.outcome = await this.router.route(i.message, i.error, attempt);
     }
     return items.map((i) => i.outcome ?? 'skipped');
+  }
+
+  /**
+   * The same event twice in one batch (a producer sent it again: the outbox after a failed send, a stage
+   * re-emitting recorded outputs): the first copy decides for both, and a later copy does nothing. It
+   * must not claim the event id itself: when the first copy fails and goes to the retry topic, a claim
+   * by the copy would make the retry a duplicate and the event would never take effect (the fault-
+   * injection suite lost a payment that way: the copy was planned "charged by an earlier event of the
+   * batch" while that earlier one had failed).
+   */
+  private markRepeats(items: Item[]): void {
+    const seen = new Set<string>();
+    for (const i of items) {
+      if (!i.event || i.outcome) continue;
+      const id = i.event.payload.eventId;
+      if (seen.has(id)) i.outcome = 'duplicate';
+      else seen.add(id);
+    }
   }
 
   private async decode(items: Item[]): Promise<void> {

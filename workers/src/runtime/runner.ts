@@ -204,7 +204,9 @@ export class StageRunner {
       logger: this.log,
       what: 'a batch',
       baseMs: 500,
-      maxMs: 10_000,
+      // A batch fails as a whole mostly while a dependency is down (outage.ts): try again often enough that
+      // the stage is back within ~2 s of the dependency (at 10 s, a 5 s outage cost up to 10 s more).
+      maxMs: 2_000,
     });
   }
 

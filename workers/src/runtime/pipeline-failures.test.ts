@@ -1,0 +1,100 @@
+/**
+ * Unit tests of how the pipeline treats a failure: an outage of a dependency (the database, the payment
+ * provider's connections) fails the run so the runner tries the batch again in place; anything else is
+ * routed to the retry or dead-letter topic as before; a second copy of a failed event in the same batch
+ * claims nothing. (The fault-injection suite covers the real thing.)
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConsumerGroups, type DecodedEvent, type EventCodec, Events, Topics } from '@orders/contracts';
+import { createLogger, type Sql, type StatusFeedPublisher } from '@orders/platform';
+import type Kafka from 'node-rdkafka';
+import type { DeliveringProducer } from './kafka';
+import { Pipeline } from './pipeline';
+import type { Router } from './routing';
+import { type DecidingStage, RetryableError } from './stage';
+
+function pipelineFailingWith(error: unknown, opts: { copies?: number } = {}) {
+  const routed: unknown[] = [];
+  const decided: unknown[] = [];
+  const stage: DecidingStage = {
+    name: 'test',
+    group: ConsumerGroups.payment,
+    topics: [Topics.orderEvents],
+    handles: [Events.OrderValidated],
+    // The first copy fails; a later copy of the same event would be ready to go.
+    prepare: async (events) => events.map((_, n) => (n === 0 ? { ok: false as const, error } : { ok: true as const, value: 'skip' })),
+    decide: async (e) => {
+      decided.push(e);
+      return [];
+    },
+  };
+  const codec = {
+    decode: async () =>
+      ({ type: Events.OrderValidated, payload: { eventId: '0190f0f0-0000-7000-8000-000000000001' } }) as unknown as DecodedEvent,
+  } as unknown as EventCodec;
+  const router = {
+    route: async (_m: Kafka.Message, err: unknown) => {
+      routed.push(err);
+      return 'retried';
+    },
+  } as unknown as Router;
+  const pipeline = new Pipeline(
+    stage,
+    {
+      sql: {} as Sql,
+      codec,
+      producer: {} as DeliveringProducer,
+      feed: {} as StatusFeedPublisher,
+      logger: createLogger({ service: 'pipeline-test', level: 'silent' }),
+      namespace: '',
+      isStopping: () => false,
+    },
+    router,
+  );
+  const messages: Kafka.Message[] = Array.from({ length: opts.copies ?? 1 }, (_, n) => ({
+    topic: 'orders.events',
+    partition: 0,
+    offset: 1 + n,
+    value: Buffer.from('x'),
+    size: 1,
+  }));
+  return { run: () => pipeline.run(messages, 1), routed, decided };
+}
+
+const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+
+describe('a failed event', () => {
+  it('is tried again in place when the database cannot be reached (no retry spent)', async () => {
+    const { run, routed } = pipelineFailingWith(withCode('write CONNECTION_CLOSED 127.0.0.1:5432', 'CONNECTION_CLOSED'));
+    await assert.rejects(run(), /CONNECTION_CLOSED/);
+    assert.equal(routed.length, 0);
+  });
+
+  it('is tried again in place when the payment provider refuses connections', async () => {
+    const cause = withCode('connect ECONNREFUSED 127.0.0.1:8070', 'ECONNREFUSED');
+    const err = new RetryableError('PAYMENT_PROVIDER_UNREACHABLE', 'payment provider did not answer', { cause });
+    const { run, routed } = pipelineFailingWith(err);
+    await assert.rejects(run(), /did not answer/);
+    assert.equal(routed.length, 0);
+  });
+
+  it('goes to the retry topic for anything about the event itself (a provider 5xx, a timeout)', async () => {
+    for (const err of [
+      new RetryableError('PAYMENT_PROVIDER_ERROR', 'payment provider answered 503'),
+      new RetryableError('PAYMENT_PROVIDER_UNREACHABLE', 'payment provider did not answer', { cause: new Error('timed out') }),
+    ]) {
+      const { run, routed } = pipelineFailingWith(err);
+      assert.deepEqual(await run(), ['retried']);
+      assert.deepEqual(routed, [err]);
+    }
+  });
+
+  it('is not claimed by a second copy of it in the same batch (the retry must not find it done)', async () => {
+    const err = new RetryableError('PAYMENT_PROVIDER_ERROR', 'payment provider answered 503');
+    const { run, routed, decided } = pipelineFailingWith(err, { copies: 2 });
+    assert.deepEqual(await run(), ['retried', 'duplicate']);
+    assert.deepEqual(routed, [err]);
+    assert.equal(decided.length, 0);
+  });
+});
