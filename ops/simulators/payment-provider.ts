@@ -13,9 +13,18 @@
  * Like real providers it forgets idempotency keys, and here charges too, after a while: PAYMENT_RETENTION_MS
  * (24 h; the soak run scales it down), so a long run holds a bounded memory.
  *
+ * With PAYMENT_PROVIDER_STATE_FILE it keeps its record on disk like a real provider: each completed
+ * answer is appended (one line, written before the answer is sent, together with the charge it created or
+ * refunded) and read back at start-up, so a provider killed mid-run forgets no charge and no key. The
+ * fault-injection suite kills it; without the file a restart would forget the keys, and a retried charge
+ * would be taken twice, which is not what real providers do.
+ *
  *   PAYMENT_PROVIDER_PORT, PAYMENT_LATENCY_MS (20), PAYMENT_JITTER_MS (10), PAYMENT_DECLINE_RATE (0),
- *   PAYMENT_ERROR_RATE (0), PAYMENT_TIMEOUT_RATE (0), PAYMENT_RETENTION_MS (86400000)
+ *   PAYMENT_ERROR_RATE (0), PAYMENT_TIMEOUT_RATE (0), PAYMENT_RETENTION_MS (86400000),
+ *   PAYMENT_PROVIDER_STATE_FILE (none: memory only)
  */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+
 const env = process.env;
 const port = Number(env.PAYMENT_PROVIDER_PORT ?? 8070);
 const latency = Number(env.PAYMENT_LATENCY_MS ?? 20);
@@ -24,6 +33,7 @@ const declineRate = Number(env.PAYMENT_DECLINE_RATE ?? 0);
 const errorRate = Number(env.PAYMENT_ERROR_RATE ?? 0);
 const timeoutRate = Number(env.PAYMENT_TIMEOUT_RATE ?? 0);
 const retentionMs = Number(env.PAYMENT_RETENTION_MS ?? 86_400_000);
+const stateFile = env.PAYMENT_PROVIDER_STATE_FILE ?? '';
 
 interface Answer {
   status: number;
@@ -31,6 +41,8 @@ interface Answer {
   request: string;
   /** When it was stored (for retention). */
   at?: number;
+  /** The charge this answer created or changed: recorded with it, in the same line of the state file. */
+  charge?: Charge;
 }
 
 interface Charge {
@@ -46,6 +58,29 @@ const answers = new Map<string, Answer>();
 const inFlight = new Set<string>();
 const attempts = new Map<string, { n: number; at: number }>();
 const charges = new Map<string, Charge & { at: number }>();
+
+/** One completed answer (and the charge it made or changed) as one appended line: all of it or none. */
+function persist(id: string, answer: Answer): void {
+  if (stateFile) appendFileSync(stateFile, `${JSON.stringify({ id, answer })}\n`);
+}
+
+/** Reads the record back after a restart; a torn last line (killed mid-write) was never answered. */
+function restore(): void {
+  if (!stateFile || !existsSync(stateFile)) return;
+  for (const line of readFileSync(stateFile, 'utf8').split('\n')) {
+    if (!line) continue;
+    let entry: { id: string; answer: Answer };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    answers.set(entry.id, entry.answer);
+    const c = entry.answer.charge;
+    if (c) charges.set(c.id, { ...c, at: entry.answer.at ?? Date.now() });
+  }
+}
+restore();
 
 /** Forgets what is older than the retention; each map is in insertion order, so from its head. */
 function sweep(): void {
@@ -89,7 +124,12 @@ async function idempotent(req: Request, scope: string, run: (body: Record<string
       return json(504, { error: { code: 'timeout' } });
     }
     // Server errors are not remembered: the client is meant to retry them.
-    if (answer.status < 500) answers.set(id, { ...answer, request: text, at: Date.now() });
+    if (answer.status < 500) {
+      const stored = { ...answer, request: text, at: Date.now() };
+      persist(id, stored);
+      answers.set(id, stored);
+      if (answer.charge) charges.set(answer.charge.id, { ...answer.charge, at: stored.at });
+    }
     return json(answer.status, answer.body);
   } finally {
     inFlight.delete(id);
@@ -124,8 +164,7 @@ Bun.serve({
           refunded: 0,
           createdAt: new Date().toISOString(),
         };
-        charges.set(charge.id, { ...charge, at: Date.now() });
-        return { status: 201, body: { id: charge.id, status: 'succeeded', amount, currency: charge.currency }, request: '' };
+        return { status: 201, body: { id: charge.id, status: 'succeeded', amount, currency: charge.currency }, request: '', charge };
       });
     }
     if (req.method === 'POST' && url.pathname === '/v1/refunds') {
@@ -136,8 +175,13 @@ Bun.serve({
         if (!Number.isInteger(amount) || amount <= 0 || charge.refunded + amount > charge.amount) {
           return { status: 400, body: { error: { code: 'invalid_amount' } }, request: '' };
         }
-        charge.refunded += amount;
-        return { status: 201, body: { id: `re_${crypto.randomUUID().replaceAll('-', '')}`, status: 'succeeded', amount }, request: '' };
+        const { at: _at, ...current } = charge;
+        return {
+          status: 201,
+          body: { id: `re_${crypto.randomUUID().replaceAll('-', '')}`, status: 'succeeded', amount },
+          request: '',
+          charge: { ...current, refunded: current.refunded + amount },
+        };
       });
     }
     if (req.method === 'GET' && url.pathname === '/v1/charges') {
