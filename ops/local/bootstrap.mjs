@@ -12,7 +12,7 @@ import { ensureAptPackages, log, run, which } from './lib/proc.mjs';
 import { up } from './stack.mjs';
 
 /** @param {import('./config.mjs').StackConfig} cfg */
-function ensureNpmDependencies(cfg) {
+export function ensureNpmDependencies(cfg) {
   const lock = join(cfg.root, 'package-lock.json');
   const installed = join(cfg.root, 'node_modules/.package-lock.json');
   const stale = !existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtimeMs;

@@ -73,6 +73,28 @@ export function stackConfig(env = process.env) {
       paymentProviderPort: port(env, 'PAYMENT_PROVIDER_PORT', 8070),
       workerMetricsPort: port(env, 'WORKER_METRICS_PORT', 9400),
     },
+    /**
+     * The fault-injection suite (`npm run chaos`, ops/chaos) runs a stack of its own beside the others, so
+     * that killing its brokers, Redis or PostgreSQL disturbs nothing else: a 3-node Kafka cluster, a Redis,
+     * a PostgreSQL cluster named `chaos`, Toxiproxy in front of each, and its own service ports.
+     */
+    chaos: {
+      /** Kafka node i (0-2): client listener base+10i, inter-broker +1, controller +2; its proxy +5. */
+      kafkaBase: port(env, 'CHAOS_KAFKA_BASE_PORT', 29100),
+      redisPort: port(env, 'CHAOS_REDIS_PORT', 29200),
+      postgresPort: port(env, 'CHAOS_PG_PORT', 29300),
+      /** The proxied address of a dependency is its port + this offset. */
+      proxyOffset: 5,
+      toxiproxyPort: port(env, 'CHAOS_TOXIPROXY_PORT', 29474),
+      toxiproxyVersion: str(env, 'TOXIPROXY_VERSION', 'v2.5.0'),
+      heapMb: Number(str(env, 'CHAOS_KAFKA_HEAP_MB', '384')),
+      services: {
+        gatewayPort: port(env, 'CHAOS_GATEWAY_PORT', 27080),
+        wsEdgePort: port(env, 'CHAOS_WS_EDGE_PORT', 27090),
+        paymentProviderPort: port(env, 'CHAOS_PAYMENT_PROVIDER_PORT', 27070),
+        workerMetricsPort: port(env, 'CHAOS_WORKER_METRICS_PORT', 27400),
+      },
+    },
     /** The test suites run their own service processes beside a running `npm start`, on these ports. */
     testServices: {
       gatewayPort: port(env, 'TEST_GATEWAY_PORT', 18080),

@@ -13,12 +13,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as kafka from './components/kafka.mjs';
+import * as kafkaCluster from './components/kafka-cluster.mjs';
 import * as postgres from './components/postgres.mjs';
 import * as redis from './components/redis.mjs';
 import * as redisCluster from './components/redis-cluster.mjs';
 import * as registry from './components/registry.mjs';
+import * as toxiproxy from './components/toxiproxy.mjs';
 import { stackConfig, stackUrls } from './config.mjs';
-import { log } from './lib/proc.mjs';
+import { log, stopProcess } from './lib/proc.mjs';
 
 /**
  * Brings the stack up and returns what the services need to reach it.
@@ -50,18 +52,32 @@ export async function up(cfg = stackConfig()) {
   return { urls, registry: reg.available, readyMs: total };
 }
 
+/**
+ * What the fault-injection suite runs (ops/chaos), if a run left it up (`--keep`, or an interrupted run).
+ * @param {import('./config.mjs').StackConfig} cfg
+ */
+async function chaosDown(cfg) {
+  const stopped = await Promise.all([kafkaCluster.down(cfg), toxiproxy.down(cfg), stopProcess(cfg, 'chaos-redis', 10_000)]);
+  if (postgres.namedOnline('chaos')) {
+    postgres.ctlNamed('chaos', 'stop');
+    return true;
+  }
+  return stopped.some(Boolean);
+}
+
 /** @param {import('./config.mjs').StackConfig} [cfg] */
 export async function down(cfg = stackConfig()) {
-  const names = ['registry', 'kafka', 'redis', 'redis-cluster'];
-  const stopped = await Promise.all([registry.down(cfg), kafka.down(cfg), redis.down(cfg), redisCluster.down(cfg)]);
+  const names = ['registry', 'kafka', 'redis', 'redis-cluster', 'chaos stack'];
+  const stopped = await Promise.all([registry.down(cfg), kafka.down(cfg), redis.down(cfg), redisCluster.down(cfg), chaosDown(cfg)]);
   const pg = postgres.down(cfg);
   log(`stopped: ${[...names.filter((_, i) => stopped[i]), ...(pg ? ['postgres'] : [])].join(', ') || 'nothing was running'}`);
 }
 
 /** @param {import('./config.mjs').StackConfig} [cfg] */
 export async function reset(cfg = stackConfig()) {
-  await Promise.all([registry.down(cfg), kafka.down(cfg), redis.down(cfg), redisCluster.down(cfg)]);
+  await Promise.all([registry.down(cfg), kafka.down(cfg), redis.down(cfg), redisCluster.down(cfg), chaosDown(cfg)]);
   kafka.wipe(cfg);
+  kafkaCluster.wipe(cfg);
   redis.wipe(cfg);
   redisCluster.wipe(cfg);
   await postgres.up(cfg);

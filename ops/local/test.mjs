@@ -13,6 +13,7 @@ import { bootstrap, prepareData } from './bootstrap.mjs';
 import { recreateDatabase } from './components/postgres.mjs';
 import * as redisCluster from './components/redis-cluster.mjs';
 import { ensureSchemathesis } from './components/schemathesis.mjs';
+import * as toxiproxy from './components/toxiproxy.mjs';
 import { ensureAptPackages } from './lib/proc.mjs';
 import { serviceEnv, testMode } from './services.mjs';
 
@@ -35,6 +36,8 @@ if (selected('ops'))
   ]);
 // …and the OpenAPI conformance suite runs schemathesis (PyPI) against the gateway.
 const schemathesis = selected('ops') ? ensureSchemathesis(cfg) : '';
+// …and the fault-injection suite puts Toxiproxy (built from the Go module proxy) between services and dependencies.
+if (selected('ops')) toxiproxy.ensureBinary(cfg);
 const setupMs = Date.now() - t0;
 // The end-to-end suites append their services' output to .local/logs/e2e-*.log: start each run empty.
 for (const f of readdirSync(cfg.logDir)) if (f.startsWith('e2e-')) rmSync(join(cfg.logDir, f));

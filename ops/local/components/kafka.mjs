@@ -96,16 +96,24 @@ function writeProperties(cfg) {
 }
 
 /** A Kafka cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints). */
-function clusterId() {
+export function clusterId() {
   return randomBytes(16).toString('base64url');
 }
 
 /** @param {import('../config.mjs').StackConfig} cfg @param {string} mainClass @param {string[]} args */
 function javaArgs(cfg, mainClass, ...args) {
+  return kafkaJavaArgs(cfg, cfg.kafka.heapMb, mainClass, ...args);
+}
+
+/**
+ * The JVM command line for one of Kafka's main classes from the cached jars, with a bounded heap.
+ * @param {import('../config.mjs').StackConfig} cfg @param {number} heapMb @param {string} mainClass @param {string[]} args
+ */
+export function kafkaJavaArgs(cfg, heapMb, mainClass, ...args) {
   const p = paths(cfg);
   return [
-    `-Xms${Math.min(256, cfg.kafka.heapMb)}m`,
-    `-Xmx${cfg.kafka.heapMb}m`,
+    `-Xms${Math.min(256, heapMb)}m`,
+    `-Xmx${heapMb}m`,
     '-XX:+UseG1GC',
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${join(cfg.root, 'ops/local/kafka/log4j2.properties')}`,

@@ -182,3 +182,52 @@ export function status(/** @type {import('../config.mjs').StackConfig} */ cfg) {
   const c = clusters().find((x) => x.port === cfg.postgres.port);
   return c ? `${c.version}/${c.name} ${c.status} on port ${c.port}` : 'no cluster';
 }
+
+/**
+ * A second cluster of the installed PostgreSQL, for the fault-injection suite, which stops it with
+ * `-m immediate` (no checkpoint: the restart runs crash recovery) while nothing else depends on it.
+ * Created on first use, started if stopped; the project's role and `database` exist in it.
+ * @param {import('../config.mjs').StackConfig} cfg @param {string} name @param {number} port @param {string} database
+ */
+export async function upNamed(cfg, name, port, database) {
+  ensureAptPackages([{ pkg: 'postgresql', probe: () => installedMajor() !== null && which('pg_ctlcluster') !== null }]);
+  const major = String(installedMajor());
+  let cluster = clusters().find((c) => c.name === name && c.version === major);
+  if (!cluster) {
+    log(`creating PostgreSQL cluster ${major}/${name} on port ${port}`);
+    const [bin, ...rest] = [...asRoot(), 'pg_createcluster', major, name, '--port', String(port)];
+    run(/** @type {string} */ (bin), rest);
+    cluster = clusters().find((c) => c.name === name && c.version === major);
+    if (!cluster) throw new Error('pg_createcluster did not produce a cluster');
+  }
+  if (cluster.port !== port) throw new Error(`the PostgreSQL cluster ${major}/${name} listens on port ${cluster.port}, not ${port}`);
+  if (cluster.status !== 'online') ctlNamed(name, 'start');
+  await waitFor(`PostgreSQL ${name}`, async () => superPsql(port, ['-tAc', 'select 1']).stdout.trim() === '1', { timeoutMs: 30_000 });
+  ensureRoleAndDatabases({ ...cfg, postgres: { ...cfg.postgres, port } }, [database]);
+}
+
+/**
+ * pg_ctlcluster on a named cluster of the installed major: `stop` takes a mode (`immediate`: a crash).
+ * @param {string} name @param {'start' | 'stop'} action @param {'fast' | 'immediate'} [mode]
+ */
+export function ctlNamed(name, action, mode = 'fast') {
+  const major = String(installedMajor());
+  const extra = action === 'stop' ? ['-m', mode] : [];
+  const [bin, ...rest] = [...asRoot(), 'pg_ctlcluster', '--skip-systemctl-redirect', major, name, action, ...extra];
+  run(/** @type {string} */ (bin), rest);
+}
+
+/** @param {string} name */
+export function namedOnline(name) {
+  const major = String(installedMajor());
+  return clusters().some((c) => c.name === name && c.version === major && c.status === 'online');
+}
+
+/**
+ * Drops and recreates one database of a named cluster.
+ * @param {import('../config.mjs').StackConfig} cfg @param {number} port @param {string} db
+ */
+export function recreateNamedDatabase(cfg, port, db) {
+  superPsql(port, ['-v', `db=${db}`], `SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'db') \\gexec\n`);
+  ensureRoleAndDatabases({ ...cfg, postgres: { ...cfg.postgres, port } }, [db]);
+}
