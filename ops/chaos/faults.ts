@@ -39,6 +39,8 @@ export interface FaultRecord {
   healedAt: number;
   /** Heal → an order placed after it shipped; undefined when it did not within the bound. */
   recoveryMs?: number;
+  /** Client requests that got no answer or a 5xx from the fault's start until it had recovered. */
+  failedRequests?: number;
   observations: Observation[];
 }
 
@@ -54,7 +56,7 @@ export interface FaultContext {
 
 export interface Fault {
   name: string;
-  run(ctx: FaultContext): Promise<Omit<FaultRecord, 'name' | 'recoveryMs'>>;
+  run(ctx: FaultContext): Promise<Omit<FaultRecord, 'name' | 'recoveryMs' | 'failedRequests'>>;
 }
 
 async function request(method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {

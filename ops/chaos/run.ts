@@ -124,7 +124,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           recoveryMs === undefined ? 'NOT within the bound' : `${(recoveryMs / 1000).toFixed(1)} s`
         }; ${failed} client requests failed meanwhile`,
       );
-      records.push({ name: fault.name, ...r, recoveryMs });
+      records.push({ name: fault.name, ...r, recoveryMs, failedRequests: failed });
     }
     const faultsEndedAt = Date.now();
     // No new orders; unanswered ones keep retrying with their keys for a while, as a client would.
@@ -197,7 +197,7 @@ export function table(result: ChaosResult): string {
   lines.push('', 'faults injected:');
   for (const f of result.faults)
     lines.push(
-      `  ${f.name.padEnd(30)} ${f.target}; recovered in ${f.recoveryMs === undefined ? 'NOT within the bound' : `${(f.recoveryMs / 1000).toFixed(1)} s`}`,
+      `  ${f.name.padEnd(33)} ${f.target}; recovered in ${f.recoveryMs === undefined ? 'NOT within the bound' : `${(f.recoveryMs / 1000).toFixed(1)} s`}; ${f.failedRequests ?? 0} client requests failed`,
     );
   lines.push('', 'invariants:');
   for (const r of result.rows) lines.push(`  ${r.held ? 'held  ' : 'BROKEN'}  ${r.invariant}\n          ${r.detail}`);

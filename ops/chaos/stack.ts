@@ -72,9 +72,43 @@ export async function infraUp(log: (s: string) => void): Promise<void> {
   await redisUp();
   await kafkaCluster.up(cfg);
   await waitForBrokers(kafkaCluster.NODES);
-  await resetNamespace(urls.brokers, NAMESPACE);
-  await ensureTopics(urls.brokers, NAMESPACE, 3);
+  // A cluster just started may still be loading its group coordinators: retriable, so try again.
+  await retrying(() => resetNamespace(urls.brokers, NAMESPACE));
+  await retrying(() => ensureTopics(urls.brokers, NAMESPACE, 3));
+  await topicsEverywhere();
   log(`chaos stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (3 Kafka nodes, PostgreSQL ${PG_CLUSTER}, Redis, Toxiproxy)`);
+}
+
+async function retrying<T>(work: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (n >= attempts || !(err as { retriable?: boolean }).retriable) throw err;
+      await Bun.sleep(500);
+    }
+  }
+}
+
+/** Waits until each broker's metadata shows every topic of the namespace with a leader for each partition. */
+async function topicsEverywhere(timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const broker of urls.brokers) {
+    const admin = new Kafka({ clientId: 'chaos-probe', brokers: [broker], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${NAMESPACE}.`));
+      for (;;) {
+        const meta = await admin.fetchTopicMetadata({ topics }).catch(() => undefined);
+        const ready = meta?.topics.length === topics.length && meta.topics.every((t) => t.partitions.every((p) => p.leader >= 0));
+        if (ready) break;
+        if (Date.now() > deadline) throw new Error(`topics not visible on ${broker} within ${timeoutMs} ms`);
+        await Bun.sleep(250);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
 }
 
 export async function redisUp(): Promise<void> {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { kafkaApiVersions } from '../lib/probes.mjs';
 import { log, run, runningPid, startDetached, stopProcess, waitFor } from '../lib/proc.mjs';
-import { clusterId, ensureJars, kafkaJavaArgs } from './kafka.mjs';
+import { clusterId, ensureJars, kafkaJavaArgs, SHARED_SETTINGS, writeProperties } from './kafka.mjs';
 
 export const NODES = 3;
 
@@ -33,7 +33,7 @@ function nodePaths(cfg, i) {
 }
 
 /** @param {import('../config.mjs').StackConfig} cfg @param {number} i */
-function writeProperties(cfg, i) {
+function writeNodeProperties(cfg, i) {
   const { host } = cfg;
   const p = nodePaths(cfg, i);
   const ports = nodePorts(cfg, i);
@@ -49,32 +49,21 @@ function writeProperties(cfg, i) {
     'inter.broker.listener.name': 'INTERNAL',
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT',
     'log.dirs': p.data,
-    'num.partitions': '3',
-    'auto.create.topics.enable': 'false',
     'default.replication.factor': '3',
     'min.insync.replicas': '2',
     'unclean.leader.election.enable': 'false',
     'offsets.topic.replication.factor': '3',
-    'offsets.topic.num.partitions': '10',
     'transaction.state.log.replication.factor': '3',
     'transaction.state.log.min.isr': '2',
     'share.coordinator.state.topic.replication.factor': '3',
     'share.coordinator.state.topic.min.isr': '2',
-    'group.initial.rebalance.delay.ms': '0',
     // A broker that stops heartbeating is fenced (its partitions get new leaders) after 4 s instead of 9 s,
     // so the suite's broker kills (6-10 s) exercise the failover rather than end before it starts.
     'broker.session.timeout.ms': '4000',
     'broker.heartbeat.interval.ms': '1000',
-    'log.retention.hours': '24',
-    'offsets.retention.minutes': String(30 * 24 * 60),
-    'log.segment.bytes': String(64 * 1024 * 1024),
+    ...SHARED_SETTINGS,
   };
-  writeFileSync(
-    p.properties,
-    `${Object.entries(props)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n')}\n`,
-  );
+  writeProperties(p.properties, props);
   return p.properties;
 }
 
@@ -90,7 +79,7 @@ export async function up(cfg) {
   if (!existsSync(idFile)) writeFileSync(idFile, clusterId());
   const id = readFileSync(idFile, 'utf8').trim();
   for (let i = 0; i < NODES; i++) {
-    const properties = writeProperties(cfg, i);
+    const properties = writeNodeProperties(cfg, i);
     const p = nodePaths(cfg, i);
     if (!existsSync(join(p.data, 'meta.properties'))) {
       mkdirSync(p.data, { recursive: true });

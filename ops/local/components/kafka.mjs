@@ -49,8 +49,36 @@ export function ensureJars(/** @type {import('../config.mjs').StackConfig} */ cf
   writeFileSync(p.complete, new Date().toISOString());
 }
 
+/** What every local broker has in common: this single node and the fault suite's cluster (kafka-cluster.mjs). */
+export const SHARED_SETTINGS = {
+  'num.partitions': '3',
+  // Topics are created explicitly (ops/kafka/topics.ts) with the partitioning the design wants.
+  'auto.create.topics.enable': 'false',
+  'offsets.topic.num.partitions': '10',
+  // Consumers join a group without the 3 s wait meant for rolling restarts of many members.
+  'group.initial.rebalance.delay.ms': '0',
+  'log.retention.hours': '24',
+  // Expired segments are looked for every minute (the default, 5, lets short retentions overshoot).
+  'log.retention.check.interval.ms': '60000',
+  // A group's committed offsets outlive the topics' messages (7 days): a group whose offsets expired
+  // then finds only messages it never processed, which is what lets retention drop dedup records once
+  // the groups have committed past them (gateway/src/retention.ts).
+  'offsets.retention.minutes': String(30 * 24 * 60),
+  'log.segment.bytes': String(64 * 1024 * 1024),
+};
+
+/** Writes a broker's `server.properties`. @param {string} file @param {Record<string, string>} props */
+export function writeProperties(file, props) {
+  writeFileSync(
+    file,
+    `${Object.entries(props)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+  );
+}
+
 /** @param {import('../config.mjs').StackConfig} cfg */
-function writeProperties(cfg) {
+function writeNodeProperties(cfg) {
   const p = paths(cfg);
   const { host } = cfg;
   const { port, controllerPort } = cfg.kafka;
@@ -65,33 +93,15 @@ function writeProperties(cfg) {
     'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     'log.dirs': p.data,
-    'num.partitions': '3',
-    // Topics are created explicitly (ops/kafka/topics.ts) with the partitioning the design wants.
-    'auto.create.topics.enable': 'false',
     // One node: internal topics cannot be replicated.
     'offsets.topic.replication.factor': '1',
-    'offsets.topic.num.partitions': '10',
     'transaction.state.log.replication.factor': '1',
     'transaction.state.log.min.isr': '1',
     'share.coordinator.state.topic.replication.factor': '1',
     'share.coordinator.state.topic.min.isr': '1',
-    // Consumers join a group without the 3 s wait meant for rolling restarts of many members.
-    'group.initial.rebalance.delay.ms': '0',
-    'log.retention.hours': '24',
-    // Expired segments are looked for every minute (the default, 5, lets short retentions overshoot).
-    'log.retention.check.interval.ms': '60000',
-    // A group's committed offsets outlive the topics' messages (7 days): a group whose offsets expired
-    // then finds only messages it never processed, which is what lets retention drop dedup records once
-    // the groups have committed past them (gateway/src/retention.ts).
-    'offsets.retention.minutes': String(30 * 24 * 60),
-    'log.segment.bytes': String(64 * 1024 * 1024),
+    ...SHARED_SETTINGS,
   };
-  writeFileSync(
-    p.properties,
-    `${Object.entries(props)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n')}\n`,
-  );
+  writeProperties(p.properties, props);
   return p.properties;
 }
 
@@ -134,7 +144,7 @@ export async function up(cfg) {
   }
   ensureJars(cfg);
   const p = paths(cfg);
-  const properties = writeProperties(cfg);
+  const properties = writeNodeProperties(cfg);
   if (!existsSync(join(p.data, 'meta.properties'))) {
     const id = clusterId();
     log(`formatting Kafka storage (cluster ${id})`);

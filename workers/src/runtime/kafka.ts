@@ -34,6 +34,9 @@ export async function createConsumer(settings: KafkaSettings, groupId: string): 
       'session.timeout.ms': settings.sessionTimeoutMs,
       'max.poll.interval.ms': settings.maxPollIntervalMs,
       'allow.auto.create.topics': false,
+      // A subscribed topic that does not exist yet (created, or deleted and created again, just before the
+      // workers started) is looked for again within 30 s instead of librdkafka's default 5 minutes.
+      'topic.metadata.refresh.interval.ms': 30_000,
       'socket.keepalive.enable': true,
       // No end-of-partition events: `consumeBatch` returns as soon as it has a message and takes only
       // what is already fetched after that, so it needs no end marker to stop waiting.
