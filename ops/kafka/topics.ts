@@ -36,6 +36,22 @@ function topicPlan(namespace: string, replicationFactor = 1): (TopicSpec & { rep
 }
 
 /**
+ * Right after a broker (re)starts its group coordinators may still be loading their logs
+ * (COORDINATOR_LOAD_IN_PROGRESS, seen in npm test on a fresh broker, both for ListGroups and DeleteGroups):
+ * that answer is worth waiting out, 30 s at most.
+ */
+async function whileCoordinatorLoads<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt >= 30 || !/coordinator is loading|not coordinator|coordinator not available/i.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+/**
  * Deletes a namespace's topics and consumer groups, so a test run starts from empty topics and no
  * committed offsets. Refuses the unprefixed (dev) namespace.
  */
@@ -46,18 +62,8 @@ export async function resetNamespace(brokers: string[], namespace: string): Prom
   await admin.connect();
   try {
     const prefix = `${namespace}.`;
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
-    // Right after a broker restart the group coordinator may still be loading its log
-    // (COORDINATOR_LOAD_IN_PROGRESS, seen in npm test): that answer is worth waiting out.
-    for (let attempt = 1; groups.length > 0; attempt++) {
-      try {
-        await admin.deleteGroups(groups);
-        break;
-      } catch (err) {
-        if (attempt >= 30 || !/coordinator is loading|not coordinator|coordinator not available/i.test(String(err))) throw err;
-        await new Promise((r) => setTimeout(r, 1_000));
-      }
-    }
+    const groups = (await whileCoordinatorLoads(() => admin.listGroups())).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+    if (groups.length > 0) await whileCoordinatorLoads(() => admin.deleteGroups(groups));
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
     // Deletion is asynchronous in the controller: wait until the names are free again.
