@@ -90,23 +90,30 @@ async function retrying<T>(work: () => Promise<T>, attempts = 30): Promise<T> {
   }
 }
 
-/** Waits until each broker's metadata shows every topic of the namespace with a leader for each partition. */
+/**
+ * Waits until each broker's metadata shows every topic of the namespace with a leader for each partition
+ * (creation propagates). A fresh client per look: kafkajs keeps metadata it fetched for minutes.
+ */
 async function topicsEverywhere(timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const broker of urls.brokers) {
-    const admin = new Kafka({ clientId: 'chaos-probe', brokers: [broker], logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    try {
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${NAMESPACE}.`));
-      for (;;) {
-        const meta = await admin.fetchTopicMetadata({ topics }).catch(() => undefined);
-        const ready = meta?.topics.length === topics.length && meta.topics.every((t) => t.partitions.every((p) => p.leader >= 0));
-        if (ready) break;
-        if (Date.now() > deadline) throw new Error(`topics not visible on ${broker} within ${timeoutMs} ms`);
-        await Bun.sleep(250);
+    for (;;) {
+      const admin = new Kafka({ clientId: 'chaos-probe', brokers: [broker], logLevel: logLevel.NOTHING }).admin();
+      let ready = false;
+      try {
+        await admin.connect();
+        const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${NAMESPACE}.`));
+        const meta = await admin.fetchTopicMetadata({ topics });
+        ready =
+          topics.length > 0 && meta.topics.length === topics.length && meta.topics.every((t) => t.partitions.every((p) => p.leader >= 0));
+      } catch {
+        ready = false;
+      } finally {
+        await admin.disconnect().catch(() => {});
       }
-    } finally {
-      await admin.disconnect();
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error(`topics not visible on ${broker} within ${timeoutMs} ms`);
+      await Bun.sleep(250);
     }
   }
 }
