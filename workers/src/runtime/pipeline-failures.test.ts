@@ -97,4 +97,46 @@ describe('a failed event', () => {
     assert.deepEqual(routed, [err]);
     assert.equal(decided.length, 0);
   });
+
+  it('stops a batch at an outage: no later event is written ahead of an earlier one', async () => {
+    const ids = ['0190f0f0-0000-7000-8000-00000000000a', '0190f0f0-0000-7000-8000-00000000000b'];
+    let n = 0;
+    const outage = () => Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
+    // The batch INSERT and the first event's fail (the database is going away); the second's would succeed.
+    const sql = Object.assign(
+      async () => {
+        n++;
+        if (n <= 2) throw outage();
+        return [{ event_id: ids[1] }];
+      },
+      { json: (x: unknown) => x },
+    ) as unknown as Sql;
+    const stage: DecidingStage = {
+      name: 'test',
+      group: ConsumerGroups.projector,
+      topics: [Topics.orderEvents],
+      handles: [Events.OrderValidated],
+      decide: async () => [],
+    };
+    let k = 0;
+    const codec = {
+      decode: async () => ({ type: Events.OrderValidated, payload: { eventId: ids[k++] } }) as unknown as DecodedEvent,
+    } as unknown as EventCodec;
+    const pipeline = new Pipeline(
+      stage,
+      {
+        sql,
+        codec,
+        producer: {} as DeliveringProducer,
+        feed: {} as StatusFeedPublisher,
+        logger: createLogger({ service: 'pipeline-test', level: 'silent' }),
+        namespace: '',
+        isStopping: () => false,
+      },
+      { route: async () => 'retried' } as unknown as Router,
+    );
+    const messages = [1, 2].map((offset) => ({ topic: 'orders.events', partition: 0, offset, value: Buffer.from('x'), size: 1 }));
+    await assert.rejects(pipeline.run(messages, 1), /CONNECTION_CLOSED/);
+    assert.equal(n, 1, 'nothing is written one by one after the batch failed for an outage');
+  });
 });

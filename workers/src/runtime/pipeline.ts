@@ -220,11 +220,18 @@ export class Pipeline {
     await this.batchOrOneByOne(decided, (some) => this.record(some));
   }
 
+  /**
+   * An outage fails the whole run instead of single events (outage.ts): written one by one, a later
+   * event could be applied ahead of an earlier one that failed the same way, but a moment sooner. The
+   * fault-injection suite caught exactly that: an order's `stock.reserved` projected before its
+   * `payment.authorized`, so ignored as not applicable, and the order stuck in `paid`.
+   */
   private async batchOrOneByOne(items: Item[], write: (items: Item[]) => Promise<void>): Promise<void> {
     if (items.length === 0) return;
     try {
       await write(items);
     } catch (err) {
+      if (isOutage(err)) throw err;
       if (items.length === 1) {
         (items[0] as Item).error = err;
         return;
@@ -234,6 +241,7 @@ export class Pipeline {
         try {
           await write([i]);
         } catch (e) {
+          if (isOutage(e)) throw e;
           i.error = e;
         }
       }
