@@ -55,6 +55,16 @@ describe('createPostgres with queueTimeoutMs', () => {
     assert.equal(refused.code, 'DATABASE_CIRCUIT_OPEN');
     assert.ok(refused.ms < 100, `refused after ${Math.round(refused.ms)} ms`);
     assert.equal(isDatabaseUnavailable({ code: refused.code }), true);
+    // A transaction is not even started while the circuit is open.
+    const t0 = performance.now();
+    const begun = await sql
+      .begin(async (tx) => tx`SELECT 4`)
+      .then(
+        () => 'ran',
+        (e: { code?: string }) => e.code,
+      );
+    assert.equal(begun, 'DATABASE_CIRCUIT_OPEN');
+    assert.ok(performance.now() - t0 < 100);
     await sql.end({ timeout: 0 });
   });
 

@@ -23,7 +23,8 @@ export interface PostgresOptions {
    * keeps a query queued while it reconnects, for as long as that takes: behind a TCP proxy or load
    * balancer that accepts and then drops connections while the database is down, a request would hang
    * until its client gave up. Bounded, it fails with 57014 (a 503 for the caller) and is never sent.
-   * Applies to single statements (`sql\`…\``), not to `sql.begin`.
+   * Applies to single statements (`sql\`…\``); `sql.begin` is refused at once while the circuit is open
+   * but not bounded otherwise (a transaction waiting for its connection cannot be taken out of the queue).
    */
   queueTimeoutMs?: number;
 }
@@ -49,6 +50,11 @@ class Circuit {
     return this.probe;
   }
 
+  /** Whether the database failed as unreachable and no probe has succeeded since. */
+  get isOpen(): boolean {
+    return this.open;
+  }
+
   /** The bound passed with the probe still unanswered: let the next query probe. */
   giveUp(probe: number): void {
     if (this.probe === probe) this.probe = 0;
@@ -70,12 +76,19 @@ function circuitOpen(): Error {
 /**
  * Cancels each tagged-template query still waiting for a connection after `ms` (postgres.js removes a
  * query that was not sent from its queue and rejects it with 57014), and refuses queries at once while
- * the circuit is open. Queries run when first awaited, so both start at `then`. Helper calls
- * (`sql(values)`, `sql.unsafe`, `sql.begin`) pass through.
+ * the circuit is open. Queries run when first awaited, so both start at `then`. `sql.begin` is refused
+ * while the circuit is open; helper calls (`sql(values)`, `sql.unsafe`) pass through.
  */
 function boundQueueing(sql: Sql, ms: number): Sql {
   const circuit = new Circuit();
   return new Proxy(sql, {
+    // A transaction cannot be cancelled while it waits for its connection, but while the circuit is open it
+    // is not started at all: it fails at once like a statement would (single statements probe for it).
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== 'begin' || typeof value !== 'function') return value;
+      return (...args: unknown[]) => (circuit.isOpen ? Promise.reject(circuitOpen()) : Reflect.apply(value, target, args));
+    },
     apply(target, thisArg, args: unknown[]) {
       const q = Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args) as {
         then?: (ok?: (v: unknown) => unknown, fail?: (e: unknown) => unknown) => Promise<unknown>;
