@@ -14,6 +14,30 @@ import { Pipeline } from './pipeline';
 import type { Router } from './routing';
 import { type DecidingStage, RetryableError } from './stage';
 
+/** A pipeline for `stage` whose events decode to the given ids in turn (a fake codec, no producer or feed). */
+function pipelineOf(stage: DecidingStage, ids: string[], router: Router, sql = {} as Sql): Pipeline {
+  let k = 0;
+  const codec = {
+    decode: async () => ({ type: Events.OrderValidated, payload: { eventId: ids[k++ % ids.length] } }) as unknown as DecodedEvent,
+  } as unknown as EventCodec;
+  return new Pipeline(
+    stage,
+    {
+      sql,
+      codec,
+      producer: {} as DeliveringProducer,
+      feed: {} as StatusFeedPublisher,
+      logger: createLogger({ service: 'pipeline-test', level: 'silent' }),
+      namespace: '',
+      isStopping: () => false,
+    },
+    router,
+  );
+}
+
+const messagesOf = (n: number): Kafka.Message[] =>
+  Array.from({ length: n }, (_, i) => ({ topic: 'orders.events', partition: 0, offset: 1 + i, value: Buffer.from('x'), size: 1 }));
+
 function pipelineFailingWith(error: unknown, opts: { copies?: number } = {}) {
   const routed: unknown[] = [];
   const decided: unknown[] = [];
@@ -29,37 +53,15 @@ function pipelineFailingWith(error: unknown, opts: { copies?: number } = {}) {
       return [];
     },
   };
-  const codec = {
-    decode: async () =>
-      ({ type: Events.OrderValidated, payload: { eventId: '0190f0f0-0000-7000-8000-000000000001' } }) as unknown as DecodedEvent,
-  } as unknown as EventCodec;
   const router = {
     route: async (_m: Kafka.Message, err: unknown) => {
       routed.push(err);
       return 'retried';
     },
   } as unknown as Router;
-  const pipeline = new Pipeline(
-    stage,
-    {
-      sql: {} as Sql,
-      codec,
-      producer: {} as DeliveringProducer,
-      feed: {} as StatusFeedPublisher,
-      logger: createLogger({ service: 'pipeline-test', level: 'silent' }),
-      namespace: '',
-      isStopping: () => false,
-    },
-    router,
-  );
-  const messages: Kafka.Message[] = Array.from({ length: opts.copies ?? 1 }, (_, n) => ({
-    topic: 'orders.events',
-    partition: 0,
-    offset: 1 + n,
-    value: Buffer.from('x'),
-    size: 1,
-  }));
-  return { run: () => pipeline.run(messages, 1), routed, decided };
+  // Every copy is the same event.
+  const pipeline = pipelineOf(stage, ['0190f0f0-0000-7000-8000-000000000001'], router);
+  return { run: () => pipeline.run(messagesOf(opts.copies ?? 1), 1), routed, decided };
 }
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
@@ -118,25 +120,8 @@ describe('a failed event', () => {
       handles: [Events.OrderValidated],
       decide: async () => [],
     };
-    let k = 0;
-    const codec = {
-      decode: async () => ({ type: Events.OrderValidated, payload: { eventId: ids[k++] } }) as unknown as DecodedEvent,
-    } as unknown as EventCodec;
-    const pipeline = new Pipeline(
-      stage,
-      {
-        sql,
-        codec,
-        producer: {} as DeliveringProducer,
-        feed: {} as StatusFeedPublisher,
-        logger: createLogger({ service: 'pipeline-test', level: 'silent' }),
-        namespace: '',
-        isStopping: () => false,
-      },
-      { route: async () => 'retried' } as unknown as Router,
-    );
-    const messages = [1, 2].map((offset) => ({ topic: 'orders.events', partition: 0, offset, value: Buffer.from('x'), size: 1 }));
-    await assert.rejects(pipeline.run(messages, 1), /CONNECTION_CLOSED/);
+    const pipeline = pipelineOf(stage, ids, { route: async () => 'retried' } as unknown as Router, sql);
+    await assert.rejects(pipeline.run(messagesOf(2), 1), /CONNECTION_CLOSED/);
     assert.equal(n, 1, 'nothing is written one by one after the batch failed for an outage');
   });
 });
