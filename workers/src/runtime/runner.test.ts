@@ -53,7 +53,7 @@ class FakeConsumer {
 function runner(
   consumer: FakeConsumer,
   run: (messages: Kafka.Message[]) => Promise<Outcome[]>,
-  opts: { batchSize?: number; maxBuffered?: number; concurrentBatches?: number } = {},
+  opts: { batchSize?: number; maxBuffered?: number; concurrentBatches?: number; metrics?: ReturnType<typeof stageMetrics> } = {},
 ) {
   const pipeline = { run } as unknown as Pipeline;
   return new StageRunner(stage, consumer as unknown as Kafka.KafkaConsumer, pipeline, {
@@ -64,7 +64,7 @@ function runner(
     concurrentBatches: opts.concurrentBatches ?? 2,
     consumeTimeoutMs: 10,
     logger: createLogger({ service: 'runner-test', level: 'silent' }),
-    metrics: stageMetrics(createMetrics('runner-test', { defaultMetrics: false })),
+    metrics: opts.metrics ?? stageMetrics(createMetrics('runner-test', { defaultMetrics: false })),
   });
 }
 
@@ -150,16 +150,26 @@ describe('the stage runner', () => {
   it('tries a failed batch again in place; nothing behind it is stored first', async () => {
     const consumer = new FakeConsumer([message(0, 0), message(0, 1), message(0, 2), message(0, 3)]);
     let failures = 1;
-    const r = runner(consumer, async (ms) => {
-      if (ms[0]?.offset === 0 && failures-- > 0) throw new Error('the database is down');
-      return ms.map(() => 'handled');
-    });
+    const metrics = stageMetrics(createMetrics('runner-test', { defaultMetrics: false }));
+    const r = runner(
+      consumer,
+      async (ms) => {
+        if (ms[0]?.offset === 0 && failures-- > 0) throw new Error('the database is down');
+        return ms.map(() => 'handled');
+      },
+      { metrics },
+    );
     r.start();
     await until(() => consumer.stored.some((s) => s.offset === 4));
     await r.stop();
     assert.deepEqual(
       consumer.stored.map((s) => s.offset),
       [2, 4],
+    );
+    // Counted, for the StageBlocked alert.
+    assert.deepEqual(
+      (await metrics.batchFailures.get()).values.map((v) => [v.labels.stage, v.value]),
+      [['test', 1]],
     );
   });
 

@@ -37,6 +37,11 @@ export function stageMetrics(metrics: Metrics) {
       'phase',
     ]),
     lag: metrics.gauge('worker_consumer_lag', 'Messages behind the partition high watermark', ['stage', 'topic', 'partition']),
+    batchFailures: metrics.counter(
+      'worker_batch_failures_total',
+      'Batches that failed as a whole and are tried again in place (mostly a dependency outage: database, provider)',
+      ['stage'],
+    ),
   };
 }
 export type StageMetrics = ReturnType<typeof stageMetrics>;
@@ -203,6 +208,7 @@ export class StageRunner {
       isStopping: () => this.stopping,
       logger: this.log,
       what: 'a batch',
+      onFailure: () => this.options.metrics.batchFailures.inc({ stage: this.label }),
       baseMs: 500,
       // A batch fails as a whole mostly while a dependency is down (outage.ts): try again often enough that
       // the stage is back within ~2 s of the dependency (at 10 s, a 5 s outage cost up to 10 s more).

@@ -9,7 +9,7 @@ import type { Logger } from '@orders/platform';
 
 export async function untilDone(
   work: () => Promise<unknown>,
-  o: { isStopping: () => boolean; logger: Logger; what: string; baseMs: number; maxMs: number },
+  o: { isStopping: () => boolean; logger: Logger; what: string; baseMs: number; maxMs: number; onFailure?: () => void },
 ): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -17,6 +17,7 @@ export async function untilDone(
       return true;
     } catch (err) {
       if (o.isStopping()) return false;
+      o.onFailure?.();
       o.logger.error({ err, attempt }, `${o.what} failed; trying again`);
       await sleep(Math.min(o.baseMs * 2 ** (attempt - 1), o.maxMs));
     }
