@@ -81,6 +81,24 @@ function circuitOpen(): Error {
  */
 function boundQueueing(sql: Sql, ms: number): Sql {
   const circuit = new Circuit();
+  type Armed = { cancel?: () => unknown; state?: unknown };
+  /** Queries not settled yet, with when their bound passes: in that order, since the bound is fixed. */
+  const waiting = new Map<Armed, { deadline: number; kind: number | 'pass' }>();
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  // One timer for all queries, not one each: a query is cancelled between the bound and a quarter second later.
+  const sweep = () => {
+    const now = Date.now();
+    for (const [q, w] of waiting) {
+      if (w.deadline > now) break;
+      waiting.delete(q);
+      if (!q.state) q.cancel?.();
+      else if (typeof w.kind === 'number') circuit.giveUp(w.kind);
+    }
+    if (waiting.size === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
   return new Proxy(sql, {
     // A transaction cannot be cancelled while it waits for its connection, but while the circuit is open it
     // is not started at all: it fails at once like a statement would (single statements probe for it).
@@ -90,10 +108,8 @@ function boundQueueing(sql: Sql, ms: number): Sql {
       return (...args: unknown[]) => (circuit.isOpen ? Promise.reject(circuitOpen()) : Reflect.apply(value, target, args));
     },
     apply(target, thisArg, args: unknown[]) {
-      const q = Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args) as {
+      const q = Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args) as Armed & {
         then?: (ok?: (v: unknown) => unknown, fail?: (e: unknown) => unknown) => Promise<unknown>;
-        cancel?: () => unknown;
-        state?: unknown;
       };
       const tagged = Array.isArray(args[0]) && 'raw' in (args[0] as object);
       if (!tagged || typeof q?.then !== 'function' || typeof q.cancel !== 'function') return q;
@@ -107,17 +123,15 @@ function boundQueueing(sql: Sql, ms: number): Sql {
           const kind = circuit.admit();
           if (kind === 'refuse') refused = Promise.reject(circuitOpen());
           else {
-            const timer = setTimeout(() => {
-              if (!q.state) q.cancel?.();
-              else if (typeof kind === 'number') circuit.giveUp(kind);
-            }, ms);
+            waiting.set(q, { deadline: Date.now() + ms, kind });
+            sweeper ??= setInterval(sweep, Math.min(250, ms));
             then(
               () => {
-                clearTimeout(timer);
+                waiting.delete(q);
                 circuit.settled(kind, undefined);
               },
               (err: unknown) => {
-                clearTimeout(timer);
+                waiting.delete(q);
                 circuit.settled(kind, err);
               },
             );
