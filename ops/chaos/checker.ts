@@ -22,13 +22,13 @@ export interface History {
   reads: Attempt[];
   customers: Customer[];
   feeds: Feed[];
-  receivers: { receiver: Receiver; endpointId: string }[];
+  /** Each receiver with its endpoint and the customer who subscribed it. */
+  receivers: { receiver: Receiver; endpointId: string; userId: string }[];
   faults: FaultRecord[];
   poisonKeys: string[];
   /** Stock of each SKU the load used, before it started. */
   stockBefore: Map<string, number>;
-  /** When the last fault healed; and how long after it every acknowledged order was terminal. */
-  faultsEndedAt: number;
+  /** How long after the last heal every acknowledged order was terminal. */
   drainMs: number | undefined;
   drainBoundMs: number;
 }
@@ -233,7 +233,7 @@ export async function check(sql: postgres.Sql, h: History): Promise<Row[]> {
   const undelivered = messages.filter((m) => m.status !== 'succeeded' || !got.get(`msg_${m.id.replaceAll('-', '')}`)?.ok).length;
   const doubleSuccess = messages.filter((m) => m.successes > 1).length;
   // Expected: one message per status change (that has a webhook event) of each subscribed customer's orders.
-  const subscribedUsers = h.receivers.map((r) => h.customers[h.receivers.indexOf(r)]?.userId as string);
+  const subscribedUsers = h.receivers.map((r) => r.userId);
   const changes = await sql<{ order_id: string; to_status: string }[]>`
     SELECT hst.order_id, hst.to_status FROM order_status_history hst JOIN orders o ON o.id = hst.order_id
     WHERE o.user_id IN ${sql(subscribedUsers)} AND hst.from_status IS NOT NULL`;

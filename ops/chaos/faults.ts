@@ -9,7 +9,7 @@ import type postgres from 'postgres';
 import * as kafkaCluster from '../local/components/kafka-cluster.mjs';
 import * as pg from '../local/components/postgres.mjs';
 import { runningPid } from '../local/lib/proc.mjs';
-import type { Customer } from './load';
+import { type Attempt, type Customer, call } from './load';
 import {
   cfg,
   KAFKA_PROXIES,
@@ -59,28 +59,8 @@ export interface Fault {
   run(ctx: FaultContext): Promise<Omit<FaultRecord, 'name' | 'recoveryMs' | 'failedRequests'>>;
 }
 
-async function request(method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
-  try {
-    const res = await fetch(`${urls.gateway}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(5_000),
-    });
-    const text = await res.text();
-    let code: string | undefined;
-    try {
-      code = (JSON.parse(text) as { code?: string }).code;
-    } catch {
-      code = undefined;
-    }
-    return { status: res.status, code, type: res.headers.get('content-type') ?? '' };
-  } catch (err) {
-    return { status: 0, code: (err as Error).name, type: '' };
-  }
-}
-
-const problem = (r: { type: string }) => r.type.startsWith('application/problem+json');
+const problem = (a: Attempt) => (a.contentType ?? '').startsWith('application/problem+json');
+const ORDER = { items: [{ sku: 'SOCKS-3PACK', quantity: 1 }], paymentMethodToken: 'pm_card_visa' };
 
 /** Places an order (retrying with its key) and waits until it ships; resolves with the ms since `from`. */
 export async function canary(ctx: FaultContext, from: number, boundMs = 90_000): Promise<number | undefined> {
@@ -89,13 +69,8 @@ export async function canary(ctx: FaultContext, from: number, boundMs = 90_000):
   let id: string | undefined;
   const alive = () => ctx.services.died.length === 0;
   while (!id && Date.now() < deadline && alive()) {
-    const res = await fetch(`${urls.gateway}/api/v1/orders`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ctx.probe.token}`, 'content-type': 'application/json', 'idempotency-key': key },
-      body: JSON.stringify({ items: [{ sku: 'SOCKS-3PACK', quantity: 1 }], paymentMethodToken: 'pm_card_visa' }),
-      signal: AbortSignal.timeout(5_000),
-    }).catch(() => null);
-    if (res?.status === 201 || res?.status === 200) id = ((await res.json()) as { id: string }).id;
+    const { attempt, json } = await call('POST', '/api/v1/orders', ctx.probe.token, ORDER, { 'idempotency-key': key });
+    if (attempt.status === 201 || attempt.status === 200) id = String(json.id);
     else await Bun.sleep(250);
   }
   while (id && Date.now() < deadline && alive()) {
@@ -146,32 +121,15 @@ export const FAULTS = {
       if (pid) process.kill(pid, 'SIGKILL');
       await Bun.sleep(Math.min(1_500, downMs / 2));
       const observations: Observation[] = [];
-      const order = await request(
-        'POST',
-        '/api/v1/orders',
-        probe.token,
-        { items: [{ sku: 'SOCKS-3PACK', quantity: 1 }], paymentMethodToken: 'pm_card_visa' },
-        { 'idempotency-key': randomUUID() },
-      );
+      const { attempt: order } = await call('POST', '/api/v1/orders', probe.token, ORDER, { 'idempotency-key': randomUUID() });
       observations.push({
         check: 'Redis down: an order is still accepted (limiter fails open)',
         ok: order.status === 201,
         detail: `POST → ${order.status}`,
       });
-      const list = await request('GET', '/api/v1/orders?limit=5', probe.token);
+      const { attempt: list } = await call('GET', '/api/v1/orders?limit=5', probe.token);
       observations.push({ check: 'Redis down: reads still served', ok: list.status === 200, detail: `GET /orders → ${list.status}` });
-      const login = await fetch(`${urls.gateway}/api/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: probe.email, password: 'not-the-password-1' }),
-        signal: AbortSignal.timeout(5_000),
-      })
-        .then(async (r) => ({
-          status: r.status,
-          type: r.headers.get('content-type') ?? '',
-          code: ((await r.json()) as { code?: string }).code,
-        }))
-        .catch(() => ({ status: 0, type: '', code: 'no answer' }));
+      const { attempt: login } = await call('POST', '/api/v1/auth/login', null, { email: probe.email, password: 'not-the-password-1' });
       observations.push({
         check: 'Redis down: login fails closed (503 problem+json)',
         ok: login.status === 503 && problem(login),
@@ -190,17 +148,9 @@ export const FAULTS = {
       const startedAt = Date.now();
       pg.ctlNamed(PG_CLUSTER, 'stop', 'immediate');
       await Bun.sleep(500);
-      const answers = [];
+      const answers: Attempt[] = [];
       for (let i = 0; i < 3; i++)
-        answers.push(
-          await request(
-            'POST',
-            '/api/v1/orders',
-            probe.token,
-            { items: [{ sku: 'SOCKS-3PACK', quantity: 1 }] },
-            { 'idempotency-key': randomUUID() },
-          ),
-        );
+        answers.push((await call('POST', '/api/v1/orders', probe.token, ORDER, { 'idempotency-key': randomUUID() })).attempt);
       const ok = answers.every((a) => a.status === 503 && problem(a));
       await Bun.sleep(Math.max(0, startedAt + downMs - Date.now()));
       pg.ctlNamed(PG_CLUSTER, 'start');

@@ -43,13 +43,14 @@ export interface Customer {
 
 const CLIENT_TIMEOUT_MS = 5_000;
 
-async function call(method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
+/** One request to the gateway as a client makes it (5 s timeout); never throws: no answer is status 0. */
+export async function call(method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) {
   const started = Date.now();
   try {
     const res = await fetch(`${urls.gateway}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${token}`,
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...headers,
       },
@@ -286,10 +287,18 @@ export class Feed {
       if (this.ws?.readyState === WebSocket.OPEN && this.baseline !== undefined) {
         this.resume();
         const until = Date.now() + 2_000;
-        while (this.lastResumed < asked && Date.now() < until) await new Promise<void>((r) => this.waiters.push(r) && setTimeout(r, 200));
+        while (this.lastResumed < asked && Date.now() < until) await this.nextFrame(200);
         if (this.lastResumed >= asked) return;
       } else await Bun.sleep(200);
     }
+  }
+
+  /** Resolves at the next frame, or after `ms`. */
+  private nextFrame(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiters.push(resolve);
+      setTimeout(resolve, ms);
+    });
   }
 
   state() {

@@ -84,7 +84,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   cleanups.add(stopServices);
   const sql = postgres(urls.databaseDirect, { max: 2, onnotice: () => {} });
   const feeds: Feed[] = [];
-  const receivers: { receiver: Receiver; endpointId: string }[] = [];
+  const receivers: { receiver: Receiver; endpointId: string; userId: string }[] = [];
   try {
     await services.startAll();
     o.log(`services up: ${[...services.procs.keys()].join(', ')}`);
@@ -102,7 +102,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // Three customers get webhook endpoints (one receiver fails a third of first tries: retries under faults).
     for (let i = 0; i < 3; i++) {
       const receiver = new Receiver(i === 1 ? 0.33 : 0);
-      receivers.push({ receiver, endpointId: await subscribe(customers[i] as (typeof customers)[number], receiver) });
+      const customer = customers[i] as (typeof customers)[number];
+      receivers.push({ receiver, endpointId: await subscribe(customer, receiver), userId: customer.userId });
     }
     for (const c of customers) {
       const f = new Feed(c);
@@ -112,7 +113,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const shop = new Shop(customers, skus, o.rate);
     const ctx: FaultContext = { services, sql, probe, log: o.log, poisonKeys: [] };
     shop.start();
-    await Bun.sleep(4_000);
+    // Faults start once every customer has an order acknowledged (the load is flowing end to end).
+    const flowing = await waitUntil(
+      30_000,
+      async () => new Set(shop.ops.filter((op) => op.orderId).map((op) => op.user)).size === o.customers,
+    );
+    if (flowing === undefined) throw new Error('the load did not get going: not every customer had an order acknowledged within 30 s');
     const records: FaultRecord[] = [];
     for (const fault of faults) {
       o.log(`fault: ${fault.name}`);
@@ -154,7 +160,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       faults: records,
       poisonKeys: ctx.poisonKeys,
       stockBefore,
-      faultsEndedAt,
       drainMs,
       drainBoundMs: DRAIN_BOUND_MS,
     });

@@ -72,22 +72,10 @@ export async function infraUp(log: (s: string) => void): Promise<void> {
   await redisUp();
   await kafkaCluster.up(cfg);
   await waitForBrokers(kafkaCluster.NODES);
-  // A cluster just started may still be loading its group coordinators: retriable, so try again.
-  await retrying(() => resetNamespace(urls.brokers, NAMESPACE));
-  await retrying(() => ensureTopics(urls.brokers, NAMESPACE, 3));
+  await resetNamespace(urls.brokers, NAMESPACE);
+  await ensureTopics(urls.brokers, NAMESPACE, 3);
   await topicsEverywhere();
   log(`chaos stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (3 Kafka nodes, PostgreSQL ${PG_CLUSTER}, Redis, Toxiproxy)`);
-}
-
-async function retrying<T>(work: () => Promise<T>, attempts = 30): Promise<T> {
-  for (let n = 1; ; n++) {
-    try {
-      return await work();
-    } catch (err) {
-      if (n >= attempts || !(err as { retriable?: boolean }).retriable) throw err;
-      await Bun.sleep(500);
-    }
-  }
 }
 
 /**
