@@ -25,10 +25,10 @@ function paths(cfg) {
   };
 }
 
-/** Fetches the broker's jars once; a partial fetch (no `.complete`) is redone. */
+/** Fetches the broker's jars once; a partial fetch (no `.complete`) is redone. Returns their folder. */
 export function ensureJars(/** @type {import('../config.mjs').StackConfig} */ cfg) {
   const p = paths(cfg);
-  if (existsSync(p.complete)) return;
+  if (existsSync(p.complete)) return p.libs;
   ensureAptPackages([
     { pkg: 'openjdk-17-jre-headless', probe: () => which('java') !== null },
     { pkg: 'maven', probe: () => which('mvn') !== null },
@@ -47,6 +47,7 @@ export function ensureJars(/** @type {import('../config.mjs').StackConfig} */ cf
     '-DincludeScope=runtime',
   ]);
   writeFileSync(p.complete, new Date().toISOString());
+  return p.libs;
 }
 
 /** What every local broker has in common: this single node and the fault suite's cluster (kafka-cluster.mjs). */

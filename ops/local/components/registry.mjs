@@ -61,6 +61,17 @@ export async function ensureDist(cfg) {
   const p = paths(cfg);
   if (existsSync(p.complete) || !findJava(cfg.registry.minJava)) return;
   if (runningPid(cfg, 'registry') === null && (await httpOk(subjectsUrl(cfg)).catch(() => false))) return;
+  fetchDist(cfg);
+}
+
+/**
+ * The registry's Quarkus app from Maven Central, fetched once into the cache (also for its container
+ * image, which brings its own Java). Returns its folder.
+ * @param {import('../config.mjs').StackConfig} cfg
+ */
+export function fetchDist(cfg) {
+  const p = paths(cfg);
+  if (existsSync(p.complete)) return p.dist;
   ensureAptPackages([{ pkg: 'maven', probe: () => which('mvn') !== null }]);
   log(`fetching Apicurio Registry ${cfg.registry.version} from Maven Central into ${p.dist}`);
   rmSync(p.dist, { recursive: true, force: true });
@@ -77,6 +88,7 @@ export async function ensureDist(cfg) {
   run('tar', ['xzf', join(download, `apicurio-registry-app-${cfg.registry.version}-all.tar.gz`), '-C', p.dist]);
   rmSync(download, { recursive: true, force: true });
   writeFileSync(p.complete, new Date().toISOString());
+  return p.dist;
 }
 
 /**

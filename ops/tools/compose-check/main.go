@@ -52,6 +52,6 @@ func main() {
 			nets = append(nets, n)
 		}
 		sort.Strings(nets)
-		fmt.Printf("%s replicas=%d networks=%v healthcheck=%t\n", name, replicas, nets, s.HealthCheck != nil || name == "migrate" || name == "topics")
+		fmt.Printf("%s replicas=%d networks=%v healthcheck=%t\n", name, replicas, nets, s.HealthCheck != nil || s.Restart == "no")
 	}
 }

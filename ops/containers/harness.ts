@@ -1,0 +1,235 @@
+/**
+ * Drives one compose stage on this machine's Docker engine for the container suite: up (with the local
+ * images), the containers and their health, commands inside them, and a customer going through nginx the
+ * way the README walkthrough does (account, order, the order's updates on a WebSocket).
+ * Traffic goes only to loopback (nginx's published port) and the project's own containers.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { composeCommand } from '../compose/stage.mjs';
+import { stackConfig } from '../local/config.mjs';
+import { ensureCompose } from './engine.mjs';
+
+const cfg = stackConfig();
+export const root = cfg.root;
+
+/** Loopback ports nginx is published on in these tests (never 80/443 on every address). */
+export const PORTS = { http: 18000, httpsBind: '127.0.0.1:18443', httpBind: '127.0.0.1:18080' };
+
+export interface Container {
+  name: string;
+  service: string;
+  state: string;
+  health: string;
+}
+
+export class Stage {
+  readonly cmd: string;
+  readonly args: string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly tls: boolean;
+  readonly ca: string | undefined;
+
+  constructor(
+    readonly name: 'dev' | 'staging' | 'prod',
+    extraFiles: string[] = [],
+  ) {
+    const c = composeCommand(cfg, name, {
+      localImages: true,
+      compose: [ensureCompose(cfg)],
+      extraFiles,
+      overrides: { HTTP_PORT: String(PORTS.http), HTTP_BIND: PORTS.httpBind, HTTPS_BIND: PORTS.httpsBind },
+    });
+    this.cmd = c.cmd;
+    this.args = c.args;
+    this.env = c.env;
+    this.tls = name !== 'dev';
+    this.ca = this.tls ? readFileSync(join(cfg.localDir, 'certs', 'tls.crt'), 'utf8') : undefined;
+  }
+
+  get base() {
+    return this.tls ? `https://127.0.0.1:${PORTS.httpsBind.split(':')[1]}` : `http://127.0.0.1:${PORTS.http}`;
+  }
+
+  get wsUrl() {
+    return `${this.base.replace(/^http/, 'ws')}/ws/orders`;
+  }
+
+  /** Runs `docker compose …` for this stage; throws with its output unless allowFail. */
+  compose(args: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}) {
+    const r = spawnSync(this.cmd, [...this.args, ...args], {
+      cwd: root,
+      env: this.env,
+      encoding: 'utf8',
+      timeout: opts.timeoutMs ?? 600_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    if (r.status !== 0 && !opts.allowFail) throw new Error(`compose ${args.join(' ')} failed (${r.status}):\n${out.slice(-4000)}`);
+    return { ok: r.status === 0, out, stdout: r.stdout ?? '' };
+  }
+
+  up(extra: string[] = []) {
+    const started = Date.now();
+    const r = this.compose(['up', '-d', '--wait', '--no-build', ...extra], { allowFail: true, timeoutMs: 900_000 });
+    if (!r.ok) {
+      const logs = this.compose(['logs', '--tail', '30'], { allowFail: true }).out;
+      throw new Error(`${this.name} did not come up:\n${r.out.slice(-2000)}\n--- logs ---\n${logs.slice(-6000)}`);
+    }
+    return (Date.now() - started) / 1000;
+  }
+
+  down() {
+    this.compose(['down', '-v', '--remove-orphans', '-t', '20'], { allowFail: true });
+  }
+
+  containers(): Container[] {
+    const out = this.compose(['ps', '-a', '--format', 'json']).stdout.trim();
+    if (!out) return [];
+    // Compose prints one JSON object per line (v2.21+) or one array.
+    const rows = out.startsWith('[') ? JSON.parse(out) : out.split('\n').map((l) => JSON.parse(l));
+    return rows.map((r: Record<string, string>) => ({ name: r.Name, service: r.Service, state: r.State, health: r.Health ?? '' }));
+  }
+
+  running(service: string) {
+    return this.containers().filter((c) => c.service === service && c.state === 'running');
+  }
+
+  /** A command inside the first running container of a service. */
+  exec(service: string, cmd: string[], opts: { allowFail?: boolean; index?: number } = {}) {
+    return this.compose(['exec', '-T', '--index', String(opts.index ?? 1), service, ...cmd], { allowFail: opts.allowFail });
+  }
+
+  sql(query: string) {
+    return this.exec('postgres', ['psql', '-v', 'ON_ERROR_STOP=1', '-U', 'orders', '-d', 'orders', '-At', '-c', query]).stdout.trim();
+  }
+
+  /** The demo catalogue (an operator's insert; only dev seeds it at migration). */
+  seedProducts() {
+    this.sql(readFileSync(join(root, 'ops/db/seeds/dev.sql'), 'utf8'));
+  }
+
+  fetch(path: string, init: RequestInit = {}) {
+    return fetch(`${this.base}${path}`, { ...init, ...(this.ca ? { tls: { ca: this.ca } } : {}) } as RequestInit);
+  }
+}
+
+export interface Customer {
+  email: string;
+  token: string;
+}
+
+export async function json(res: Response) {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { raw: text };
+  }
+}
+
+/** Registers and logs in a customer through nginx. */
+export async function customer(stage: Stage, tag: string): Promise<Customer> {
+  const email = `${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+  const password = `Correct-Horse-${Math.random().toString(36).slice(2)}`;
+  const headers = { 'content-type': 'application/json' };
+  const reg = await stage.fetch('/api/v1/auth/register', { method: 'POST', headers, body: JSON.stringify({ email, password }) });
+  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(await json(reg))}`);
+  const login = await stage.fetch('/api/v1/auth/login', { method: 'POST', headers, body: JSON.stringify({ email, password }) });
+  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(await json(login))}`);
+  return { email, token: (await json(login)).accessToken };
+}
+
+/** A customer's status feed through nginx: every frame kept, waiters for a condition. */
+export class Feed {
+  readonly frames: Array<Record<string, unknown>> = [];
+  private ws: WebSocket;
+  private waiters: Array<() => void> = [];
+  closed = false;
+
+  constructor(stage: Stage, token: string) {
+    this.ws = new WebSocket(stage.wsUrl, (stage.ca ? { tls: { ca: stage.ca } } : {}) as unknown as string[]);
+    this.ws.onopen = () => this.ws.send(JSON.stringify({ type: 'auth', token }));
+    this.ws.onmessage = (e) => {
+      this.frames.push(JSON.parse(String(e.data)));
+      for (const w of this.waiters) w();
+    };
+    this.ws.onclose = () => {
+      this.closed = true;
+      for (const w of this.waiters) w();
+    };
+  }
+
+  /** Resolves with the first frame that matches, or throws after timeoutMs naming what it waited for. */
+  until(match: (f: Record<string, unknown>) => boolean, what: string, timeoutMs = 30_000) {
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const check = () => {
+        const f = this.frames.find(match);
+        if (f) {
+          cleanup();
+          resolve(f);
+        } else if (this.closed) {
+          cleanup();
+          reject(new Error(`feed closed while waiting for ${what}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; frames: ${JSON.stringify(this.frames.slice(-5))}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== check);
+      };
+      this.waiters.push(check);
+      check();
+    });
+  }
+
+  close() {
+    this.ws.close(1000, 'done');
+  }
+}
+
+export async function placeOrder(stage: Stage, c: Customer, key = crypto.randomUUID()) {
+  const res = await stage.fetch('/api/v1/orders', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }], paymentMethodToken: 'pm_card_visa' }),
+  });
+  return { status: res.status, body: await json(res), key };
+}
+
+/** The README walkthrough through nginx: account, feed, order, `shipped` on the feed, then the read. */
+export async function walkthrough(stage: Stage, tag: string) {
+  const c = await customer(stage, tag);
+  const feed = new Feed(stage, c.token);
+  await feed.until((f) => f.type === 'ready', 'the feed to be ready');
+  const started = Date.now();
+  const order = await placeOrder(stage, c);
+  if (order.status !== 201) throw new Error(`order: ${order.status} ${JSON.stringify(order.body)}`);
+  const id = order.body.id as string;
+  await feed.until((f) => f.orderId === id && f.status === 'shipped', `order ${id} shipped on the feed`, 60_000);
+  const shippedMs = Date.now() - started;
+  const read = await json(await stage.fetch(`/api/v1/orders/${id}`, { headers: { authorization: `Bearer ${c.token}` } }));
+  const statuses = feed.frames.filter((f) => f.orderId === id).map((f) => f.status);
+  feed.close();
+  return { customer: c, id, shippedMs, readStatus: read.status as string, statuses };
+}
+
+/** Polls until check() is truthy; throws naming `what` on timeout. */
+export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await Bun.sleep(everyMs);
+  }
+}
