@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { composeCommand } from '../compose/stage.mjs';
 import { stackConfig } from '../local/config.mjs';
-import { ensureCompose } from './engine.mjs';
+import { dockerBin, ensureCompose } from './engine.mjs';
 
 const cfg = stackConfig();
 export const root = cfg.root;
@@ -39,7 +39,17 @@ export class Stage {
       localImages: true,
       compose: [ensureCompose(cfg)],
       extraFiles,
-      overrides: { HTTP_PORT: String(PORTS.http), HTTP_BIND: PORTS.httpBind, HTTPS_BIND: PORTS.httpsBind },
+      overrides: {
+        HTTP_PORT: String(PORTS.http),
+        HTTP_BIND: PORTS.httpBind,
+        HTTPS_BIND: PORTS.httpsBind,
+        // Every request of these tests comes from one address (the host, through nginx) and a handful of
+        // accounts: the per-address and per-account limits are raised so the load is not refused (429).
+        RATE_LIMIT_IP: '1000000/1m',
+        RATE_LIMIT_LOGIN_IP: '10000/15m',
+        RATE_LIMIT_TIER_FREE: '1000000/1m',
+        RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS: '1000000/1m',
+      },
     });
     this.cmd = c.cmd;
     this.args = c.args;
@@ -99,6 +109,26 @@ export class Stage {
   /** A command inside the first running container of a service. */
   exec(service: string, cmd: string[], opts: { allowFail?: boolean; index?: number } = {}) {
     return this.compose(['exec', '-T', '--index', String(opts.index ?? 1), service, ...cmd], { allowFail: opts.allowFail });
+  }
+
+  inspect(container: string, format: string) {
+    const r = spawnSync(dockerBin(), ['inspect', container, '--format', format], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`docker inspect ${container}: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  /**
+   * A crash, not a stop: SIGKILL to the container's main process from the host. (`docker kill` would
+   * count as stopping it by hand, and the restart policy would leave it down.)
+   */
+  crash(container: string) {
+    const pid = Number(this.inspect(container, '{{.State.Pid}}'));
+    if (!(pid > 0)) throw new Error(`${container} is not running`);
+    process.kill(pid, 'SIGKILL');
+  }
+
+  restarts(container: string) {
+    return Number(this.inspect(container, '{{.RestartCount}}'));
   }
 
   sql(query: string) {

@@ -48,7 +48,23 @@ export function renderNginx(o) {
     GATEWAY_SERVERS: servers(o.gateways),
     EDGE_SERVERS: servers(o.edges),
     LISTEN: tls,
-    HTTP_REDIRECT: o.tls ? '  server {\n    listen 80;\n    server_name _;\n    return 301 https://$host$request_uri;\n  }\n' : '',
+    // Plain HTTP only redirects, except the health check (the container's probe speaks plain HTTP on 80).
+    HTTP_REDIRECT: o.tls
+      ? [
+          '  server {',
+          '    listen 80;',
+          '    server_name _;',
+          '    location = /nginx-health {',
+          '      access_log off;',
+          '      return 200 "ok\\n";',
+          '    }',
+          '    location / {',
+          '      return 301 https://$host$request_uri;',
+          '    }',
+          '  }',
+          '',
+        ].join('\n')
+      : '',
   };
   return readFileSync(TEMPLATE, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k) => {
     const v = /** @type {Record<string, string>} */ (values)[k];

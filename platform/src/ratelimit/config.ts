@@ -1,7 +1,7 @@
 /**
  * Rate-limit policy: the defaults of the design, a per-stage JSON file on top (RATE_LIMITS_FILE), and
  * environment overrides on top of that (`RATE_LIMIT_TIER_FREE=50/60s`, `RATE_LIMIT_IP=200/1m`,
- * `RATE_LIMIT_ENDPOINT_POST__API_V1_ORDERS=20/1m`, …). Everything is validated at start-up; a bad value
+ * `RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS=20/1m`, …). Everything is validated at start-up; a bad value
  * stops the process with a message naming it.
  */
 import { readFileSync } from 'node:fs';
@@ -86,7 +86,7 @@ function ruleFrom(value: unknown, where: string, problems: string[]): Rule | nul
   }
 }
 
-/** `POST /api/v1/orders` → `POST__API_V1_ORDERS` (the env var suffix). */
+/** `POST /api/v1/orders` → `POST_API_V1_ORDERS` (the env var suffix: each run of other characters is one `_`). */
 function endpointEnvName(endpoint: string): string {
   return endpoint.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 }
