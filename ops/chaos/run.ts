@@ -106,7 +106,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       receivers.push({ receiver, endpointId: await subscribe(customer, receiver), userId: customer.userId });
     }
     for (const c of customers) {
-      const f = new Feed(c);
+      const f = new Feed(c, urls.edge);
       f.connect();
       feeds.push(f);
     }

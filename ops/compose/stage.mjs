@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jwtKeyFiles, localSecret, pgPassword, stackConfig, webhookKeyFile } from '../local/config.mjs';
@@ -23,6 +23,42 @@ import { run } from '../local/lib/proc.mjs';
 import { renderNginx } from '../nginx/render.mjs';
 
 export const STAGES = /** @type {const} */ (['dev', 'staging', 'prod']);
+
+/**
+ * Blue-green (ops/compose/bluegreen.mjs): the stateless services run as `blue` (the services of the compose
+ * files) or `green` (copies named <service>-green in a generated file beside the stage's); nginx's
+ * upstreams name the live color. Recorded per stage so a re-render (or an nginx restart) keeps it.
+ */
+export const COLORED = /** @type {const} */ (['gateway', 'ws-edge', 'workers-pipeline', 'workers-webhooks']);
+
+/** @param {import('../local/config.mjs').StackConfig} cfg @param {string} stage */
+export function colorFiles(cfg, stage) {
+  const dir = join(cfg.localDir, 'compose');
+  return { live: join(dir, `${stage}.live-color`), green: join(dir, `${stage}-green.yml`) };
+}
+
+/** @param {import('../local/config.mjs').StackConfig} cfg @param {string} stage @returns {'blue' | 'green'} */
+export function liveColor(cfg, stage) {
+  const f = colorFiles(cfg, stage).live;
+  return existsSync(f) && readFileSync(f, 'utf8').trim() === 'green' ? 'green' : 'blue';
+}
+
+/** Forgets the colors (a stage taken down starts blue again). @param {import('../local/config.mjs').StackConfig} cfg @param {string} stage */
+export function resetColors(cfg, stage) {
+  for (const f of Object.values(colorFiles(cfg, stage))) rmSync(f, { force: true });
+}
+
+/** nginx.conf for a stage, its upstreams on the given color. @param {string} stage @param {'blue' | 'green'} color */
+export function nginxConf(stage, color) {
+  const tls = stage !== 'dev';
+  const suffix = color === 'green' ? '-green' : '';
+  return renderNginx({
+    listen: tls ? '443' : '80',
+    gateways: [`gateway${suffix}:8080`],
+    edges: [`ws-edge${suffix}:8090`],
+    tls: tls ? { cert: '/etc/nginx/certs/tls.crt', key: '/etc/nginx/certs/tls.key' } : undefined,
+  });
+}
 
 /**
  * Secret files for the containers: the services run as unprivileged users (uid 1000, postgres), and
@@ -81,19 +117,11 @@ function certificates(/** @type {import('../local/config.mjs').StackConfig} */ c
  * @param {Record<string, string>} [overrides] values that win over the generated ones (ports, tags)
  */
 export function prepareStage(cfg, stage, overrides = {}) {
-  const tls = stage !== 'dev';
   const dir = join(cfg.localDir, 'compose');
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, `nginx-${stage}.conf`);
-  writeFileSync(
-    conf,
-    renderNginx({
-      listen: tls ? '443' : '80',
-      gateways: ['gateway:8080'],
-      edges: ['ws-edge:8090'],
-      tls: tls ? { cert: '/etc/nginx/certs/tls.crt', key: '/etc/nginx/certs/tls.key' } : undefined,
-    }),
-  );
+  // Written in place (same file, same inode): nginx's container mounts this very file.
+  writeFileSync(conf, nginxConf(stage, liveColor(cfg, stage)));
   let envFile = join(cfg.root, '.env');
   if (!existsSync(envFile)) {
     const secrets = composeSecrets(cfg);
@@ -124,25 +152,30 @@ export function prepareStage(cfg, stage, overrides = {}) {
   return { envFile, nginxConf: conf };
 }
 
-/** @param {string} stage @param {{ localImages?: boolean, extraFiles?: string[] }} [o] */
-export function composeFiles(stage, o = {}) {
+/**
+ * @param {import('../local/config.mjs').StackConfig} cfg @param {string} stage
+ * @param {{ localImages?: boolean, extraFiles?: string[], withoutGreen?: boolean }} [o]
+ */
+export function composeFiles(cfg, stage, o = {}) {
   const files = ['docker-compose.yml', `ops/compose/${stage}.yml`];
   if (o.localImages) files.push('ops/compose/local-images.yml', ...(stage === 'prod' ? ['ops/compose/local-images.prod.yml'] : []));
   files.push(...(o.extraFiles ?? []));
+  const green = colorFiles(cfg, stage).green;
+  if (!o.withoutGreen && existsSync(green)) files.push(green);
   return files.flatMap((f) => ['-f', f]);
 }
 
 /**
  * The compose command for a stage: [binary, args…] and the environment it needs.
  * @param {import('../local/config.mjs').StackConfig} cfg @param {string} stage
- * @param {{ localImages?: boolean, extraFiles?: string[], compose?: string[], overrides?: Record<string, string> }} [o]
+ * @param {{ localImages?: boolean, extraFiles?: string[], withoutGreen?: boolean, compose?: string[], overrides?: Record<string, string> }} [o]
  */
 export function composeCommand(cfg, stage, o = {}) {
   const { envFile, nginxConf } = prepareStage(cfg, stage, o.overrides);
   const base = o.compose ?? ['docker', 'compose'];
   return {
     cmd: /** @type {string} */ (base[0]),
-    args: [...base.slice(1), '-p', `order-platform-${stage}`, '--env-file', envFile, ...composeFiles(stage, o)],
+    args: [...base.slice(1), '-p', `order-platform-${stage}`, '--env-file', envFile, ...composeFiles(cfg, stage, o)],
     env: { ...process.env, NGINX_CONF: nginxConf, ENV_FILE: envFile },
   };
 }
@@ -174,5 +207,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         ? ['down', ...extra]
         : [action, ...extra];
   const r = spawnSync(c.cmd, [...c.args, ...actionArgs], { cwd: cfg.root, stdio: 'inherit', env: c.env });
+  if (action === 'down' && r.status === 0) resetColors(cfg, String(stage));
   process.exit(r.status ?? 1);
 }

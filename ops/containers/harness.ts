@@ -7,7 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { composeCommand } from '../compose/stage.mjs';
+import { blueGreen } from '../compose/bluegreen.mjs';
+import { composeCommand, resetColors } from '../compose/stage.mjs';
 import { stackConfig } from '../local/config.mjs';
 import { dockerBin, ensureCompose } from './engine.mjs';
 
@@ -25,35 +26,29 @@ export interface Container {
 }
 
 export class Stage {
-  readonly cmd: string;
-  readonly args: string[];
-  readonly env: NodeJS.ProcessEnv;
   readonly tls: boolean;
   readonly ca: string | undefined;
+  readonly overrides: Record<string, string>;
+  readonly extraFiles: string[];
 
   constructor(
     readonly name: 'dev' | 'staging' | 'prod',
     extraFiles: string[] = [],
   ) {
-    const c = composeCommand(cfg, name, {
-      localImages: true,
-      compose: [ensureCompose(cfg)],
-      extraFiles,
-      overrides: {
-        HTTP_PORT: String(PORTS.http),
-        HTTP_BIND: PORTS.httpBind,
-        HTTPS_BIND: PORTS.httpsBind,
-        // Every request of these tests comes from one address (the host, through nginx) and a handful of
-        // accounts: the per-address and per-account limits are raised so the load is not refused (429).
-        RATE_LIMIT_IP: '1000000/1m',
-        RATE_LIMIT_LOGIN_IP: '10000/15m',
-        RATE_LIMIT_TIER_FREE: '1000000/1m',
-        RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS: '1000000/1m',
-      },
-    });
-    this.cmd = c.cmd;
-    this.args = c.args;
-    this.env = c.env;
+    this.extraFiles = extraFiles;
+    this.overrides = {
+      HTTP_PORT: String(PORTS.http),
+      HTTP_BIND: PORTS.httpBind,
+      HTTPS_BIND: PORTS.httpsBind,
+      // Every request of these tests comes from one address (the host, through nginx) and a handful of
+      // accounts: the per-address and per-account limits are raised so the load is not refused (429).
+      RATE_LIMIT_IP: '1000000/1m',
+      RATE_LIMIT_LOGIN_IP: '10000/15m',
+      RATE_LIMIT_TIER_FREE: '1000000/1m',
+      RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS: '1000000/1m',
+    };
+    // Prepares the env file, secrets and certificate the stage reads.
+    this.command();
     this.tls = name !== 'dev';
     this.ca = this.tls ? readFileSync(join(cfg.localDir, 'certs', 'tls.crt'), 'utf8') : undefined;
   }
@@ -66,11 +61,22 @@ export class Stage {
     return `${this.base.replace(/^http/, 'ws')}/ws/orders`;
   }
 
+  /** The compose command line, made afresh each time: a blue-green switch adds the green file. */
+  private command() {
+    return composeCommand(cfg, this.name, {
+      localImages: true,
+      compose: [ensureCompose(cfg)],
+      extraFiles: this.extraFiles,
+      overrides: this.overrides,
+    });
+  }
+
   /** Runs `docker compose …` for this stage; throws with its output unless allowFail. */
   compose(args: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}) {
-    const r = spawnSync(this.cmd, [...this.args, ...args], {
+    const c = this.command();
+    const r = spawnSync(c.cmd, [...c.args, ...args], {
       cwd: root,
-      env: this.env,
+      env: c.env,
       encoding: 'utf8',
       timeout: opts.timeoutMs ?? 600_000,
       maxBuffer: 64 * 1024 * 1024,
@@ -92,6 +98,18 @@ export class Stage {
 
   down() {
     this.compose(['down', '-v', '--remove-orphans', '-t', '20'], { allowFail: true });
+    resetColors(cfg, this.name);
+  }
+
+  /** The blue-green switch (ops/compose/bluegreen.mjs) on this stage, with the same files and settings. */
+  blueGreen(log?: (line: string) => void) {
+    return blueGreen(cfg, this.name, {
+      localImages: true,
+      compose: [ensureCompose(cfg)],
+      extraFiles: this.extraFiles,
+      overrides: this.overrides,
+      log,
+    });
   }
 
   containers(): Container[] {
@@ -249,13 +267,13 @@ export async function walkthrough(stage: Stage, tag: string) {
 }
 
 /** Polls until check() is truthy; throws naming `what` on timeout. */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 60_000, everyMs = 500): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (err) {
       last = err;
     }

@@ -9,6 +9,8 @@ import { type Customer, placeOrder, type Stage } from './harness';
 export interface LoadResult {
   sent: number;
   acknowledged: string[];
+  /** Who placed each acknowledged order. */
+  owners: Map<string, Customer>;
   /** First attempts that did not get a 201 (a retry with the same key followed). */
   firstAttemptFailures: Array<{ at: number; status: number; code?: string }>;
   /** Orders never acknowledged after every retry. */
@@ -23,6 +25,7 @@ export class OrderLoad {
   private readonly result: LoadResult = {
     sent: 0,
     acknowledged: [],
+    owners: new Map(),
     firstAttemptFailures: [],
     unacknowledged: 0,
     inFlightAt: {},
@@ -79,6 +82,7 @@ export class OrderLoad {
       }
       if (status === 201 && id) {
         this.result.acknowledged.push(id);
+        this.result.owners.set(id, c);
         return;
       }
       if (attempt === 0) this.result.firstAttemptFailures.push({ at: Date.now() - this.startedAt, status, code });

@@ -11,6 +11,7 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { connect } from 'node:tls';
+import { Feed } from '../clients/feed';
 import { customer, eventually, PORTS, Stage, walkthrough } from './harness';
 import { OrderLoad } from './load';
 
@@ -35,7 +36,7 @@ function tlsWith(version: 'TLSv1.2' | 'TLSv1.3', ca: string) {
       resolve(String(s.getProtocol()));
       s.end();
     });
-    s.on('error', (e) => resolve(`refused: ${e.message}`));
+    s.on('error', (e: Error) => resolve(`refused: ${e.message}`));
   });
 }
 
@@ -105,6 +106,67 @@ describe('dev', () => {
       expect(state).toBe('streaming');
     },
     MIN,
+  );
+
+  test(
+    'blue-green under load: switch to green and roll back with 0 failed requests and 0 lost WebSocket updates',
+    async () => {
+      const customers = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => customer(stage, `bg-${i}`)));
+      const feeds = customers.map((c) => new Feed(c, stage.wsUrl, stage.ca ? { ca: stage.ca } : undefined));
+      for (const f of feeds) f.connect();
+      await eventually(() => feeds.every((f) => f.state().baseline !== undefined), 'every feed ready', 30_000);
+      const load = new OrderLoad(stage, customers, 10, 2_000).start();
+      const bg = stage.blueGreen((l) => console.log(`  ${l}`));
+      let deploy: ReturnType<typeof bg.deploy> | undefined;
+      let rollback: ReturnType<typeof bg.rollback> | undefined;
+      try {
+        await eventually(() => load.acknowledgedSoFar >= 30, 'orders flowing before the switch', 30_000);
+        deploy = bg.deploy('0.1.0');
+        const mid = load.acknowledgedSoFar;
+        await eventually(() => load.acknowledgedSoFar >= mid + 30, 'orders acknowledged on green', 60_000);
+        expect(stage.running('gateway').length).toBe(0);
+        expect(stage.running('gateway-green').length).toBeGreaterThan(0);
+        rollback = bg.rollback();
+        const back = load.acknowledgedSoFar;
+        await eventually(() => load.acknowledgedSoFar >= back + 30, 'orders acknowledged after the rollback', 60_000);
+      } finally {
+        await load.stop();
+      }
+      const res = await load.stop();
+      expect(stage.running('gateway').length).toBeGreaterThan(0);
+      expect(stage.running('gateway-green').length).toBe(0);
+      const all = await eventually(
+        async () => {
+          const t = await terminal(stage, res.acknowledged);
+          return t.terminal === res.acknowledged.length ? t : null;
+        },
+        'every acknowledged order to reach a terminal status',
+        120_000,
+      );
+      // Every status change of every acknowledged order reached its owner's feed, without a gap.
+      for (const f of feeds) await f.settle();
+      let missing = 0;
+      for (const [id, owner] of res.owners) {
+        const feed = feeds[customers.indexOf(owner)] as Feed;
+        const got = new Set(feed.updates.filter((u) => u.orderId === id).map((u) => u.status));
+        for (const s of ['validated', 'paid', 'reserved', 'shipped']) if (!got.has(s)) missing++;
+      }
+      const gaps = feeds.map((f) => f.state()).filter((s) => s.contiguous !== s.maxSeen).length;
+      const reconnects = feeds.reduce((a, f) => a + f.reconnects, 0);
+      for (const f of feeds) f.close();
+      console.log(
+        `dev blue-green: ${res.sent} orders at 10/s, ${res.acknowledged.length} acknowledged, failed requests ${res.firstAttemptFailures.length} ` +
+          `${JSON.stringify(res.firstAttemptFailures.slice(0, 5))}; switch to green ${deploy?.totalS.toFixed(1)} s (healthy after ${deploy?.healthyAfterS.toFixed(1)} s), ` +
+          `rollback ${rollback?.totalS.toFixed(1)} s; feeds: ${reconnects} reconnects, ${missing} updates missing, ${gaps} with gaps; ${JSON.stringify(all.byStatus)}`,
+      );
+      expect(res.firstAttemptFailures).toEqual([]);
+      expect(res.unacknowledged).toBe(0);
+      expect(all.total).toBe(res.acknowledged.length);
+      expect(missing).toBe(0);
+      expect(gaps).toBe(0);
+      expect(reconnects).toBeGreaterThan(0);
+    },
+    10 * MIN,
   );
 });
 
