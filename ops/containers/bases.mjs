@@ -85,7 +85,7 @@ function npmPack(spec, dir, as) {
 /** @param {import('../local/config.mjs').StackConfig} cfg */
 function debianBase(cfg) {
   const image = baseImages(cfg).debian;
-  const inputs = `${DEBIAN_SUITE}-minbase-ca-1`;
+  const inputs = `${DEBIAN_SUITE}-minbase-ca-3`;
   if (inputsOf(image) === inputs) return;
   const dir = join(cfg.cacheDir, 'containers');
   mkdirSync(dir, { recursive: true });
@@ -96,8 +96,11 @@ function debianBase(cfg) {
     '--variant=minbase',
     '--include=ca-certificates',
     '--aptopt=Acquire::Retries "3"',
-    // No docs, man pages or locales in the image (what Docker Hub's -slim images drop too).
-    '--dpkgopt=path-exclude=/usr/share/{doc,man,info,locale}/*',
+    // No docs, man pages or locales in the image (what Docker Hub's -slim images drop too); copyright files stay.
+    ...['doc', 'man', 'info', 'locale'].map((d) => `--dpkgopt=path-exclude=/usr/share/${d}/*`),
+    '--dpkgopt=path-include=/usr/share/doc/*/copyright',
+    // Packages whose scripts link their man pages (the JRE's update-alternatives) need the folders.
+    '--customize-hook=mkdir -p "$1"/usr/share/man/man1 "$1"/usr/share/man/man5 "$1"/usr/share/man/man7 "$1"/usr/share/man/man8',
     DEBIAN_SUITE,
     tar,
     `deb ${mirror} ${DEBIAN_SUITE} main`,
@@ -118,7 +121,9 @@ async function buildBase(cfg, name, versions, addArtifacts, args = {}) {
   const images = baseImages(cfg);
   const image = images[name];
   const src = join(HERE, 'images', name);
-  const inputs = hashInputs(src, [images.debian, ...versions]);
+  // The Debian base's image id, not its name: a rebuilt base rebuilds everything on it.
+  const debianId = docker(['image', 'inspect', '--format', '{{.Id}}', images.debian]).stdout.trim();
+  const inputs = hashInputs(src, [debianId, ...versions]);
   if (inputsOf(image) === inputs) return;
   const ctx = join(cfg.cacheDir, 'containers', 'ctx', name);
   rmSync(ctx, { recursive: true, force: true });

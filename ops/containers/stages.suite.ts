@@ -56,6 +56,28 @@ async function terminal(stage: Stage, ids: string[]) {
   return { total, terminal: done, byStatus };
 }
 
+/** Waits until every one of `ids` is shipped, failed or cancelled; returns the counts by status. */
+function allTerminal(stage: Stage, ids: string[], what: string, timeoutMs = 120_000) {
+  return eventually(
+    async () => {
+      const t = await terminal(stage, ids);
+      return t.terminal === ids.length ? t : null;
+    },
+    what,
+    timeoutMs,
+  );
+}
+
+/** Takes the stage down (leftovers of an earlier run), brings it up, and checks every health check. */
+function freshUp(stage: Stage) {
+  stage.down();
+  const seconds = stage.up();
+  const { services, unhealthy } = healthy(stage);
+  console.log(`${stage.name}: ${services.length} containers healthy in ${seconds.toFixed(0)} s`);
+  expect(unhealthy).toEqual([]);
+  return services;
+}
+
 describe('dev', () => {
   const stage = new Stage('dev');
   afterAll(() => stage.down());
@@ -63,11 +85,7 @@ describe('dev', () => {
   test(
     'comes up with every health check green',
     () => {
-      stage.down();
-      const seconds = stage.up();
-      const { services, unhealthy } = healthy(stage);
-      console.log(`dev: ${services.length} containers healthy in ${seconds.toFixed(0)} s`);
-      expect(unhealthy).toEqual([]);
+      const services = freshUp(stage);
       expect(services.map((c) => c.service)).toEqual(
         expect.arrayContaining(['nginx', 'gateway', 'ws-edge', 'workers-pipeline', 'workers-webhooks', 'postgres', 'kafka-1']),
       );
@@ -135,14 +153,7 @@ describe('dev', () => {
       const res = await load.stop();
       expect(stage.running('gateway').length).toBeGreaterThan(0);
       expect(stage.running('gateway-green').length).toBe(0);
-      const all = await eventually(
-        async () => {
-          const t = await terminal(stage, res.acknowledged);
-          return t.terminal === res.acknowledged.length ? t : null;
-        },
-        'every acknowledged order to reach a terminal status',
-        120_000,
-      );
+      const all = await allTerminal(stage, res.acknowledged, 'every acknowledged order to reach a terminal status', 120_000);
       // Every status change of every acknowledged order reached its owner's feed, without a gap.
       for (const f of feeds) await f.settle();
       let missing = 0;
@@ -177,11 +188,7 @@ describe('staging', () => {
   test(
     'comes up with 3 gateways, 2 edges and every health check green',
     () => {
-      stage.down();
-      const seconds = stage.up();
-      const { services, unhealthy } = healthy(stage);
-      console.log(`staging: ${services.length} containers healthy in ${seconds.toFixed(0)} s`);
-      expect(unhealthy).toEqual([]);
+      freshUp(stage);
       expect(count(stage, 'gateway')).toBe(3);
       expect(count(stage, 'ws-edge')).toBe(2);
       stage.seedProducts();
@@ -221,11 +228,7 @@ describe('prod', () => {
   test(
     'comes up: 3 brokers with replication 3 and min.insync.replicas 2, a Redis Cluster, a streaming replica',
     () => {
-      stage.down();
-      const seconds = stage.up();
-      const { services, unhealthy } = healthy(stage);
-      console.log(`prod: ${services.length} containers healthy in ${seconds.toFixed(0)} s`);
-      expect(unhealthy).toEqual([]);
+      freshUp(stage);
       for (const [svc, n] of Object.entries({ gateway: 3, 'ws-edge': 2, 'workers-pipeline': 3, 'workers-webhooks': 2 }))
         expect(count(stage, svc)).toBe(n);
       const kafka = JSON.parse(
@@ -282,24 +285,10 @@ describe('prod', () => {
       }
       const res = await load.stop();
       const downIds = res.acknowledged.slice(before, before + 60);
-      const whileDown = await eventually(
-        async () => {
-          const t = await terminal(stage, downIds);
-          return t.terminal === downIds.length ? t : null;
-        },
-        'orders placed with a broker down to finish while it is still down',
-        120_000,
-      );
+      const whileDown = await allTerminal(stage, downIds, 'orders placed with a broker down to finish while it is still down', 120_000);
       const downFor = (Date.now() - stoppedAt) / 1000;
       stage.compose(['start', 'kafka-2']);
-      const all = await eventually(
-        async () => {
-          const t = await terminal(stage, res.acknowledged);
-          return t.terminal === res.acknowledged.length ? t : null;
-        },
-        'every acknowledged order to reach a terminal status',
-        180_000,
-      );
+      const all = await allTerminal(stage, res.acknowledged, 'every acknowledged order to reach a terminal status', 180_000);
       console.log(
         `prod broker stop: ${res.sent} orders sent, ${res.acknowledged.length} acknowledged, ${res.unacknowledged} not, ` +
           `${res.firstAttemptFailures.length} first attempts failed (${JSON.stringify(res.firstAttemptFailures.slice(0, 5))}), ` +
@@ -348,14 +337,7 @@ describe('prod', () => {
         1_000,
       );
       expect(res.unacknowledged).toBe(0);
-      const all = await eventually(
-        async () => {
-          const t = await terminal(stage, res.acknowledged);
-          return t.terminal === res.acknowledged.length ? t : null;
-        },
-        'every acknowledged order to reach a terminal status',
-        120_000,
-      );
+      const all = await allTerminal(stage, res.acknowledged, 'every acknowledged order to reach a terminal status', 120_000);
       expect(all.total).toBe(res.acknowledged.length);
     },
     6 * MIN,
