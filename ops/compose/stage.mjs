@@ -107,8 +107,8 @@ function certificates(/** @type {import('../local/config.mjs').StackConfig} */ c
       '-out',
       join(dir, 'tls.crt'),
     ]);
-    chmodSync(join(dir, 'tls.key'), 0o644);
   }
+  // The key stays 0600: nginx's master process reads it as root before dropping privileges.
   return dir;
 }
 
@@ -123,7 +123,9 @@ export function prepareStage(cfg, stage, overrides = {}) {
   // Written in place (same file, same inode): nginx's container mounts this very file.
   writeFileSync(conf, nginxConf(stage, liveColor(cfg, stage)));
   let envFile = join(cfg.root, '.env');
-  if (!existsSync(envFile)) {
+  // With overrides (the container suite's ports and limits) the generated file is used even beside a
+  // developer's .env, so the suite runs the same everywhere.
+  if (!existsSync(envFile) || Object.keys(overrides).length > 0) {
     const secrets = composeSecrets(cfg);
     const pg = pgPassword(cfg);
     const values = {
