@@ -17,45 +17,57 @@
  * rollback: the old color's stopped containers are started again (same images), health-gated, nginx is
  *   switched back, and the color that was live is drained the same way.
  *
- * The blue color is the compose files' own services (image tag ${TAG}); green is a generated copy of them
- * (`<service>-green`, .local/compose/<stage>-green.yml) made from the stage's merged configuration, so both
- * colors run with identical settings, networks and secrets. Kubernetes does the same with two Deployments
- * and a Service selector (ops/k8s/README.md).
+ * The blue color is the compose files' own services; green is a generated copy of them (`<service>-green`,
+ * .local/compose/<stage>-green.yml, 0600) made from the stage's merged configuration, so both colors run
+ * with identical settings, networks and secrets. The live color and each color's tag are recorded
+ * (.local/compose/<stage>.colors.json) and written only once nginx answers with the new color, so a failed
+ * switch leaves the record (and the traffic) where it was. One switch at a time per stage (a lock file).
+ * Every compose call is asynchronous: a caller (the container suite) keeps sending its load meanwhile.
+ * Kubernetes does the same with two Deployments and a Service selector (ops/k8s/README.md).
  */
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stackConfig } from '../local/config.mjs';
-import { COLORED, colorFiles, composeCommand, liveColor, prepareStage, STAGES } from './stage.mjs';
+import { COLORED, colorState, composeCommand, deployment, nginxConf, PROJECT, STAGES, saveColorState } from './stage.mjs';
 
 /** @param {'blue' | 'green'} color */
 export function servicesOf(color) {
   return COLORED.map((s) => (color === 'green' ? `${s}-green` : s));
 }
 
+/** @param {'blue' | 'green'} c @returns {'blue' | 'green'} */
+const other = (c) => (c === 'blue' ? 'green' : 'blue');
+
 /**
  * @param {import('../local/config.mjs').StackConfig} cfg @param {string} stage
- * @param {{ localImages?: boolean, compose?: string[], extraFiles?: string[], overrides?: Record<string, string>, log?: (l: string) => void }} o
+ * @param {import('./stage.mjs').ComposeOptions & { log?: (l: string) => void }} o
  */
 export function blueGreen(cfg, stage, o = {}) {
   const log = o.log ?? ((l) => process.stdout.write(`[bluegreen] ${l}\n`));
-  /** @param {string[]} args @param {{ withoutGreen?: boolean, env?: Record<string, string> }} [x] */
+  const d = deployment(cfg, stage, o.project ?? PROJECT);
+
+  /** @param {string[]} args @param {{ withoutGreen?: boolean, env?: Record<string, string> }} [x] @returns {Promise<string>} */
   const compose = (args, x = {}) => {
-    const c = composeCommand(cfg, stage, { ...o, withoutGreen: x.withoutGreen });
-    const r = spawnSync(c.cmd, [...c.args, ...args], {
-      cwd: cfg.root,
-      env: { ...c.env, ...(x.env ?? {}) },
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
+    // keepNginx: the switch writes nginx.conf itself; a compose call must not re-render it meanwhile.
+    const c = composeCommand(cfg, stage, { ...o, withoutGreen: x.withoutGreen, keepNginx: true });
+    return new Promise((resolve, reject) => {
+      const child = spawn(c.cmd, [...c.args, ...args], { cwd: cfg.root, env: { ...c.env, ...(x.env ?? {}) } });
+      let out = '';
+      child.stdout.on('data', (b) => (out += b));
+      child.stderr.on('data', (b) => (out += b));
+      child.on('error', reject);
+      child.on('close', (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`docker compose ${args.join(' ')} failed (${code}):\n${out.slice(-3000)}`)),
+      );
     });
-    if (r.status !== 0) throw new Error(`docker compose ${args.join(' ')} failed:\n${`${r.stdout}${r.stderr}`.slice(-3000)}`);
-    return r.stdout;
   };
 
   /** The green copies of the blue services, from the stage's merged configuration, on `tag`. @param {string} tag */
-  const writeGreen = (tag) => {
-    const merged = JSON.parse(compose(['config', '--format', 'json'], { withoutGreen: true }));
+  const writeGreen = async (tag) => {
+    const merged = JSON.parse(await compose(['config', '--format', 'json'], { withoutGreen: true }));
     /** @type {Record<string, unknown>} */
     const services = {};
     for (const name of COLORED) {
@@ -68,63 +80,108 @@ export function blueGreen(cfg, stage, o = {}) {
       delete s.container_name;
       services[`${name}-green`] = s;
     }
-    // JSON is YAML: compose reads this file like the stage's own.
-    writeFileSync(colorFiles(cfg, stage).green, JSON.stringify({ services }, null, 2));
+    // JSON is YAML: compose reads this file like the stage's own. It holds the services' environment
+    // (credentials included): owner-only.
+    writeFileSync(d.green, JSON.stringify({ services }, null, 2), { mode: 0o600 });
   };
 
-  /** Points nginx at a color: re-render, check, reload (graceful). @param {'blue' | 'green'} color */
-  const switchNginx = (color) => {
-    writeFileSync(colorFiles(cfg, stage).live, color);
-    prepareStage(cfg, stage, o.overrides);
-    compose(['exec', '-T', 'nginx', 'nginx', '-t', '-q']);
-    compose(['exec', '-T', 'nginx', 'nginx', '-s', 'reload']);
-    // nginx's new workers resolve the new color's names as they start; give them a moment.
-    spawnSync('sleep', ['1']);
+  /** nginx's /nginx-health names the color its workers serve. */
+  const nginxColor = async () => {
+    const out = await compose(['exec', '-T', 'nginx', 'wget', '-q', '-O', '-', 'http://127.0.0.1/nginx-health']).catch(() => '');
+    return out.trim();
+  };
+
+  /**
+   * Points nginx at a color: render, check, reload, and wait until nginx answers with it; on any failure
+   * the previous configuration is put back and reloaded. @param {'blue' | 'green'} color @param {'blue' | 'green'} from
+   */
+  const switchNginx = async (color, from) => {
+    writeFileSync(d.nginx, nginxConf(stage, color));
+    try {
+      await compose(['exec', '-T', 'nginx', 'nginx', '-t', '-q']);
+      await compose(['exec', '-T', 'nginx', 'nginx', '-s', 'reload']);
+      const deadline = Date.now() + 15_000;
+      while ((await nginxColor()) !== `ok ${color}`) {
+        if (Date.now() > deadline) throw new Error(`nginx did not answer as ${color} within 15 s`);
+        await sleep(100);
+      }
+    } catch (err) {
+      writeFileSync(d.nginx, nginxConf(stage, from));
+      await compose(['exec', '-T', 'nginx', 'nginx', '-s', 'reload']).catch(() => {});
+      throw err;
+    }
     log(`nginx now sends traffic to ${color}`);
   };
 
+  /** One switch at a time per stage. @template T @param {() => Promise<T>} fn @returns {Promise<T>} */
+  const locked = async (fn) => {
+    let fd;
+    try {
+      fd = openSync(d.lock, 'wx', 0o600);
+    } catch {
+      throw new Error(`another blue-green switch of ${stage} is running (${d.lock}); remove it if that process is gone`);
+    }
+    try {
+      return await fn();
+    } finally {
+      closeSync(fd);
+      rmSync(d.lock, { force: true });
+    }
+  };
+
   return {
-    status() {
-      const live = liveColor(cfg, stage);
-      const ps = compose(['ps', '--format', '{{.Service}} {{.State}} {{.Health}}']);
-      return { live, containers: ps.trim().split('\n').filter(Boolean) };
+    async status() {
+      const ps = await compose(['ps', '--format', '{{.Service}} {{.State}} {{.Health}}']);
+      return { ...colorState(d), containers: ps.trim().split('\n').filter(Boolean) };
     },
 
     /** @param {string} tag */
     deploy(tag) {
-      const live = liveColor(cfg, stage);
-      const target = live === 'blue' ? 'green' : 'blue';
-      const started = Date.now();
-      log(`${stage}: ${live} is live; starting ${target} on tag ${tag}`);
-      if (target === 'green') writeGreen(tag);
-      const env = target === 'blue' ? { TAG: tag } : undefined;
-      try {
-        compose(['up', '-d', '--no-deps', '--wait', '--no-build', '--force-recreate', ...servicesOf(target)], { env });
-      } catch (err) {
-        // Health gate: a color that does not get healthy never receives traffic.
-        compose(['stop', '-t', '10', ...servicesOf(target)]);
-        throw new Error(`${target} did not become healthy; ${live} stays live.\n${String(err)}`);
-      }
-      const healthyAfter = (Date.now() - started) / 1000;
-      switchNginx(target);
-      compose(['stop', '-t', '30', ...servicesOf(live)]);
-      log(
-        `${live} drained and stopped; ${target} is live (healthy after ${healthyAfter.toFixed(1)} s, done in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
-      );
-      return { from: live, to: target, healthyAfterS: healthyAfter, totalS: (Date.now() - started) / 1000 };
+      return locked(async () => {
+        const state = colorState(d);
+        const live = state.live;
+        const target = other(live);
+        const started = Date.now();
+        log(`${stage}: ${live} is live; starting ${target} on tag ${tag}`);
+        if (target === 'green') await writeGreen(tag);
+        try {
+          await compose(['up', '-d', '--no-deps', '--wait', '--no-build', '--force-recreate', ...servicesOf(target)], {
+            env: target === 'blue' ? { TAG: tag } : {},
+          });
+        } catch (err) {
+          // Health gate: a color that does not get healthy never receives traffic.
+          await compose(['stop', '-t', '10', ...servicesOf(target)]).catch(() => {});
+          throw new Error(`${target} did not become healthy; ${live} stays live.\n${String(err)}`);
+        }
+        const healthyAfterS = (Date.now() - started) / 1000;
+        await switchNginx(target, live);
+        saveColorState(d, { live: target, tags: { ...state.tags, [target]: tag } });
+        await compose(['stop', '-t', '30', ...servicesOf(live)]);
+        const totalS = (Date.now() - started) / 1000;
+        log(`${live} drained and stopped; ${target} is live (healthy after ${healthyAfterS.toFixed(1)} s, done in ${totalS.toFixed(1)} s)`);
+        return { from: live, to: target, tag, healthyAfterS, totalS };
+      });
     },
 
     rollback() {
-      const live = liveColor(cfg, stage);
-      const target = live === 'blue' ? 'green' : 'blue';
-      const started = Date.now();
-      log(`${stage}: rolling back from ${live} to ${target}`);
-      // The stopped containers of the previous color, as they were (same images).
-      compose(['up', '-d', '--no-deps', '--wait', '--no-build', '--no-recreate', ...servicesOf(target)]);
-      switchNginx(target);
-      compose(['stop', '-t', '30', ...servicesOf(live)]);
-      log(`rolled back to ${target} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      return { from: live, to: target, totalS: (Date.now() - started) / 1000 };
+      return locked(async () => {
+        const state = colorState(d);
+        const live = state.live;
+        const target = other(live);
+        if (target === 'green' && !state.tags.green) throw new Error(`${stage}: green was never deployed; nothing to roll back to`);
+        const started = Date.now();
+        log(`${stage}: rolling back from ${live} to ${target}`);
+        // The previous color's stopped containers, as they were; recreated on its recorded tag if they are gone.
+        await compose(['up', '-d', '--no-deps', '--wait', '--no-build', '--no-recreate', ...servicesOf(target)], {
+          env: target === 'blue' && state.tags.blue ? { TAG: state.tags.blue } : {},
+        });
+        await switchNginx(target, live);
+        saveColorState(d, { ...state, live: target });
+        await compose(['stop', '-t', '30', ...servicesOf(live)]);
+        const totalS = (Date.now() - started) / 1000;
+        log(`rolled back to ${target} in ${totalS.toFixed(1)} s`);
+        return { from: live, to: target, totalS };
+      });
     },
   };
 }
@@ -148,6 +205,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   let compose;
   if (values['local-images']) compose = [(await import('../containers/engine.mjs')).ensureCompose(cfg)];
   const bg = blueGreen(cfg, String(stage), { localImages: values['local-images'], compose });
-  const out = action === 'deploy' ? bg.deploy(String(values.tag)) : action === 'rollback' ? bg.rollback() : bg.status();
+  const out = action === 'deploy' ? await bg.deploy(String(values.tag)) : action === 'rollback' ? await bg.rollback() : await bg.status();
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }

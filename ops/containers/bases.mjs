@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as kafka from '../local/components/kafka.mjs';
 import * as registry from '../local/components/registry.mjs';
-import { log, run } from '../local/lib/proc.mjs';
+import { ensureAptPackages, log, run, which } from '../local/lib/proc.mjs';
 import { docker } from './engine.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -90,6 +90,7 @@ function debianBase(cfg) {
   const dir = join(cfg.cacheDir, 'containers');
   mkdirSync(dir, { recursive: true });
   const tar = join(dir, `debian-${DEBIAN_SUITE}.tar`);
+  ensureAptPackages([{ pkg: 'mmdebstrap', probe: () => which('mmdebstrap') !== null }]);
   log(`making ${image} with mmdebstrap (about 30 s)`);
   const mirror = 'http://deb.debian.org/debian';
   run('mmdebstrap', [

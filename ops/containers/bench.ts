@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stackConfig } from '../local/config.mjs';
 import { baseImages } from './bases.mjs';
-import { buildImages, IMAGES } from './build.mjs';
+import { buildImages, IMAGES, versionInfo } from './build.mjs';
 import { dockerBin, ensureEngine } from './engine.mjs';
 import { customer, Stage } from './harness';
 import { OrderLoad } from './load';
@@ -64,10 +64,12 @@ try {
   const customers = await Promise.all([1, 2, 3, 4].map((i) => customer(stage, `bench-bg-${i}`)));
   const load = new OrderLoad(stage, customers, 20, 100_000).start();
   const bg = stage.blueGreen(() => {});
+  const tag = versionInfo(cfg.root).version;
+  // Load before, during (the switch is asynchronous: requests keep leaving) and after each switch.
   await Bun.sleep(3_000);
-  const deploy = bg.deploy('0.1.0');
+  const deploy = await bg.deploy(tag);
   await Bun.sleep(3_000);
-  const rollback = bg.rollback();
+  const rollback = await bg.rollback();
   await Bun.sleep(3_000);
   const res = await load.stop();
   const result = {

@@ -5,7 +5,9 @@
  * commit, and pushes them when asked. The same script runs in CI (.github/workflows/images.yml, Docker Hub
  * bases) and here (local bases, a registry on loopback).
  *
- *   node ops/containers/build.mjs [--local-bases] [--registry HOST:PORT] [--push] [--only gateway,workers]
+ *   node ops/containers/build.mjs [--local-bases] [--registry HOST:PORT] [--push | --push-only] [--only gateway,workers]
+ *
+ * --push-only pushes the tags this commit's build made (CI: the very images that were scanned).
  *
  * Tags: order-platform/<image>:<version>, :<version>-<short sha>, :sha-<short sha> and :${TAG:-dev}
  * (the tag the compose files use), each prefixed with the registry when one is given.
@@ -37,7 +39,7 @@ export function versionInfo(root) {
 
 /**
  * @param {import('../local/config.mjs').StackConfig} cfg
- * @param {{ localBases?: boolean, registry?: string, push?: boolean, only?: string[], tag?: string }} o
+ * @param {{ localBases?: boolean, registry?: string, push?: boolean, pushOnly?: boolean, only?: string[], tag?: string }} o
  */
 export async function buildImages(cfg, o = {}) {
   await ensureEngine(cfg);
@@ -57,6 +59,11 @@ export async function buildImages(cfg, o = {}) {
       ...(bases ? { NODE_IMAGE: bases.node, BUN_IMAGE: bases.bun } : {}),
     };
     const started = Date.now();
+    if (o.pushOnly) {
+      for (const t of tags) docker(['push', t]);
+      built[name] = { tags, seconds: (Date.now() - started) / 1000 };
+      continue;
+    }
     log(`building ${repo} (${spec.dockerfile})`);
     docker(
       [
@@ -84,6 +91,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
       'local-bases': { type: 'boolean', default: false },
       registry: { type: 'string' },
       push: { type: 'boolean', default: false },
+      'push-only': { type: 'boolean', default: false },
       only: { type: 'string' },
       tag: { type: 'string' },
     },
@@ -92,6 +100,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
     localBases: values['local-bases'],
     registry: values.registry,
     push: values.push,
+    pushOnly: values['push-only'],
     only: values.only?.split(','),
     tag: values.tag,
   });

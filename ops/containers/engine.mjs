@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * The container engine and the tools around it, brought up when missing: Debian's Docker engine (and
- * mmdebstrap for base images), `dockerd` started when nothing answers on its socket, and a Compose v2 CLI
+ * The container engine and the tools around it, brought up when missing: Debian's Docker engine,
+ * `dockerd` started when nothing answers on its socket, and a Compose v2 CLI
  * built once from the Go module proxy into the git-ignored cache (Debian 12 packages only Compose 1.29).
  *
  * Builds use Debian's own docker CLI (`/usr/bin/docker`, BuildKit built in): a newer CLI found first on
@@ -33,10 +33,7 @@ function engineAnswers() {
  * @param {import('../local/config.mjs').StackConfig} cfg
  */
 export async function ensureEngine(cfg) {
-  ensureAptPackages([
-    { pkg: 'docker.io', probe: () => existsSync('/usr/bin/dockerd') || which('dockerd') !== null },
-    { pkg: 'mmdebstrap', probe: () => which('mmdebstrap') !== null },
-  ]);
+  ensureAptPackages([{ pkg: 'docker.io', probe: () => existsSync('/usr/bin/dockerd') || which('dockerd') !== null }]);
   if (engineAnswers()) return;
   if (runningPid(cfg, 'dockerd') === null) {
     log('starting dockerd');

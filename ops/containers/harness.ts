@@ -8,12 +8,18 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { blueGreen } from '../compose/bluegreen.mjs';
-import { composeCommand, resetColors } from '../compose/stage.mjs';
+import { composeCommand, deployment, resetColors } from '../compose/stage.mjs';
 import { stackConfig } from '../local/config.mjs';
 import { dockerBin, ensureCompose } from './engine.mjs';
 
 const cfg = stackConfig();
 export const root = cfg.root;
+
+/**
+ * The suite's own compose project (`order-platform-test-<stage>`) and state folder: it takes its stages
+ * down with their volumes, so it must never address a developer's `order-platform-<stage>`.
+ */
+export const PROJECT = 'order-platform-test';
 
 /** Loopback ports nginx is published on in these tests (never 80/443 on every address). */
 export const PORTS = { http: 18000, httpsBind: '127.0.0.1:18443', httpBind: '127.0.0.1:18080' };
@@ -46,6 +52,8 @@ export class Stage {
       RATE_LIMIT_LOGIN_IP: '10000/15m',
       RATE_LIMIT_TIER_FREE: '1000000/1m',
       RATE_LIMIT_ENDPOINT_POST_API_V1_ORDERS: '1000000/1m',
+      // prod pays through the real provider; here the simulator stands in (ops/containers/prod-simulated-provider.yml).
+      ...(name === 'prod' ? { PAYMENT_PROVIDER_URL: 'http://payment-provider:8070' } : {}),
     };
     // Prepares the env file, secrets and certificate the stage reads.
     this.command();
@@ -68,6 +76,7 @@ export class Stage {
       compose: [ensureCompose(cfg)],
       extraFiles: this.extraFiles,
       overrides: this.overrides,
+      project: PROJECT,
     });
   }
 
@@ -98,7 +107,7 @@ export class Stage {
 
   down() {
     this.compose(['down', '-v', '--remove-orphans', '-t', '20'], { allowFail: true });
-    resetColors(cfg, this.name);
+    resetColors(deployment(cfg, this.name, PROJECT));
   }
 
   /** The blue-green switch (ops/compose/bluegreen.mjs) on this stage, with the same files and settings. */
@@ -108,6 +117,7 @@ export class Stage {
       compose: [ensureCompose(cfg)],
       extraFiles: this.extraFiles,
       overrides: this.overrides,
+      project: PROJECT,
       log,
     });
   }
@@ -182,11 +192,19 @@ export async function customer(stage: Stage, tag: string): Promise<Customer> {
   const email = `${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
   const password = `Correct-Horse-${Math.random().toString(36).slice(2)}`;
   const headers = { 'content-type': 'application/json' };
-  const reg = await stage.fetch('/api/v1/auth/register', { method: 'POST', headers, body: JSON.stringify({ email, password }) });
-  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(await json(reg))}`);
-  const login = await stage.fetch('/api/v1/auth/login', { method: 'POST', headers, body: JSON.stringify({ email, password }) });
-  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(await json(login))}`);
-  return { email, token: (await json(login)).accessToken };
+  // A 503 says "retry shortly" (e.g. the login limiter fails closed when Redis answers late on this busy
+  // machine): a client retries it, a few times.
+  const post = async (path: string, want: number) => {
+    for (let attempt = 1; ; attempt++) {
+      const res = await stage.fetch(path, { method: 'POST', headers, body: JSON.stringify({ email, password }) });
+      if (res.status === want) return json(res);
+      if (res.status !== 503 || attempt === 5) throw new Error(`${path}: ${res.status} ${JSON.stringify(await json(res))}`);
+      await Bun.sleep(200 * attempt);
+    }
+  };
+  await post('/api/v1/auth/register', 201);
+  const login = await post('/api/v1/auth/login', 200);
+  return { email, token: login.accessToken as string };
 }
 
 /** A customer's status feed through nginx: every frame kept, waiters for a condition. */
@@ -245,6 +263,8 @@ export async function placeOrder(stage: Stage, c: Customer, key = crypto.randomU
     method: 'POST',
     headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json', 'idempotency-key': key },
     body: JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }], paymentMethodToken: 'pm_card_visa' }),
+    // A client gives up after 5 s (and retries with its key): one hung request must not stall the load.
+    signal: AbortSignal.timeout(5_000),
   });
   return { status: res.status, body: await json(res), key };
 }

@@ -18,6 +18,8 @@ export interface LoadResult {
   /** Requests in flight at each mark (e.g. the moment a container was killed). */
   inFlightAt: Record<string, number>;
   retries: number;
+  /** When each order's first attempt left (ms since the load started). */
+  sentAt: number[];
 }
 
 export class OrderLoad {
@@ -30,6 +32,7 @@ export class OrderLoad {
     unacknowledged: 0,
     inFlightAt: {},
     retries: 0,
+    sentAt: [],
   };
   private readonly pending = new Set<Promise<void>>();
   private stopped = false;
@@ -64,6 +67,7 @@ export class OrderLoad {
 
   private async one(c: Customer) {
     this.result.sent++;
+    this.result.sentAt.push(Date.now() - this.startedAt);
     const key = crypto.randomUUID();
     for (let attempt = 0; attempt < 30; attempt++) {
       this.inFlight++;
@@ -99,6 +103,11 @@ export class OrderLoad {
     await this.loop;
     await Promise.all([...this.pending]);
     return this.result;
+  }
+
+  /** Orders whose first attempt left between two instants (Date.now() values). */
+  sentBetween(from: number, to: number) {
+    return this.result.sentAt.filter((t) => t + this.startedAt >= from && t + this.startedAt <= to).length;
   }
 
   get acknowledgedSoFar() {

@@ -40,7 +40,7 @@ function markersOf(files) {
 /**
  * @param {string} image
  * @param {{ secretFiles?: string[] }} [o] PEM files that must be in no layer (default: the machine's private CAs)
- * @returns {{ image: string, problems: string[], user: string, sizeMb: number }}
+ * @returns {{ image: string, problems: string[], user: string, sizeMb: number, secretScan?: string }}
  */
 export function checkImage(image, o = {}) {
   const problems = [];
@@ -48,21 +48,32 @@ export function checkImage(image, o = {}) {
   if (r.status !== 0) return { image, problems: [`not found: ${r.stderr.trim()}`], user: '', sizeMb: 0 };
   const info = JSON.parse(r.stdout);
   const user = String(info.Config.User ?? '');
-  if (user === '' || user === 'root' || user.split(':')[0] === '0') problems.push(`runs as root (User="${user}")`);
+  const uid = user.split(':')[0];
+  if (uid === '' || uid === 'root' || uid === '0') problems.push(`runs as root (User="${user}")`);
   if (!info.Config.Healthcheck?.Test?.length) problems.push('no HEALTHCHECK');
   const labels = info.Config.Labels ?? {};
   for (const l of ['org.opencontainers.image.version', 'org.opencontainers.image.revision', 'org.opencontainers.image.source'])
     if (!labels[l]) problems.push(`label ${l} missing`);
   const markers = markersOf(o.secretFiles ?? privateCas());
-  if (markers.length > 0) {
-    // Every layer, as saved: a secret in a lower layer stays there even when a later one deletes it.
-    // Docker saves layers as plain tar archives: file contents appear verbatim in the stream.
+  /** @type {'clean' | 'skipped: no private CA on this machine'} */
+  let secretScan = 'clean';
+  if (markers.length === 0) secretScan = 'skipped: no private CA on this machine';
+  else {
+    // Docker (20.10's image store) saves layers as plain tar archives: file contents appear verbatim.
+    // pipefail: a failed save must fail the check, not read as "0 matches".
     const patterns = markers.map((m) => `-e '${m.line}'`).join(' ');
-    const saved = spawnSync('sh', ['-c', `'${dockerBin()}' save '${image}' | grep -a -c -F ${patterns}`], { encoding: 'utf8' });
-    const hits = Number(saved.stdout.trim() || '0');
-    if (hits > 0) problems.push(`a build secret (one of ${markers.map((m) => m.file).join(', ')}) is inside a layer`);
+    const saved = spawnSync(
+      'bash',
+      ['-o', 'pipefail', '-c', `'${dockerBin()}' save '${image}' | { grep -a -c -F ${patterns} || test $? = 1; }`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (saved.status !== 0) problems.push(`could not scan the layers: ${saved.stderr.trim().slice(0, 300)}`);
+    else if (Number(saved.stdout.trim() || '0') > 0)
+      problems.push(`a build secret (one of ${markers.map((m) => m.file).join(', ')}) is inside a layer`);
   }
-  return { image, problems, user, sizeMb: Math.round(info.Size / 1e6) };
+  return { image, problems, user, sizeMb: Math.round(info.Size / 1e6), secretScan };
 }
 
 const self = process.argv[1]?.endsWith('policy.mjs');
@@ -77,7 +88,7 @@ if (self) {
     const res = checkImage(`${prefix}order-platform/${name}:${values.tag}`);
     failed += res.problems.length > 0 ? 1 : 0;
     process.stdout.write(
-      `${res.problems.length ? 'FAIL' : 'ok  '}  ${res.image} (user ${res.user}, ${res.sizeMb} MB)${res.problems.map((p) => `\n      ${p}`).join('')}\n`,
+      `${res.problems.length ? 'FAIL' : 'ok  '}  ${res.image} (user ${res.user}, ${res.sizeMb} MB, secret scan ${res.secretScan ?? 'not run'})${res.problems.map((p) => `\n      ${p}`).join('')}\n`,
     );
   }
   process.exit(failed === 0 ? 0 : 1);

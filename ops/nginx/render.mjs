@@ -13,7 +13,7 @@ const TEMPLATE = join(dirname(fileURLToPath(import.meta.url)), 'nginx.conf.templ
 
 /**
  * @param {{ listen: string, gateways: string[], edges: string[], tls?: { cert: string, key: string },
- *   prefix?: string, user?: string }} o
+ *   prefix?: string, user?: string, healthBody?: string }} o
  */
 export function renderNginx(o) {
   const servers = (/** @type {string[]} */ list) => list.map((s) => `    server ${s} max_fails=1 fail_timeout=10s;`).join('\n');
@@ -49,6 +49,7 @@ export function renderNginx(o) {
     EDGE_SERVERS: servers(o.edges),
     LISTEN: tls,
     // Plain HTTP only redirects, except the health check (the container's probe speaks plain HTTP on 80).
+    HEALTH_BODY: o.healthBody ?? 'ok',
     HTTP_REDIRECT: o.tls
       ? [
           '  server {',
@@ -56,7 +57,7 @@ export function renderNginx(o) {
           '    server_name _;',
           '    location = /nginx-health {',
           '      access_log off;',
-          '      return 200 "ok\\n";',
+          `      return 200 "${o.healthBody ?? 'ok'}\\n";`,
           '    }',
           '    location / {',
           '      return 301 https://$host$request_uri;',
