@@ -1,8 +1,74 @@
 /**
- * A WebSocket status-feed client that behaves as the README tells clients to, shared by the fault suite
- * (ops/chaos) and the container suite (ops/containers): it reconnects, resumes after the last sequence up
- * to which it has seen everything, and counts gaps, repeats and conflicts for the checks.
+ * WebSocket status-feed clients shared by the suites:
+ *   - FeedClient: one socket that authenticates with its first frame and collects every frame (end-to-end
+ *     and container suites);
+ *   - Feed: behaves as the README tells clients to (fault and container suites): it reconnects, resumes
+ *     after the last sequence up to which it has seen everything, and counts gaps, repeats and conflicts.
  */
+/** A WebSocket client that authenticates with its first frame and collects every frame it receives. */
+export class FeedClient {
+  readonly frames: Record<string, unknown>[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private readonly ws: WebSocket;
+  private waiters: (() => void)[] = [];
+
+  /** @param tls options for wss:// (e.g. the CA of a self-signed certificate) */
+  constructor(token: string | null, url: string, tls?: { ca: string }) {
+    // Bun's WebSocket takes TLS options in its second argument (not in the DOM typings).
+    this.ws = tls ? new WebSocket(url, { tls } as unknown as string[]) : new WebSocket(url);
+    this.ws.onopen = () => {
+      if (token !== null) this.ws.send(JSON.stringify({ type: 'auth', token }));
+    };
+    this.ws.onmessage = (e) => {
+      this.frames.push(JSON.parse(String(e.data)) as Record<string, unknown>);
+      this.notify();
+    };
+    this.ws.onclose = (e) => {
+      this.closed = { code: e.code, reason: e.reason };
+      this.notify();
+    };
+  }
+
+  send(text: string) {
+    this.ws.send(text);
+  }
+
+  private notify() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves with the first frame matching `pred`, or rejects after `ms`. */
+  async waitFor(pred: (f: Record<string, unknown>) => boolean, ms = 15_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = this.frames.find(pred);
+      if (hit) return hit;
+      if (this.closed) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason}) before the frame arrived`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching frame within ${ms} ms; got ${JSON.stringify(this.frames).slice(0, 500)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async waitClosed(ms = 10_000) {
+    const deadline = Date.now() + ms;
+    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.closed;
+  }
+
+  close() {
+    this.ws.close(1000, 'done');
+  }
+}
+
 export interface FeedUpdate {
   seq: number;
   orderId: string;

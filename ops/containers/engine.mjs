@@ -73,11 +73,6 @@ export function ensureCompose(cfg) {
   return bin;
 }
 
-/** True when a cached Compose binary already exists (the status line of `npm run test:containers`). */
-export function composeBuilt(/** @type {import('../local/config.mjs').StackConfig} */ cfg) {
-  return existsSync(join(cfg.cacheDir, `compose-${COMPOSE_VERSION}`, 'docker-compose'));
-}
-
 /** The machine's CA bundle, given to builds as a BuildKit secret (never baked into an image). */
 export function caBundle() {
   for (const f of ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt']) {

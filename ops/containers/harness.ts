@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FeedClient } from '../clients/feed';
 import { blueGreen } from '../compose/bluegreen.mjs';
 import { composeCommand, deployment, resetColors } from '../compose/stage.mjs';
 import { stackConfig } from '../local/config.mjs';
@@ -69,15 +70,14 @@ export class Stage {
     return `${this.base.replace(/^http/, 'ws')}/ws/orders`;
   }
 
+  /** What every compose call of this stage is made with (the switch's too). */
+  private get options() {
+    return { localImages: true, compose: [ensureCompose(cfg)], extraFiles: this.extraFiles, overrides: this.overrides, project: PROJECT };
+  }
+
   /** The compose command line, made afresh each time: a blue-green switch adds the green file. */
   private command() {
-    return composeCommand(cfg, this.name, {
-      localImages: true,
-      compose: [ensureCompose(cfg)],
-      extraFiles: this.extraFiles,
-      overrides: this.overrides,
-      project: PROJECT,
-    });
+    return composeCommand(cfg, this.name, this.options);
   }
 
   /** Runs `docker compose …` for this stage; throws with its output unless allowFail. */
@@ -112,14 +112,7 @@ export class Stage {
 
   /** The blue-green switch (ops/compose/bluegreen.mjs) on this stage, with the same files and settings. */
   blueGreen(log?: (line: string) => void) {
-    return blueGreen(cfg, this.name, {
-      localImages: true,
-      compose: [ensureCompose(cfg)],
-      extraFiles: this.extraFiles,
-      overrides: this.overrides,
-      project: PROJECT,
-      log,
-    });
+    return blueGreen(cfg, this.name, { ...this.options, log });
   }
 
   containers(): Container[] {
@@ -207,57 +200,6 @@ export async function customer(stage: Stage, tag: string): Promise<Customer> {
   return { email, token: login.accessToken as string };
 }
 
-/** A customer's status feed through nginx: every frame kept, waiters for a condition. */
-export class Feed {
-  readonly frames: Array<Record<string, unknown>> = [];
-  private ws: WebSocket;
-  private waiters: Array<() => void> = [];
-  closed = false;
-
-  constructor(stage: Stage, token: string) {
-    this.ws = new WebSocket(stage.wsUrl, (stage.ca ? { tls: { ca: stage.ca } } : {}) as unknown as string[]);
-    this.ws.onopen = () => this.ws.send(JSON.stringify({ type: 'auth', token }));
-    this.ws.onmessage = (e) => {
-      this.frames.push(JSON.parse(String(e.data)));
-      for (const w of this.waiters) w();
-    };
-    this.ws.onclose = () => {
-      this.closed = true;
-      for (const w of this.waiters) w();
-    };
-  }
-
-  /** Resolves with the first frame that matches, or throws after timeoutMs naming what it waited for. */
-  until(match: (f: Record<string, unknown>) => boolean, what: string, timeoutMs = 30_000) {
-    return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const check = () => {
-        const f = this.frames.find(match);
-        if (f) {
-          cleanup();
-          resolve(f);
-        } else if (this.closed) {
-          cleanup();
-          reject(new Error(`feed closed while waiting for ${what}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; frames: ${JSON.stringify(this.frames.slice(-5))}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
-      };
-      this.waiters.push(check);
-      check();
-    });
-  }
-
-  close() {
-    this.ws.close(1000, 'done');
-  }
-}
-
 export async function placeOrder(stage: Stage, c: Customer, key = crypto.randomUUID()) {
   const res = await stage.fetch('/api/v1/orders', {
     method: 'POST',
@@ -272,13 +214,13 @@ export async function placeOrder(stage: Stage, c: Customer, key = crypto.randomU
 /** The README walkthrough through nginx: account, feed, order, `shipped` on the feed, then the read. */
 export async function walkthrough(stage: Stage, tag: string) {
   const c = await customer(stage, tag);
-  const feed = new Feed(stage, c.token);
-  await feed.until((f) => f.type === 'ready', 'the feed to be ready');
+  const feed = new FeedClient(c.token, stage.wsUrl, stage.ca ? { ca: stage.ca } : undefined);
+  await feed.waitFor((f) => f.type === 'ready', 30_000);
   const started = Date.now();
   const order = await placeOrder(stage, c);
   if (order.status !== 201) throw new Error(`order: ${order.status} ${JSON.stringify(order.body)}`);
   const id = order.body.id as string;
-  await feed.until((f) => f.orderId === id && f.status === 'shipped', `order ${id} shipped on the feed`, 60_000);
+  await feed.waitFor((f) => f.orderId === id && f.status === 'shipped', 60_000);
   const shippedMs = Date.now() - started;
   const read = await json(await stage.fetch(`/api/v1/orders/${id}`, { headers: { authorization: `Bearer ${c.token}` } }));
   const statuses = feed.frames.filter((f) => f.orderId === id).map((f) => f.status);

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { FeedClient as BaseFeedClient } from '../clients/feed';
 import { ensureTopics, resetNamespace } from '../kafka/topics';
 import { stackConfig } from '../local/config.mjs';
 import { serviceEnv, startServices, stopServices, testMode } from '../local/services.mjs';
@@ -80,64 +81,9 @@ export async function devToken(role: 'customer' | 'admin' = 'customer') {
   return (await res.json()) as { accessToken: string; userId: string };
 }
 
-/** A WebSocket client that authenticates with its first frame and collects every frame it receives. */
-export class FeedClient {
-  readonly frames: Record<string, unknown>[] = [];
-  closed: { code: number; reason: string } | undefined;
-  private readonly ws: WebSocket;
-  private waiters: (() => void)[] = [];
-
+/** The shared frame-collecting client (ops/clients/feed.ts), on the test edge unless told otherwise. */
+export class FeedClient extends BaseFeedClient {
   constructor(token: string | null, url = edgeUrl) {
-    this.ws = new WebSocket(url);
-    this.ws.onopen = () => {
-      if (token !== null) this.ws.send(JSON.stringify({ type: 'auth', token }));
-    };
-    this.ws.onmessage = (e) => {
-      this.frames.push(JSON.parse(String(e.data)) as Record<string, unknown>);
-      this.notify();
-    };
-    this.ws.onclose = (e) => {
-      this.closed = { code: e.code, reason: e.reason };
-      this.notify();
-    };
-  }
-
-  send(text: string) {
-    this.ws.send(text);
-  }
-
-  private notify() {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  /** Resolves with the first frame matching `pred`, or rejects after `ms`. */
-  async waitFor(pred: (f: Record<string, unknown>) => boolean, ms = 15_000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = this.frames.find(pred);
-      if (hit) return hit;
-      if (this.closed) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason}) before the frame arrived`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching frame within ${ms} ms; got ${JSON.stringify(this.frames).slice(0, 500)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async waitClosed(ms = 10_000) {
-    const deadline = Date.now() + ms;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.closed;
-  }
-
-  close() {
-    this.ws.close(1000, 'done');
+    super(token, url);
   }
 }
