@@ -1,6 +1,7 @@
 export * from './codec';
 export * from './errors';
 export * from './events';
+export * from './headers';
 export * from './order-state';
 export * from './registry';
 export * from './schemas';
