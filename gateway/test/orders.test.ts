@@ -135,7 +135,7 @@ describe('POST /api/v1/orders', () => {
     try {
       const r = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [mug] } });
       expect(r.status).toBe(500);
-      expect(r.json.code).toBe('INTERNAL_ERROR');
+      expect(r.json.code).toBe('SERVICE_INTERNAL_ERROR');
       expect(JSON.stringify(r.json)).not.toContain('injected');
       expect(await counts(u.userId)).toEqual({ orders: 0, items: 0, history: 0, outbox: 0 });
     } finally {

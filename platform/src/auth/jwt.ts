@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, errors, importJWK, type JWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { PlatformErrorCodes } from '../error-codes';
 
 export const JWT_ALGORITHM = 'ES256';
 export const ROLES = ['customer', 'admin'] as const;
@@ -27,7 +28,11 @@ export interface Principal {
   sessionId?: string;
 }
 
-export type AuthErrorCode = 'AUTH_TOKEN_MISSING' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_EXPIRED' | 'AUTH_TOKEN_REVOKED';
+export type AuthErrorCode =
+  | typeof PlatformErrorCodes.tokenMissing
+  | typeof PlatformErrorCodes.tokenInvalid
+  | typeof PlatformErrorCodes.tokenExpired
+  | typeof PlatformErrorCodes.tokenRevoked;
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';
@@ -77,12 +82,12 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
   const cache = new Map<string, Principal>();
 
   const verifyAccessToken = async (token: string | undefined | null): Promise<Principal> => {
-    if (!token) throw new AuthError('AUTH_TOKEN_MISSING', 'an access token is required');
+    if (!token) throw new AuthError(PlatformErrorCodes.tokenMissing, 'an access token is required');
     const hit = cache.get(token);
     if (hit) {
       if (hit.expiresAt * 1000 <= now()) {
         cache.delete(token);
-        throw new AuthError('AUTH_TOKEN_EXPIRED', 'the access token has expired');
+        throw new AuthError(PlatformErrorCodes.tokenExpired, 'the access token has expired');
       }
       return unlessRevoked(hit);
     }
@@ -105,7 +110,7 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
 
   function unlessRevoked(p: Principal): Principal {
     if (p.sessionId !== undefined && opts.isRevoked?.(p.sessionId))
-      throw new AuthError('AUTH_TOKEN_REVOKED', 'the session has ended; log in again');
+      throw new AuthError(PlatformErrorCodes.tokenRevoked, 'the session has ended; log in again');
     return p;
   }
 
@@ -120,15 +125,16 @@ export function createVerifier(settings: JwtSettings, keySet: { keys: JWK[] }, o
         clockTolerance: 5,
       }));
     } catch (err) {
-      if (err instanceof errors.JWTExpired) throw new AuthError('AUTH_TOKEN_EXPIRED', 'the access token has expired');
-      throw new AuthError('AUTH_TOKEN_INVALID', 'the access token is not valid');
+      if (err instanceof errors.JWTExpired) throw new AuthError(PlatformErrorCodes.tokenExpired, 'the access token has expired');
+      throw new AuthError(PlatformErrorCodes.tokenInvalid, 'the access token is not valid');
     }
     const { sub, role, tier, jti, exp, sid } = payload as JWTPayload & { role?: unknown; tier?: unknown; sid?: unknown };
-    if (typeof sub !== 'string' || !UUID.test(sub)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid subject');
-    if (!ROLES.includes(role as Role)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid role');
-    if (!TIERS.includes(tier as Tier)) throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid tier');
+    if (typeof sub !== 'string' || !UUID.test(sub))
+      throw new AuthError(PlatformErrorCodes.tokenInvalid, 'the access token has no valid subject');
+    if (!ROLES.includes(role as Role)) throw new AuthError(PlatformErrorCodes.tokenInvalid, 'the access token has no valid role');
+    if (!TIERS.includes(tier as Tier)) throw new AuthError(PlatformErrorCodes.tokenInvalid, 'the access token has no valid tier');
     if (sid !== undefined && (typeof sid !== 'string' || !UUID.test(sid)))
-      throw new AuthError('AUTH_TOKEN_INVALID', 'the access token has no valid session');
+      throw new AuthError(PlatformErrorCodes.tokenInvalid, 'the access token has no valid session');
     return Object.freeze({
       userId: sub.toLowerCase(),
       role: role as Role,

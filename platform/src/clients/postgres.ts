@@ -4,6 +4,7 @@
  * stays far below 2^53.
  */
 import postgres from 'postgres';
+import { PlatformErrorCodes } from '../error-codes';
 
 export type Sql = postgres.Sql<Record<string, never>>;
 export type { TransactionSql } from 'postgres';
@@ -69,7 +70,7 @@ class Circuit {
 
 function circuitOpen(): Error {
   return Object.assign(new Error('the database was unreachable a moment ago; not trying again before it answers a probe'), {
-    code: 'DATABASE_CIRCUIT_OPEN',
+    code: PlatformErrorCodes.databaseCircuitOpen,
   });
 }
 
@@ -203,7 +204,7 @@ const UNREACHABLE = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
-  'DATABASE_CIRCUIT_OPEN',
+  PlatformErrorCodes.databaseCircuitOpen,
 ]);
 
 /**

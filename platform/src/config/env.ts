@@ -7,6 +7,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { PlatformErrorCodes } from '../error-codes';
 
 export interface Field<T> {
   parse(raw: string | undefined, name: string): T;
@@ -16,7 +17,7 @@ export interface Field<T> {
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  readonly code = 'PLATFORM_INVALID_CONFIG';
+  readonly code = PlatformErrorCodes.invalidConfig;
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }

@@ -4,6 +4,8 @@
  * traces, SQL or secrets ever go into a problem.
  */
 
+import { PlatformErrorCodes } from '../error-codes';
+
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export interface FieldError {
@@ -64,5 +66,10 @@ export function problemResponse(err: HttpError, instance?: string): Response {
 
 /** The answer for anything unexpected: generic on purpose; the details go to the log, not the client. */
 export function internalError(): HttpError {
-  return new HttpError(500, 'INTERNAL_ERROR', 'Internal server error', 'The request could not be completed. It has been logged.');
+  return new HttpError(
+    500,
+    PlatformErrorCodes.internal,
+    'Internal server error',
+    'The request could not be completed. It has been logged.',
+  );
 }
