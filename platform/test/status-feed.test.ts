@@ -6,6 +6,7 @@ import type { StatusUpdate } from '@orders/contracts';
 import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
 import { createRedis, createRedisClient } from '../src/clients/redis';
 import { type FeedKeys, feedKeys, latestSeq, parseStatusUpdate, readSince, StatusFeedPublisher } from '../src/status-feed/index';
+import { eventually } from '../src/testing';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -32,20 +33,11 @@ describe('status feed on real Redis', () => {
     await Promise.all([redis.quit(), sub.quit()]);
   });
 
-  async function until(pred: () => boolean, ms = 2000) {
-    const end = Date.now() + ms;
-    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-  }
-
   it('publishes to subscribers and keeps the update for recovery', async () => {
     const user = randomUUID();
     const u1 = update(user, 1);
     assert.equal(await publisher.publish(u1), true);
-    await until(() => received.some((r) => r.eventId === u1.eventId));
-    assert.ok(
-      received.some((r) => r.eventId === u1.eventId),
-      'subscriber got the update',
-    );
+    await eventually(() => received.some((r) => r.eventId === u1.eventId), { what: 'the subscriber to get the update', timeoutMs: 2_000 });
     const since = await readSince(redis, keys, user, 0);
     assert.deepEqual(since, { ok: true, updates: [u1] });
     assert.ok((await redis.ttl(keys.recent(user))) > 0, 'idle feeds expire');
@@ -56,6 +48,7 @@ describe('status feed on real Redis', () => {
     const first = update(user, 1);
     assert.equal(await publisher.publish(first), true);
     assert.equal(await publisher.publish({ ...first, eventId: 'again' }), false);
+    // A fixed wait on purpose: what is checked is that no second message arrives within it.
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(received.filter((r) => r.userId === user).length, 1);
   });
@@ -100,11 +93,10 @@ describe('status feed on real Redis', () => {
     assert.equal(await publisher.publish(u3), true);
     assert.deepEqual(await readSince(redis, keys, user, 1), { ok: false, reason: 'gap' }, 'seq 2 still on its way');
     assert.equal(await publisher.publish(u2), true);
-    await until(() => received.some((r) => r.eventId === u2.eventId));
-    assert.ok(
-      received.some((r) => r.eventId === u2.eventId),
-      'the late update was published too',
-    );
+    await eventually(() => received.some((r) => r.eventId === u2.eventId), {
+      what: 'the late update to be published too',
+      timeoutMs: 2_000,
+    });
     assert.deepEqual(await readSince(redis, keys, user, 0), { ok: true, updates: [u1, u2, u3] });
   });
 
@@ -116,10 +108,6 @@ describe('status feed on real Redis', () => {
 
 describe('status feed on a real Redis Cluster (TEST_REDIS_CLUSTER_NODES)', () => {
   const nodes = (process.env.TEST_REDIS_CLUSTER_NODES ?? '').split(',').filter(Boolean);
-  async function until(pred: () => boolean, ms = 5_000) {
-    const end = Date.now() + ms;
-    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  }
   it('stores, publishes cluster-wide and recovers per user, whatever slot the user lands in', async () => {
     assert.ok(nodes.length >= 3, 'npm test starts a 3-master Cluster for this suite');
     const cluster = createRedisClient({ url: url, clusterNodes: nodes, connectionName: 'test-feed-cluster' });
@@ -136,8 +124,8 @@ describe('status feed on a real Redis Cluster (TEST_REDIS_CLUSTER_NODES)', () =>
       // Enough users that their hash-tagged keys spread over all three masters.
       const users = Array.from({ length: 12 }, () => randomUUID());
       for (const u of users) for (let seq = 1; seq <= 3; seq++) assert.equal(await publisher.publish(update(u, seq)), true);
-      await until(() => got.length === users.length * 3);
-      assert.equal(got.length, users.length * 3, 'every update reached the one subscription');
+      await eventually(() => got.length >= users.length * 3, { what: 'every update to reach the one subscription' });
+      assert.equal(got.length, users.length * 3, 'every update reached the one subscription, once');
       for (const u of users) {
         assert.equal(await latestSeq(cluster, keys, u), 3);
         const since = await readSince(cluster, keys, u, 1);

@@ -67,28 +67,38 @@ export class RevokedSessions {
   private readonly listeners: ((sessionId: string) => void)[] = [];
   private sub: RedisClient | undefined;
   private readonly revoked;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RevokedSessionsOptions['subscriber'];
+  private readonly keys: RevocationKeys;
+  private readonly rememberMs: number;
+  private readonly logger: Logger;
 
-  constructor(private readonly o: RevokedSessionsOptions) {
-    this.revoked = o.metrics?.counter('auth_sessions_revoked_total', 'Sessions ended (logout, refresh-token reuse) as learnt', ['source']);
+  constructor({ redis, subscriber, keys, rememberMs, logger, metrics }: RevokedSessionsOptions) {
+    this.redis = redis;
+    this.subscriber = subscriber;
+    this.keys = keys;
+    this.rememberMs = rememberMs;
+    this.logger = logger;
+    this.revoked = metrics?.counter('auth_sessions_revoked_total', 'Sessions ended (logout, refresh-token reuse) as learnt', ['source']);
   }
 
   /** Subscribes, then loads what is already ended (again on every reconnect). */
   start(): void {
-    const sub = createRedisClient({ ...this.o.subscriber, commandTimeoutMs: 0 });
+    const sub = createRedisClient({ ...this.subscriber, commandTimeoutMs: 0 });
     this.sub = sub;
     sub.on('ready', () => {
       sub
-        .subscribe(this.o.keys.channel)
+        .subscribe(this.keys.channel)
         .then(() => this.reload())
         .catch((err) =>
-          this.o.logger.warn(
+          this.logger.warn(
             { err },
             'session revocations: subscribe or reload failed; ended sessions may be honoured until their tokens expire',
           ),
         );
     });
     sub.on('message', (channel: string, text: string) => {
-      if (channel !== this.o.keys.channel) return;
+      if (channel !== this.keys.channel) return;
       const [sessionId, until] = text.split(' ');
       if (sessionId) this.learn(sessionId, Number(until), 'channel');
     });
@@ -111,9 +121,9 @@ export class RevokedSessions {
 
   /** Ends a session everywhere: stored for processes that reconnect later, published for those listening. */
   async revoke(sessionId: string, now = Date.now()): Promise<void> {
-    const until = now + this.o.rememberMs;
+    const until = now + this.rememberMs;
     this.learn(sessionId, until, 'local');
-    const { redis, keys } = this.o;
+    const { redis, keys } = this;
     await redis.zadd(keys.set, until, sessionId);
     await redis.zremrangebyscore(keys.set, '-inf', now);
     await redis.publish(keys.channel, `${sessionId} ${until}`);
@@ -125,7 +135,7 @@ export class RevokedSessions {
 
   private async reload(): Promise<void> {
     const now = Date.now();
-    const entries = await this.o.redis.zrangebyscore(this.o.keys.set, now, '+inf', 'WITHSCORES');
+    const entries = await this.redis.zrangebyscore(this.keys.set, now, '+inf', 'WITHSCORES');
     for (let i = 0; i + 1 < entries.length; i += 2) this.learn(entries[i] as string, Number(entries[i + 1]), 'reload');
   }
 
@@ -133,7 +143,7 @@ export class RevokedSessions {
     const now = Date.now();
     if (!Number.isFinite(rawUntil) || rawUntil <= now) return;
     // No token outlives rememberMs from now: a later `until` (a bad message) would never be pruned.
-    const until = Math.min(rawUntil, now + this.o.rememberMs);
+    const until = Math.min(rawUntil, now + this.rememberMs);
     // Bounded by the sessions ended within one token lifetime: expired ones go as the map grows.
     if (this.until.size >= this.pruneAt) {
       for (const [id, t] of this.until) if (t <= now) this.until.delete(id);

@@ -4,7 +4,7 @@
  * the binding limit (the draft allows listing every policy; we list all policies and the binding state).
  * `Retry-After` accompanies a refusal.
  */
-import type { Decision } from './limiter';
+import type { Decision } from './decision';
 
 const quote = (s: string) => `"${s.replace(/["\\\\]/g, '')}"`;
 

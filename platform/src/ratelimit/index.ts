@@ -1,5 +1,6 @@
 export * from './config';
 export * from './connections';
+export * from './decision';
 export * from './headers';
 export * from './limiter';
 export * from './memory';

@@ -1,7 +1,7 @@
 /** W3C traceparent parsing and propagation. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { childTraceparent, parseTraceparent, traceIdOf } from '../src/trace';
+import { childTraceparent, parseTraceparent, traceIdOf } from './trace';
 
 describe('traceparent', () => {
   const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
