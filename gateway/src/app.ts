@@ -61,7 +61,7 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
   const webhooks = new WebhooksService(
     deps.sql,
     new SecretBox(env.webhookKey),
-    new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.STAGE === 'staging' || env.STAGE === 'prod'),
+    new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.DEPLOY_STAGE === 'staging' || env.DEPLOY_STAGE === 'prod'),
     env.WEBHOOK_ROTATION_OVERLAP_SECONDS,
   );
   // Errors and observability come first: Elysia applies a hook only to the routes registered after it,

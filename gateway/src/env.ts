@@ -5,24 +5,26 @@
 import {
   bool,
   ConfigError,
+  clientFacingSpec,
   commonSpec,
+  databaseSpec,
   fromInlineOrFile,
   int,
-  list,
+  jwtVerifySpec,
+  kafkaSpec,
+  listenSpec,
   loadRateLimitPolicy,
   optionalStr,
   parseEnv,
   parseTrustedProxies,
-  port,
-  str,
-  url,
+  redisSpec,
+  webhookSpec,
 } from '@orders/platform';
 
 const spec = {
   ...commonSpec,
-  HOST: str({ default: '127.0.0.1' }),
-  PORT: port({ default: 8080 }),
-  DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'], secret: true }),
+  ...listenSpec(8080),
+  ...databaseSpec,
   /**
    * Connections per gateway process. postgres.js pipelines queries on each connection, so a few go a
    * long way: in a one-off test on 2 cores (not in the benchmarks) 4 connections served 31k simple
@@ -34,17 +36,9 @@ const spec = {
   DATABASE_CONNECT_TIMEOUT_MS: int({ default: 2_000, min: 100, max: 60_000 }),
   /** A query waiting this long for a connection (the database unreachable) fails: a 503, never a hung request. */
   DATABASE_QUEUE_TIMEOUT_MS: int({ default: 3_000, min: 0, max: 120_000 }),
-  REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
-  /** Redis Cluster seed nodes (host:port, comma-separated); when set, REDIS_URL is not used. */
-  REDIS_CLUSTER_NODES: list({ default: [], minItems: 0 }),
-  KAFKA_BROKERS: list({ default: ['127.0.0.1:9092'] }),
-  KAFKA_CLIENT_ID: str({ default: 'orders-gateway' }),
-  SCHEMA_REGISTRY_URL: optionalStr(),
-  JWT_ISSUER: str({ default: 'order-platform' }),
-  JWT_AUDIENCE: str({ default: 'order-platform-api' }),
-  /** JWKS JSON of the public keys tokens may be signed with (inline, or a file path in JWT_PUBLIC_KEYS_FILE). */
-  JWT_PUBLIC_KEYS: optionalStr(),
-  JWT_PUBLIC_KEYS_FILE: optionalStr(),
+  ...redisSpec,
+  ...kafkaSpec('orders-gateway'),
+  ...jwtVerifySpec,
   /** The active private signing key as a JWK with a kid (inline or JWT_SIGNING_KEY_FILE). */
   JWT_SIGNING_KEY: { ...optionalStr(), secret: true },
   JWT_SIGNING_KEY_FILE: optionalStr(),
@@ -79,22 +73,16 @@ const spec = {
   /** Rows per delete statement, and statements per table per run. */
   RETENTION_BATCH: int({ default: 5_000, min: 1, max: 100_000 }),
   RETENTION_MAX_BATCHES: int({ default: 20, min: 1, max: 1_000 }),
-  /** Rate limiting (the limits themselves: RATE_LIMIT_* and RATE_LIMITS_FILE, see platform/ratelimit/config.ts). */
-  RATE_LIMIT_ENABLED: bool({ default: true }),
+  // TRUSTED_PROXIES and RATE_LIMIT_ENABLED, as for the WebSocket edge.
+  ...clientFacingSpec,
   /** A limiter call slower than this is answered by the in-memory fallback (login: refused). */
   RATE_LIMIT_TIMEOUT_MS: int({ default: 50, min: 1, max: 5_000 }),
-  /** Peers whose X-Forwarded-For is believed (the load balancer): addresses or CIDR ranges; nobody's by default. */
-  TRUSTED_PROXIES: list({ default: [], minItems: 0 }),
-  /** The key webhook secrets are sealed with (32 bytes, base64; inline or a file), shared with the dispatcher. */
-  WEBHOOK_SECRET_KEY: { ...optionalStr(), secret: true },
-  WEBHOOK_SECRET_KEY_FILE: optionalStr(),
-  /** Hosts (as written in URLs) allowed to resolve to private addresses: local development and tests only. */
-  WEBHOOK_ALLOWED_HOSTS: list({ default: [], minItems: 0 }),
+  ...webhookSpec,
   /** How long a rotated-out secret keeps signing by default. */
   WEBHOOK_ROTATION_OVERLAP_SECONDS: int({ default: 24 * 3600, min: 0, max: 7 * 24 * 3600 }),
   /** Where the tracking page (/track) finds the WebSocket edge; unset: `/ws/orders` on the page's own origin. */
   TRACKING_WS_URL: optionalStr(),
-  /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside STAGE=dev. */
+  /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside DEPLOY_STAGE=dev. */
   DEV_TOKENS: bool({ default: false }),
 };
 
@@ -110,8 +98,8 @@ export function loadEnv(source: Record<string, string | undefined>) {
     problems.push('TRACKING_WS_URL must be a ws:// or wss:// URL');
   const webhookKey = fromInlineOrFile(env.WEBHOOK_SECRET_KEY, env.WEBHOOK_SECRET_KEY_FILE, 'WEBHOOK_SECRET_KEY', problems);
   const jwtSigningKey = fromInlineOrFile(env.JWT_SIGNING_KEY, env.JWT_SIGNING_KEY_FILE, 'JWT_SIGNING_KEY', problems);
-  if (env.DEV_TOKENS && env.STAGE !== 'dev' && env.STAGE !== 'test')
-    problems.push(`DEV_TOKENS must stay off outside dev (STAGE is ${env.STAGE})`);
+  if (env.DEV_TOKENS && env.DEPLOY_STAGE !== 'dev' && env.DEPLOY_STAGE !== 'test')
+    problems.push(`DEV_TOKENS must stay off outside dev (DEPLOY_STAGE is ${env.DEPLOY_STAGE})`);
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...env, jwtPublicKeys, jwtSigningKey, webhookKey, rateLimits, trustedProxies };
 }

@@ -36,4 +36,7 @@ app.listen(listenOptions(env));
 server = app.server ?? undefined;
 deps.outbox.start();
 shutdown.listen();
-logger.info({ url: `http://${env.HOST}:${server?.port}`, stage: env.STAGE, namespace: env.NAMESPACE || undefined }, 'gateway listening');
+logger.info(
+  { url: `http://${env.HOST}:${server?.port}`, stage: env.DEPLOY_STAGE, namespace: env.NAMESPACE || undefined },
+  'gateway listening',
+);

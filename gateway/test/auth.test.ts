@@ -53,7 +53,7 @@ describe('authentication', () => {
     } finally {
       await off.close();
     }
-    expect(() => loadEnv({ ...process.env, STAGE: 'prod', DEV_TOKENS: 'true' })).toThrow(ConfigError);
+    expect(() => loadEnv({ ...process.env, DEPLOY_STAGE: 'prod', DEV_TOKENS: 'true' })).toThrow(ConfigError);
   });
 });
 

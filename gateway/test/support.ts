@@ -12,7 +12,7 @@ import { loadEnv } from '../src/env';
 export async function gateway(overrides: Record<string, string> = {}) {
   // process.env comes from `npm test` (ops/local/test.mjs): the test stack's URLs and, like every test
   // service, limits no suite's traffic reaches (RELAXED_LIMITS); the rate-limit suite passes its own.
-  const env = loadEnv({ ...process.env, STAGE: 'test', DEV_TOKENS: 'true', LOG_LEVEL: 'silent', ...overrides });
+  const env = loadEnv({ ...process.env, DEPLOY_STAGE: 'test', DEV_TOKENS: 'true', LOG_LEVEL: 'silent', ...overrides });
   const logger = createLogger({ service: 'gateway-test', level: env.LOG_LEVEL, destination: pino.destination({ fd: 2, sync: true }) });
   const metrics = createMetrics('gateway', { defaultMetrics: false });
   const deps = await createDeps(env, logger, metrics);

@@ -38,7 +38,7 @@ describe('the tracking page', () => {
   });
 
   test('refuses a TRACKING_WS_URL that is not a WebSocket URL', () => {
-    const base = { ...process.env, STAGE: 'test' };
+    const base = { ...process.env, DEPLOY_STAGE: 'test' };
     expect(() => loadEnv({ ...base, TRACKING_WS_URL: 'http://evil.example/"><script>' })).toThrow('TRACKING_WS_URL');
     expect(loadEnv({ ...base, TRACKING_WS_URL: 'wss://orders.example.com/ws/orders' }).TRACKING_WS_URL).toBe(
       'wss://orders.example.com/ws/orders',

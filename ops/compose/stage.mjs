@@ -170,7 +170,7 @@ export function prepareStage(cfg, d, overrides = {}, keepNginx = false) {
     const secrets = composeSecrets(cfg);
     const pg = pgPassword(cfg);
     const values = {
-      STAGE: stage,
+      DEPLOY_STAGE: stage,
       TAG: 'dev',
       LOG_LEVEL: 'info',
       PG_PASSWORD: pg,

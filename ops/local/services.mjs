@@ -47,7 +47,7 @@ export function serviceEnv(cfg, mode) {
     ...webhookKeyFile(cfg),
     // Local receivers (tests, a developer's own server) listen on loopback: allowed by name, here only.
     WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-    STAGE: mode.stage,
+    DEPLOY_STAGE: mode.stage,
     NAMESPACE: mode.namespace,
     ...(mode.stage === 'test' ? RELAXED_LIMITS : {}),
     LOG_LEVEL: mode.logLevel ?? 'info',

@@ -3,6 +3,7 @@ export * from './auth/revocations';
 export * from './clients/postgres';
 export * from './clients/redis';
 export * from './config/env';
+export * from './config/fragments';
 export * from './error-codes';
 export * from './http/client-ip';
 export * from './http/problem';

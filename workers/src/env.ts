@@ -1,7 +1,22 @@
 /**
  * The workers' configuration, parsed once at start-up. Nothing else in the workers reads `process.env`.
  */
-import { ConfigError, commonSpec, fromInlineOrFile, int, list, num, optionalStr, parseEnv, port, str, url } from '@orders/platform';
+import {
+  ConfigError,
+  commonSpec,
+  databaseSpec,
+  fromInlineOrFile,
+  int,
+  kafkaSpec,
+  list,
+  num,
+  parseEnv,
+  port,
+  redisSpec,
+  str,
+  url,
+  webhookSpec,
+} from '@orders/platform';
 
 export const STAGE_NAMES = ['validator', 'payment', 'inventory', 'fulfillment', 'projector', 'webhooks'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -10,13 +25,10 @@ const spec = {
   ...commonSpec,
   /** Which stages this process runs: a comma list, or `all` (the local default: one process). */
   WORKER_STAGES: list({ default: ['all'] }),
-  DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'], secret: true }),
+  ...databaseSpec,
   DATABASE_POOL_MAX: int({ default: 10, min: 1, max: 200 }),
-  REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
-  /** Redis Cluster seed nodes (host:port, comma-separated); when set, REDIS_URL is not used. */
-  REDIS_CLUSTER_NODES: list({ default: [], minItems: 0 }),
-  KAFKA_BROKERS: list({ default: ['127.0.0.1:9092'] }),
-  KAFKA_CLIENT_ID: str({ default: 'orders-workers' }),
+  ...redisSpec,
+  ...kafkaSpec('orders-workers'),
   KAFKA_SESSION_TIMEOUT_MS: int({ default: 10_000, min: 1_000 }),
   KAFKA_MAX_POLL_INTERVAL_MS: int({ default: 300_000, min: 10_000 }),
   /** Most messages one pipeline run takes (one transaction, one INSERT of claims), across partitions. */
@@ -33,7 +45,6 @@ const spec = {
    * warn when it is too small for the stages this process runs.
    */
   UV_THREADPOOL_SIZE: int({ default: 4, min: 1, max: 1_024 }),
-  SCHEMA_REGISTRY_URL: optionalStr(),
   /** Retries through the retry topic before a failing event is dead-lettered, and their backoff. */
   RETRY_MAX_ATTEMPTS: int({ default: 5, min: 0, max: 50 }),
   RETRY_BASE_MS: int({ default: 500, min: 1 }),
@@ -50,11 +61,7 @@ const spec = {
   PAYMENT_PROVIDER_TIMEOUT_MS: int({ default: 2_000, min: 10 }),
   /** Provider calls in flight at once per process. */
   PAYMENT_CONCURRENCY: int({ default: 128, min: 1, max: 1_000 }),
-  /** The key endpoint secrets are sealed with (32 bytes, base64; inline or a file), shared with the gateway. */
-  WEBHOOK_SECRET_KEY: { ...optionalStr(), secret: true },
-  WEBHOOK_SECRET_KEY_FILE: optionalStr(),
-  /** Hosts (as written in URLs) that may resolve to private addresses: local development and tests only. */
-  WEBHOOK_ALLOWED_HOSTS: list({ default: [], minItems: 0 }),
+  ...webhookSpec,
   /** Multiplies the retry schedule, breaker cool-down and disable window (1 = real time; tests use less). */
   WEBHOOK_TIME_SCALE: num({ default: 1, above: 0, max: 1 }),
   WEBHOOK_TIMEOUT_MS: int({ default: 10_000, min: 100, max: 60_000 }),

@@ -97,7 +97,7 @@ const sender = env.stages.includes('webhooks')
   ? new WebhookSender({
       sql,
       box: new SecretBox(env.webhookKey),
-      policy: new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.STAGE === 'staging' || env.STAGE === 'prod'),
+      policy: new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.DEPLOY_STAGE === 'staging' || env.DEPLOY_STAGE === 'prod'),
       logger: logger.child({ component: 'webhook-sender' }),
       metrics,
       timeScale: env.WEBHOOK_TIME_SCALE,

@@ -1,31 +1,23 @@
 /** The WebSocket edge's configuration, parsed once at start-up. Nothing else reads `process.env`. */
 import {
-  bool,
   ConfigError,
+  clientFacingSpec,
   commonSpec,
   fromInlineOrFile,
   int,
-  list,
+  jwtVerifySpec,
+  listenSpec,
   loadRateLimitPolicy,
-  optionalStr,
   parseEnv,
   parseTrustedProxies,
-  port,
-  str,
-  url,
+  redisSpec,
 } from '@orders/platform';
 
 const spec = {
   ...commonSpec,
-  HOST: str({ default: '127.0.0.1' }),
-  PORT: port({ default: 8090 }),
-  REDIS_URL: url({ protocols: ['redis:', 'rediss:'], default: 'redis://127.0.0.1:6379' }),
-  /** Redis Cluster seed nodes (host:port, comma-separated); when set, REDIS_URL is not used. */
-  REDIS_CLUSTER_NODES: list({ default: [], minItems: 0 }),
-  JWT_ISSUER: str({ default: 'order-platform' }),
-  JWT_AUDIENCE: str({ default: 'order-platform-api' }),
-  JWT_PUBLIC_KEYS: optionalStr(),
-  JWT_PUBLIC_KEYS_FILE: optionalStr(),
+  ...listenSpec(8090),
+  ...redisSpec,
+  ...jwtVerifySpec,
   /** A socket that has not authenticated within this time is closed (4401). */
   WS_AUTH_TIMEOUT_MS: int({ default: 5_000, min: 100 }),
   /** Largest client frame accepted; clients only ever send small control messages. */
@@ -35,10 +27,9 @@ const spec = {
   WS_MAX_BUFFERED_BYTES: int({ default: 1024 * 1024, min: 16 * 1024 }),
   /** Sockets one client address may hold before they authenticate; more are refused (429) at the upgrade. */
   WS_MAX_PENDING_PER_IP: int({ default: 10, min: 1, max: 10_000 }),
-  /** Proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client, as for the gateway. */
-  TRUSTED_PROXIES: list({ default: [], minItems: 0 }),
-  /** Connection and message limits (RATE_LIMIT_WS_*, RATE_LIMITS_FILE); off only for experiments. */
-  RATE_LIMIT_ENABLED: bool({ default: true }),
+  // TRUSTED_PROXIES, as for the gateway; RATE_LIMIT_ENABLED switches the connection and message limits
+  // (RATE_LIMIT_WS_*, RATE_LIMITS_FILE), off only for experiments.
+  ...clientFacingSpec,
 };
 
 export function loadEnv(source: Record<string, string | undefined>) {

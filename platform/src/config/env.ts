@@ -1,7 +1,8 @@
 /**
  * Configuration parsing for every service: one `env.ts` per service declares what it reads with these
  * field helpers, `parseEnv` validates everything at start-up and fails with one message listing every
- * bad or missing variable. Nothing else in a service reads `process.env`.
+ * bad or missing variable. Nothing else in a service reads `process.env`. What several services read
+ * (Redis, Kafka, the JWT keys, …) is declared once, in fragments.ts.
  *
  * Units are in names (`KAFKA_SESSION_TIMEOUT_MS`); secrets are never echoed in error messages.
  */
@@ -13,6 +14,11 @@ export interface Field<T> {
   parse(raw: string | undefined, name: string): T;
   /** Hide the raw value in error messages. */
   secret?: boolean;
+  /**
+   * The variable's former name. Set alone (the new name unset) it fails start-up naming the new one: a
+   * deployment still setting the old name must not run silently on the default.
+   */
+  renamedFrom?: string;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +139,11 @@ export function fromInlineOrFile(inline: string, file: string, name: string, pro
   return '';
 }
 
+/** `field`, formerly named `oldName` (see `Field.renamedFrom`). */
+export function renamedFrom<T>(oldName: string, field: Field<T>): Field<T> {
+  return { ...field, renamedFrom: oldName };
+}
+
 /** Comma-separated, trimmed, empty items dropped. */
 export function list(opts: Opts<string[]> & { minItems?: number } = {}): Field<string[]> {
   return field(opts, (raw) => {
@@ -153,6 +164,17 @@ export function parseEnv<S extends Spec>(spec: S, source: Record<string, string 
   const problems: string[] = [];
   for (const [name, f] of Object.entries(spec)) {
     const raw = source[name];
+    // The old name still set means a deployment not yet updated: refuse unless it agrees with the new
+    // name. An image's or compose file's own default for the new name must not silently win over it.
+    const old = f.renamedFrom === undefined ? undefined : source[f.renamedFrom];
+    if (f.renamedFrom !== undefined && present(old) && (!present(raw) || old?.trim() !== raw?.trim())) {
+      problems.push(
+        present(raw)
+          ? `${f.renamedFrom} was renamed ${name}, and the two disagree (${f.renamedFrom}="${old}", ${name}="${raw}"): remove ${f.renamedFrom}`
+          : `${f.renamedFrom} was renamed ${name}: set ${name} instead (${f.renamedFrom} is no longer read)`,
+      );
+      continue;
+    }
     try {
       out[name] = f.parse(raw, name);
     } catch (err) {
@@ -164,13 +186,3 @@ export function parseEnv<S extends Spec>(spec: S, source: Record<string, string 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Parsed<S>;
 }
-
-/** Fields almost every service has. */
-export const commonSpec = {
-  /** Defaults to prod: whatever is refused in production stays refused unless a stage says otherwise. */
-  STAGE: oneOf(['dev', 'test', 'staging', 'prod'] as const, { default: 'prod' }),
-  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
-  /** Prefix for Kafka topics and groups and Redis keys, so a test run never mixes with the dev stack. */
-  NAMESPACE: str({ default: '', pattern: /^([a-z][a-z0-9-]{0,30})?$/ }),
-  SHUTDOWN_TIMEOUT_MS: int({ default: 15_000, min: 100 }),
-};
