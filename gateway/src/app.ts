@@ -8,16 +8,20 @@ import { type AnyElysia, Elysia } from 'elysia';
 import type { GatewayDeps } from './deps';
 import type { GatewayEnv } from './env';
 import { adminModule } from './modules/admin/index';
+import { DevTokenService } from './modules/auth/dev-tokens';
 import { authModule, devTokenModule } from './modules/auth/index';
-import { AuthService, DevTokenService } from './modules/auth/service';
+import { AuthService } from './modules/auth/service';
+import { SessionService } from './modules/auth/sessions';
 import { docsPage, openApiDocument } from './modules/docs/index';
 import { healthModule } from './modules/health/index';
+import { OrderCommands } from './modules/orders/commands';
 import { ordersModule } from './modules/orders/index';
-import { OrdersService } from './modules/orders/service';
+import { OrderQueries } from './modules/orders/queries';
 import { productsModule } from './modules/products/index';
 import { trackingModule } from './modules/tracking/index';
+import { WebhookDeliveries } from './modules/webhooks/deliveries';
+import { WebhookEndpoints } from './modules/webhooks/endpoints';
 import { webhooksModule } from './modules/webhooks/index';
-import { WebhooksService } from './modules/webhooks/service';
 import { authPlugin } from './plugins/auth';
 import { jsonBody } from './plugins/body';
 import { errorHandler } from './plugins/errors';
@@ -36,7 +40,7 @@ export interface AppContext {
 
 export function createApp({ env, deps, logger, metrics, isStopping, inflight }: AppContext) {
   const auth = authPlugin(deps.verify, deps.limits);
-  const orders = new OrdersService(
+  const orderCommands = new OrderCommands(
     deps.sql,
     deps.products,
     deps.writer,
@@ -45,25 +49,25 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     deps.orderCache,
     deps.announce,
   );
+  const orderQueries = new OrderQueries(deps.sql, deps.orderCache);
+  const sessions = new SessionService(deps.sql, deps.sign, env.REFRESH_TOKEN_TTL_SECONDS, deps.sessions, logger);
   const accounts = new AuthService(
     deps.sql,
-    deps.sign,
     {
       maxFailures: env.LOGIN_MAX_FAILURES,
       lockMs: env.LOGIN_LOCK_MS,
-      refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
       passwordMemoryKib: env.PASSWORD_MEMORY_KIB,
       passwordTimeCost: env.PASSWORD_TIME_COST,
     },
-    deps.sessions,
-    logger,
+    sessions,
   );
-  const webhooks = new WebhooksService(
+  const webhookEndpoints = new WebhookEndpoints(
     deps.sql,
     new SecretBox(env.webhookKey),
     new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.DEPLOY_STAGE === 'staging' || env.DEPLOY_STAGE === 'prod'),
     env.WEBHOOK_ROTATION_OVERLAP_SECONDS,
   );
+  const webhookDeliveries = new WebhookDeliveries(deps.sql);
   // Errors and observability come first: Elysia applies a hook only to the routes registered after it,
   // so a route before them was answered outside the in-flight count (which then never came down: a
   // drain that waited out its deadline) and outside the metrics.
@@ -92,11 +96,11 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
         isStopping,
       ),
     )
-    .use(authModule(auth, accounts, deps.limits))
+    .use(authModule(auth, accounts, sessions, deps.limits))
     .use(productsModule(auth, deps.products))
-    .use(ordersModule(auth, orders))
-    .use(adminModule(auth, orders))
-    .use(webhooksModule(auth, webhooks));
+    .use(ordersModule(auth, orderCommands, orderQueries))
+    .use(adminModule(auth, orderCommands, orderQueries))
+    .use(webhooksModule(auth, webhookEndpoints, webhookDeliveries));
   if (env.DEV_TOKENS) app.use(devTokenModule(auth, new DevTokenService(deps.sql, deps.sign)));
   return app;
 }

@@ -1,7 +1,9 @@
 /**
  * Domain errors the gateway's services throw. They know nothing of HTTP; `plugins/errors.ts` maps each
- * kind to a status. Codes are stable and documented in the OpenAPI document.
+ * kind to a status. Codes come from the gateway's registry (`error-codes.ts`) and are stable.
  */
+import type { GatewayErrorCode } from './error-codes';
+
 export type DomainErrorKind =
   | 'bad_request'
   | 'not_found'
@@ -18,7 +20,7 @@ export class DomainError extends Error {
   override readonly name = 'DomainError';
   constructor(
     readonly kind: DomainErrorKind,
-    readonly code: string,
+    readonly code: GatewayErrorCode,
     readonly title: string,
     detail: string,
     /** Problem extensions; `headers` are sent as response headers instead. */

@@ -48,14 +48,27 @@ export interface RetentionReport {
 export class Retention {
   private readonly deleted;
   private readonly waitingStages = new Set<ConsumerGroup>();
+  private readonly namespace: string;
+  private readonly dedupMinAgeMs: number;
+  private readonly resendWindowMs: number;
+  private readonly webhookRetentionMs: number;
+  /** Rows per delete statement, and statements per table per run. */
+  private readonly batch: number;
+  private readonly maxBatches: number;
 
   constructor(
     private readonly sql: Sql,
     private readonly admin: () => Promise<Admin>,
-    private readonly o: RetentionOptions,
+    options: RetentionOptions,
     private readonly logger: Logger,
     metrics: Metrics,
   ) {
+    this.namespace = options.namespace;
+    this.dedupMinAgeMs = options.dedupMinAgeMs;
+    this.resendWindowMs = options.resendWindowMs;
+    this.webhookRetentionMs = options.webhookRetentionMs;
+    this.batch = options.batch;
+    this.maxBatches = options.maxBatches;
     this.deleted = metrics.counter('retention_deleted_rows_total', 'Rows removed by retention', ['table']);
     metrics.gauge(
       'retention_waiting_stages',
@@ -72,7 +85,7 @@ export class Retention {
    */
   async committedBefore(group: ConsumerGroup, before: number): Promise<boolean> {
     const admin = await this.admin();
-    const ns = (name: string) => namespaced(name, this.o.namespace);
+    const ns = (name: string) => namespaced(name, this.namespace);
     const consumers = [
       { groupId: ns(group), topic: ns(StageInputs[group]) },
       { groupId: ns(retryConsumerGroup(group)), topic: ns(retryTopic(group)) },
@@ -92,26 +105,26 @@ export class Retention {
 
   async run(now = Date.now()): Promise<RetentionReport> {
     const sql = this.sql;
-    const o = this.o;
+    const batch = this.batch;
     const report: RetentionReport = { processedEvents: 0, webhookMessages: 0, idempotencyKeys: 0, refreshTokens: 0, waiting: [] };
     // What needs PostgreSQL alone goes first: a Kafka outage must not stop it.
     report.idempotencyKeys = await this.drain(
       'idempotency_keys',
       () => sql`
-        DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT ${o.batch})`,
+        DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT ${batch})`,
     );
     report.refreshTokens = await this.drain(
       'refresh_tokens',
       () => sql`
         DELETE FROM refresh_tokens WHERE ctid IN (
-          SELECT ctid FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT ${o.batch})`,
+          SELECT ctid FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT ${batch})`,
     );
     // Dedup records: a record can be asked for again by a redelivery to its own stage, or by a copy of
     // its event: re-emitted by the stage upstream when that stage's input is redelivered, or re-sent by
     // the outbox. So records go only when every stage (main and retry consumers) has committed past the
     // horizon and the outbox holds nothing older than the cut-off that it may still send.
-    const horizon = now - o.dedupMinAgeMs;
-    const cutoff = new Date(horizon - o.resendWindowMs);
+    const horizon = now - this.dedupMinAgeMs;
+    const cutoff = new Date(horizon - this.resendWindowMs);
     for (const group of Object.values(ConsumerGroups)) {
       const caughtUp = await this.committedBefore(group, horizon).catch((err: Error) => {
         this.logger.warn({ stage: group, err: err.message }, 'retention: committed offsets unreadable; records kept');
@@ -126,19 +139,19 @@ export class Retention {
         'processed_events',
         () => sql`
           DELETE FROM processed_events WHERE ctid IN (
-            SELECT ctid FROM processed_events WHERE processed_at < ${cutoff} LIMIT ${o.batch})`,
+            SELECT ctid FROM processed_events WHERE processed_at < ${cutoff} LIMIT ${batch})`,
       );
     }
-    const webhookHorizon = now - o.webhookRetentionMs;
+    const webhookHorizon = now - this.webhookRetentionMs;
     const webhooksCaughtUp = await this.committedBefore(ConsumerGroups.webhooks, webhookHorizon).catch(() => false);
     if (webhooksCaughtUp) {
-      const before = new Date(webhookHorizon - o.resendWindowMs);
+      const before = new Date(webhookHorizon - this.resendWindowMs);
       // The conditions again outside the sub-select: a message redelivered (set back to pending) meanwhile stays.
       report.webhookMessages = await this.drain(
         'webhook_messages',
         () => sql`
           DELETE FROM webhook_messages WHERE status <> 'pending' AND updated_at < ${before} AND id IN (
-            SELECT id FROM webhook_messages WHERE status <> 'pending' AND updated_at < ${before} LIMIT ${o.batch})`,
+            SELECT id FROM webhook_messages WHERE status <> 'pending' AND updated_at < ${before} LIMIT ${batch})`,
       );
     }
     this.noteWaiting(report.waiting);
@@ -148,10 +161,10 @@ export class Retention {
   /** Runs a bounded delete until it removes less than a batch, or the run's share of batches is spent. */
   private async drain(table: string, remove: () => Promise<{ count: number }>): Promise<number> {
     let total = 0;
-    for (let i = 0; i < this.o.maxBatches; i++) {
+    for (let i = 0; i < this.maxBatches; i++) {
       const { count } = await remove();
       total += count;
-      if (count < this.o.batch) break;
+      if (count < this.batch) break;
     }
     if (total > 0) this.deleted.inc({ table }, total);
     return total;

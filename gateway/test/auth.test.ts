@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { ConfigError } from '@orders/platform';
+import { eventually } from '@orders/platform/testing';
 import { loadEnv } from '../src/env';
-import { type Gateway, gateway } from './support';
+import { gateway, suiteGateway } from './support';
 
-let gw: Gateway;
-
-beforeAll(async () => {
-  gw = await gateway();
-});
-
-afterAll(async () => {
-  await gw.close();
-});
+const gw = suiteGateway();
 
 const body = { items: [{ sku: 'MUG-BLUE', quantity: 1 }] };
 
@@ -49,7 +42,7 @@ describe('authentication', () => {
     const off = await gateway({ DEV_TOKENS: 'false' });
     try {
       const r = await off.call('POST', '/api/v1/auth/dev-token', { body: { email: 'x@example.com' } });
-      expect([r.status, r.json.code]).toEqual([404, 'ROUTE_NOT_FOUND']);
+      expect([r.status, r.json.code]).toEqual([404, 'REQUEST_ROUTE_NOT_FOUND']);
     } finally {
       await off.close();
     }
@@ -68,7 +61,7 @@ describe('operations endpoints', () => {
     const nowhere = await gw.call('GET', '/api/v1/nowhere');
     expect(nowhere.status).toBe(404);
     expect(nowhere.headers.get('content-type')).toStartWith('application/problem+json');
-    expect(nowhere.json.code).toBe('ROUTE_NOT_FOUND');
+    expect(nowhere.json.code).toBe('REQUEST_ROUTE_NOT_FOUND');
   });
 
   test('the in-flight count (what shutdown drains) returns to zero after successes and every kind of error', async () => {
@@ -82,8 +75,7 @@ describe('operations endpoints', () => {
       gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] } }),
     ]);
     // after-response hooks run once the response is handed over, a tick after handle() resolves
-    await Bun.sleep(50);
-    expect(gw.inflight.value).toBe(0);
+    await eventually(() => gw.inflight.value === 0, { what: 'the in-flight count back to 0' });
   });
 
   test('configuration errors are refused at start-up with every problem named', () => {
@@ -91,5 +83,12 @@ describe('operations endpoints', () => {
     expect(bad).toThrow(ConfigError);
     expect(bad).toThrow(/DATABASE_URL must use postgres: or postgresql:/);
     expect(bad).toThrow(/PORT must be an integer \(got "eighty"\)/);
+  });
+
+  test('refuses TRUSTED_PROXIES entries that are not addresses or ranges', () => {
+    const base = { ...process.env, DEPLOY_STAGE: 'test' };
+    expect(() => loadEnv({ ...base, TRUSTED_PROXIES: '10.0.0.0/33' })).toThrow('TRUSTED_PROXIES');
+    expect(() => loadEnv({ ...base, TRUSTED_PROXIES: 'nginx' })).toThrow('TRUSTED_PROXIES');
+    expect(loadEnv({ ...base, TRUSTED_PROXIES: '10.0.0.0/8,::1' }).TRUSTED_PROXIES).toEqual(['10.0.0.0/8', '::1']);
   });
 });

@@ -1,19 +1,28 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sampleStatusUpdate } from '@orders/contracts/testing/samples';
 import { createRedis, feedKeys } from '@orders/platform';
+import { eventually } from '@orders/platform/testing';
 import { invalidationChannel } from '../src/modules/orders/cache';
-import { type Gateway, gateway } from './support';
+import { suiteGateway } from './support';
 
-let gw: Gateway;
+const gw = suiteGateway({ ORDER_CACHE_TTL_MS: '60000' });
 const redis = createRedis({ url: process.env.REDIS_URL as string, connectionName: 'cache-test' });
 
 beforeAll(async () => {
-  gw = await gateway({ ORDER_CACHE_TTL_MS: '60000' });
-  await Bun.sleep(200); // the invalidation subscription is established
+  // The invalidation subscription is up once an invalidation published now reaches the cache (one sent
+  // before it was would be lost: published again on every probe).
+  const { u, id } = await placed();
+  await gw.sql`UPDATE orders SET version = 2 WHERE id = ${id}`;
+  await eventually(
+    async () => {
+      await redis.publish(invalidationChannel(gw.env.NAMESPACE), `${id} 2`);
+      return (await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.version === 2;
+    },
+    { what: 'the cache invalidation subscription' },
+  );
 });
 
 afterAll(async () => {
-  await gw.close();
   await redis.quit();
 });
 
@@ -21,11 +30,6 @@ async function placed() {
   const u = await gw.user();
   const r = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] } });
   return { u, id: String(r.json.id) };
-}
-
-async function until(pred: () => Promise<boolean>, ms = 3_000) {
-  const end = Date.now() + ms;
-  while (!(await pred()) && Date.now() < end) await Bun.sleep(20);
 }
 
 describe('the order read cache', () => {
@@ -49,7 +53,9 @@ describe('the order read cache', () => {
       feedKeys(gw.env.NAMESPACE).channel,
       JSON.stringify({ ...sampleStatusUpdate(u.userId, 1), orderId: id, version: 2 }),
     );
-    await until(async () => (await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.status === 'validated');
+    await eventually(async () => (await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.status === 'validated', {
+      what: 'the live feed’s update to drop the cached order',
+    });
     expect((await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json).toMatchObject({
       status: 'validated',
       version: 2,
@@ -75,7 +81,9 @@ describe('the order read cache', () => {
     await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken });
     await gw.sql`UPDATE orders SET status_reason = 'by another instance', version = 2 WHERE id = ${id}`;
     await redis.publish(invalidationChannel(gw.env.NAMESPACE), `${id} 2`);
-    await until(async () => (await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.version === 2);
+    await eventually(async () => (await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.version === 2, {
+      what: 'the other instance’s invalidation to drop the cached order',
+    });
     expect((await gw.call('GET', `/api/v1/orders/${id}`, { token: u.accessToken })).json.statusReason).toBe('by another instance');
     const cancelled = await gw.call('POST', `/api/v1/orders/${id}/cancel`, { token: u.accessToken, body: {} });
     expect(cancelled.json.version).toBe(3);

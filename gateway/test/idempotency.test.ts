@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
-import { lockKey, type OrderDraft, OrderWriter } from '../src/modules/orders/writer';
-import { type Gateway, gateway } from './support';
+import { lockKey, type OrderDraft } from '../src/modules/orders/write-batch';
+import { OrderWriter } from '../src/modules/orders/writer';
+import { suiteGateway } from './support';
 
-let gw: Gateway;
-
-beforeAll(async () => {
-  gw = await gateway();
-});
-
-afterAll(async () => {
-  await gw.close();
-});
+const gw = suiteGateway();
 
 const body = { items: [{ sku: 'MUG-BLUE', quantity: 2 }] };
 
@@ -165,11 +158,11 @@ describe('group commit', () => {
     );
     expect(outcomes).toEqual(['written', 'written', 'WriterBusy']);
     const { DomainError } = await import('../src/errors');
-    const { OrdersService } = await import('../src/modules/orders/service');
+    const { OrderCommands } = await import('../src/modules/orders/commands');
     // Through the service: a writer that takes nothing more answers every create with the 503.
     const full = new OrderWriter(gw.sql, { maxBatch: 1, concurrency: 1, maxQueued: 0 });
-    const service = new OrdersService(gw.sql, gw.deps.products, full, gw.deps.outbox, 86_400, gw.deps.orderCache);
-    const refused = await service.create({ userId: u.userId, role: 'customer', tier: 'free' } as never, body).catch((e: unknown) => e);
+    const commands = new OrderCommands(gw.sql, gw.deps.products, full, gw.deps.outbox, 86_400, gw.deps.orderCache);
+    const refused = await commands.create({ userId: u.userId, role: 'customer', tier: 'free' } as never, body).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(DomainError);
     expect([
       (refused as InstanceType<typeof DomainError>).code,

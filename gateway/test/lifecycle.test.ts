@@ -1,16 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
-import { type Gateway, gateway } from './support';
+import { suiteGateway } from './support';
 
-let gw: Gateway;
-
-beforeAll(async () => {
-  gw = await gateway();
-});
-
-afterAll(async () => {
-  await gw.close();
-});
+const gw = suiteGateway();
 
 const mug = { sku: 'MUG-BLUE', quantity: 1 };
 
@@ -82,7 +74,7 @@ describe('changing a pending order', () => {
     const malformed = await gw.call('PATCH', path, { token: u.accessToken, body, headers: { 'if-match': 'seven' } });
     expect([malformed.status, malformed.json.code, malformed.json.errors?.[0]?.field]).toEqual([
       400,
-      'VALIDATION_FAILED',
+      'REQUEST_VALIDATION_FAILED',
       '/headers/if-match',
     ]);
   });
@@ -157,7 +149,7 @@ describe('admin routes', () => {
       ['POST', `/api/v1/admin/orders/${o.id}/cancel`],
     ] as const) {
       const r = await gw.call(method, path, { token: u.accessToken, body: method === 'POST' ? {} : undefined });
-      expect([path, r.status, r.json.code]).toEqual([path, 403, 'FORBIDDEN']);
+      expect([path, r.status, r.json.code]).toEqual([path, 403, 'AUTH_FORBIDDEN']);
     }
   });
 });

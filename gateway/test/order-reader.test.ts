@@ -1,18 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import type { Sql } from '@orders/platform';
 import { CoalescingReader } from '../src/modules/orders/reader';
-import { type Gateway, gateway } from './support';
+import { suiteGateway } from './support';
 
-let gw: Gateway;
-
-beforeAll(async () => {
-  gw = await gateway();
-});
-
-afterAll(async () => {
-  await gw.close();
-});
+const gw = suiteGateway();
 
 /** The gateway's client, counting the statements the reader sends through it. */
 function counting(sql: Sql): { sql: Sql; statements: () => number } {

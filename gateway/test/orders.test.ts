@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
-import { namespaced, Topics } from '@orders/contracts';
+import { EventHeaders, namespaced, Topics } from '@orders/contracts';
+import { eventually } from '@orders/platform/testing';
 import { Kafka, logLevel } from 'kafkajs';
-import { type Gateway, gateway } from './support';
+import { suiteGateway } from './support';
 
-let gw: Gateway;
-
-beforeAll(async () => {
-  gw = await gateway();
-});
-
-afterAll(async () => {
-  await gw.close();
-});
+const gw = suiteGateway();
 
 const mug = { sku: 'MUG-BLUE', quantity: 2 };
 
@@ -59,7 +52,7 @@ describe('POST /api/v1/orders', () => {
     ]) {
       const r = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body });
       expect(r.status).toBe(400);
-      expect(r.json.code).toBe('VALIDATION_FAILED');
+      expect(r.json.code).toBe('REQUEST_VALIDATION_FAILED');
     }
     expect(await counts(u.userId)).toEqual({ orders: 0, items: 0, history: 0, outbox: 0 });
   });
@@ -96,14 +89,14 @@ describe('POST /api/v1/orders', () => {
       raw: 'items=1',
       headers: { 'content-type': 'text/plain' },
     });
-    expect([text.status, text.json.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+    expect([text.status, text.json.code]).toEqual([415, 'REQUEST_UNSUPPORTED_MEDIA_TYPE']);
     const big = JSON.stringify({ items: [mug], pad: 'x'.repeat(gw.env.BODY_LIMIT_BYTES) });
     const large = await gw.call('POST', '/api/v1/orders', {
       token: u.accessToken,
       raw: big,
       headers: { 'content-type': 'application/json' },
     });
-    expect([large.status, large.json.code]).toEqual([413, 'BODY_TOO_LARGE']);
+    expect([large.status, large.json.code]).toEqual([413, 'REQUEST_BODY_TOO_LARGE']);
     const chunks = new ReadableStream({
       start(c) {
         for (let i = 0; i < 20; i++) c.enqueue(new TextEncoder().encode('x'.repeat(gw.env.BODY_LIMIT_BYTES / 10)));
@@ -115,13 +108,13 @@ describe('POST /api/v1/orders', () => {
       raw: chunks,
       headers: { 'content-type': 'application/json' },
     });
-    expect([chunked.status, chunked.json.code]).toEqual([413, 'BODY_TOO_LARGE']);
+    expect([chunked.status, chunked.json.code]).toEqual([413, 'REQUEST_BODY_TOO_LARGE']);
     const empty = await gw.call('POST', '/api/v1/orders', {
       token: u.accessToken,
       raw: '',
       headers: { 'content-type': 'application/json' },
     });
-    expect([empty.status, empty.json.code]).toEqual([400, 'MALFORMED_BODY']);
+    expect([empty.status, empty.json.code]).toEqual([400, 'REQUEST_MALFORMED_BODY']);
     expect(await counts(u.userId)).toEqual({ orders: 0, items: 0, history: 0, outbox: 0 });
   });
 
@@ -160,15 +153,14 @@ describe('POST /api/v1/orders', () => {
     const r = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [mug] } });
     expect(r.status).toBe(201);
     const orderId = String(r.json.id);
-    const deadline = Date.now() + 15_000;
-    while (!seen.some((m) => m.key === orderId) && Date.now() < deadline) await Bun.sleep(50);
-    await consumer.disconnect();
-    const msg = seen.find((m) => m.key === orderId);
-    expect(msg).toBeDefined();
-    const decoded = await gw.deps.codec.decode(msg?.value as Buffer);
+    const msg = await eventually(() => seen.find((m) => m.key === orderId), {
+      what: 'order.placed on Kafka',
+      timeoutMs: 15_000,
+    }).finally(() => consumer.disconnect());
+    const decoded = await gw.deps.codec.decode(msg.value);
     expect(decoded.type).toBe('order.placed');
     expect(decoded.payload).toMatchObject({ orderId, userId: u.userId, totalCents: 2598, currency: 'EUR' });
-    expect(String(msg?.headers['event-id'])).toBe(decoded.payload.eventId);
+    expect(String(msg.headers[EventHeaders.eventId])).toBe(decoded.payload.eventId);
     // Published rows leave the outbox.
     expect((await counts(u.userId))?.outbox).toBe(0);
   }, 30_000);
@@ -192,6 +184,6 @@ describe('GET /api/v1/orders/:id', () => {
     expect(missing.json).toMatchObject({ status: 404, code: 'ORDERS_NOT_FOUND' });
     expect((await gw.call('GET', path, { token: admin.accessToken })).status).toBe(200);
     const bad = await gw.call('GET', '/api/v1/orders/not-a-uuid', { token: owner.accessToken });
-    expect([bad.status, bad.json.code]).toEqual([400, 'VALIDATION_FAILED']);
+    expect([bad.status, bad.json.code]).toEqual([400, 'REQUEST_VALIDATION_FAILED']);
   });
 });

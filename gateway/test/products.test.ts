@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
-import { type Gateway, gateway } from './support';
+import { suiteGateway } from './support';
 
-let gw: Gateway;
+const gw = suiteGateway();
 let admin: { accessToken: string };
 let customer: { accessToken: string };
 
 beforeAll(async () => {
-  gw = await gateway();
   admin = await gw.user('admin');
   customer = await gw.user();
-});
-
-afterAll(async () => {
-  await gw.close();
 });
 
 const newSku = () => `T-${randomUUID().slice(0, 8).toUpperCase()}`;
@@ -31,7 +26,7 @@ describe('products', () => {
       priceCents: 1299,
     });
     const body = { sku: newSku(), name: 'Test', priceCents: 100, currency: 'EUR', stock: 5 };
-    expect((await gw.call('POST', '/api/v1/products', { token: customer.accessToken, body })).json.code).toBe('FORBIDDEN');
+    expect((await gw.call('POST', '/api/v1/products', { token: customer.accessToken, body })).json.code).toBe('AUTH_FORBIDDEN');
     expect((await gw.call('PATCH', '/api/v1/products/MUG-BLUE', { token: customer.accessToken, body: { priceCents: 1 } })).status).toBe(
       403,
     );

@@ -1,9 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
-import { type Gateway, gateway } from './support';
-
-let gw: Gateway;
-let untrusting: Gateway;
+import { type Gateway, gateway, suiteGateway } from './support';
 
 const strict = {
   TRUSTED_PROXIES: '127.0.0.1',
@@ -19,15 +16,8 @@ const strict = {
   PASSWORD_TIME_COST: '1',
 };
 
-beforeAll(async () => {
-  gw = await gateway(strict);
-  untrusting = await gateway({ ...strict, TRUSTED_PROXIES: '' });
-});
-
-afterAll(async () => {
-  await gw.close();
-  await untrusting.close();
-});
+const gw = suiteGateway(strict);
+const untrusting = suiteGateway({ ...strict, TRUSTED_PROXIES: '' });
 
 /** A fresh documentation-range IPv6 address per call: no collision with earlier runs' windows. */
 const ip = () => `2001:db8::${randomUUID().slice(0, 4)}:${randomUUID().slice(0, 4)}`;
@@ -66,7 +56,7 @@ describe('rate limits in the gateway', () => {
     const r = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body });
     expect(r.status).toBe(429);
     expect(r.headers.get('content-type')).toStartWith('application/problem+json');
-    expect(r.json).toMatchObject({ code: 'RATE_LIMITED', limit: 'POST /api/v1/orders', status: 429 });
+    expect(r.json).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', limit: 'POST /api/v1/orders', status: 429 });
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(r.headers.get('x-ratelimit-remaining')).toBe('0');
     const [n] = await gw.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM orders WHERE user_id = ${u.userId}`;

@@ -9,17 +9,16 @@ import { ConsumerGroups, deadLetterTopic, namespaced, retryConsumerGroup, retryT
 import { createLogger, createMetrics } from '@orders/platform';
 import { type Admin, ConfigResourceTypes, Kafka, logLevel, type Producer } from 'kafkajs';
 import { Retention } from '../src/retention';
-import { type Gateway, gateway } from './support';
+import { suiteGateway } from './support';
 
 const MIN = 60_000;
-let gw: Gateway;
+const gw = suiteGateway();
 let admin: Admin;
 let producer: Producer;
 const ns = `rt${randomUUID().slice(0, 8)}`;
 const topic = (name: string) => namespaced(name, ns);
 
 beforeAll(async () => {
-  gw = await gateway();
   const kafka = new Kafka({ brokers: gw.env.KAFKA_BROKERS, clientId: 'retention-test', logLevel: logLevel.NOTHING });
   admin = kafka.admin();
   producer = kafka.producer();
@@ -44,7 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await admin.deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(`${ns}.`)) }).catch(() => {});
   await Promise.all([admin.disconnect(), producer.disconnect()]);
-  await gw.close();
 });
 
 function retention(overrides: Partial<ConstructorParameters<typeof Retention>[2]> = {}) {

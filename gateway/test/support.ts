@@ -2,6 +2,7 @@
  * The gateway under test: the real app with real clients (PostgreSQL test database, Redis, Kafka,
  * schema registry) driven in-process through `app.handle(request)`.
  */
+import { afterAll, beforeAll } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { createLogger, createMetrics } from '@orders/platform';
 import pino from 'pino';
@@ -65,3 +66,24 @@ export async function gateway(overrides: Record<string, string> = {}) {
 }
 
 export type Gateway = Awaited<ReturnType<typeof gateway>>;
+
+/**
+ * The gateway a test file shares: started before its first test, closed after its last. Call it at the
+ * top of the file; what it returns stands for that gateway once the file's tests run (a property read
+ * before `beforeAll` has started it throws instead of answering `undefined`).
+ */
+export function suiteGateway(overrides: Record<string, string> = {}): Gateway {
+  let current: Gateway | undefined;
+  beforeAll(async () => {
+    current = await gateway(overrides);
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  return new Proxy({} as Gateway, {
+    get(_target, key) {
+      if (!current) throw new Error(`the suite's gateway was used before it started (reading ${String(key)})`);
+      return current[key as keyof Gateway];
+    },
+  });
+}

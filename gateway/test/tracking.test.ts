@@ -1,18 +1,10 @@
 /** The tracking page's routes (served, bundled, locked down) and its feed client's sequence counting. */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { loadEnv } from '../src/env';
 import { SeqWatermark } from '../src/modules/tracking/page/feed';
-import { gateway } from './support';
+import { suiteGateway } from './support';
 
-let gw: Awaited<ReturnType<typeof gateway>>;
-
-beforeAll(async () => {
-  gw = await gateway({ TRACKING_WS_URL: 'ws://127.0.0.1:18090/ws/orders' });
-});
-
-afterAll(async () => {
-  await gw.close();
-});
+const gw = suiteGateway({ TRACKING_WS_URL: 'ws://127.0.0.1:18090/ws/orders' });
 
 describe('the tracking page', () => {
   test('serves the page with the edge’s address and a strict Content-Security-Policy', async () => {

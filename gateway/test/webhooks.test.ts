@@ -1,19 +1,10 @@
 /** The webhook registration API on the real PostgreSQL: owner scope, validation, secrets, deliveries. */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { type Gateway, gateway } from './support';
+import { describe, expect, test } from 'bun:test';
+import { suiteGateway } from './support';
 
-let gw: Gateway;
-let receiverUrl: string;
-
-beforeAll(async () => {
-  gw = await gateway();
-  // Never called here (no dispatcher in this suite): only its address must pass the SSRF guard.
-  receiverUrl = 'http://127.0.0.1:9/hooks';
-});
-
-afterAll(async () => {
-  await gw.close();
-});
+const gw = suiteGateway();
+// Never called here (no dispatcher in this suite): only its address must pass the SSRF guard.
+const receiverUrl = 'http://127.0.0.1:9/hooks';
 
 const create = (token: string, body: Record<string, unknown>) => gw.call('POST', '/api/v1/webhooks', { token, body });
 const ORDER_TYPES = ['order.paid', 'order.shipped'];

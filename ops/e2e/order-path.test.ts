@@ -98,7 +98,7 @@ describe('an order, end to end', () => {
     const json = { 'content-type': 'application/json' };
     const auth = { authorization: `Bearer ${user.accessToken}` };
     const cases: [string, Promise<Response>, number, string][] = [
-      ['malformed JSON', post({ ...json, ...auth }, '{"items": [{"sku": "MUG-BLUE", "quantity": 2}'), 400, 'MALFORMED_BODY'],
+      ['malformed JSON', post({ ...json, ...auth }, '{"items": [{"sku": "MUG-BLUE", "quantity": 2}'), 400, 'REQUEST_MALFORMED_BODY'],
       ['no token', post(json, JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }] })), 401, 'AUTH_TOKEN_MISSING'],
       [
         'forged token',
@@ -110,13 +110,13 @@ describe('an order, end to end', () => {
         'oversized body',
         post({ ...json, ...auth }, JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }], pad: 'x'.repeat(200_000) })),
         413,
-        'BODY_TOO_LARGE',
+        'REQUEST_BODY_TOO_LARGE',
       ],
       [
         'status smuggled in',
         post({ ...json, ...auth }, JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }], status: 'shipped' })),
         400,
-        'VALIDATION_FAILED',
+        'REQUEST_VALIDATION_FAILED',
       ],
       [
         'unknown product',

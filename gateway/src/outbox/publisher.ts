@@ -7,7 +7,7 @@
  * A row is deleted only after Kafka acknowledged it. A crash between the two re-sends it: duplicates
  * are possible and harmless (consumers de-duplicate on the event id); loss is not.
  */
-import { type EventCodec, type EventPayloads, type EventType, isEventType } from '@orders/contracts';
+import { type EventCodec, EventHeaders, type EventPayloads, type EventType, isEventType } from '@orders/contracts';
 import type { Logger, Metrics, Sql } from '@orders/platform';
 import type { Producer } from 'kafkajs';
 
@@ -44,11 +44,27 @@ export class OutboxPublisher {
   private readonly published;
   private readonly failed;
   private readonly latency;
+  private readonly sql: Sql;
+  private readonly producer: Producer;
+  private readonly codec: EventCodec;
+  private readonly topic: string;
+  private readonly batchSize: number;
+  private readonly sweepIntervalMs: number;
+  private readonly lingerMs: number;
+  private readonly logger: Logger;
 
-  constructor(private readonly o: OutboxOptions) {
-    this.published = o.metrics.counter('outbox_published_total', 'Outbox rows published to Kafka');
-    this.failed = o.metrics.counter('outbox_publish_failures_total', 'Outbox batches that failed to publish', ['reason']);
-    this.latency = o.metrics.histogram('outbox_commit_to_publish_seconds', 'Time from outbox row commit to Kafka acknowledgement');
+  constructor(options: OutboxOptions) {
+    this.sql = options.sql;
+    this.producer = options.producer;
+    this.codec = options.codec;
+    this.topic = options.topic;
+    this.batchSize = options.batchSize;
+    this.sweepIntervalMs = options.sweepIntervalMs;
+    this.lingerMs = options.lingerMs;
+    this.logger = options.logger;
+    this.published = options.metrics.counter('outbox_published_total', 'Outbox rows published to Kafka');
+    this.failed = options.metrics.counter('outbox_publish_failures_total', 'Outbox batches that failed to publish', ['reason']);
+    this.latency = options.metrics.histogram('outbox_commit_to_publish_seconds', 'Time from outbox row commit to Kafka acknowledgement');
   }
 
   start(): void {
@@ -64,7 +80,7 @@ export class OutboxPublisher {
     if (this.running) this.again = true;
     // A short linger lets commits that land together go out in one Kafka request and one claim; an
     // earlier wake-up already pending is kept, a later one (the periodic sweep) is brought forward.
-    else if (!this.timer || this.timerDue > Date.now() + this.o.lingerMs) this.schedule(this.o.lingerMs);
+    else if (!this.timer || this.timerDue > Date.now() + this.lingerMs) this.schedule(this.lingerMs);
   }
 
   /**
@@ -87,8 +103,8 @@ export class OutboxPublisher {
       this.running = this.drain().finally(() => {
         this.running = undefined;
         // Back off while Kafka or PostgreSQL fails; otherwise sweep at the regular interval.
-        const backoff = this.failures > 0 ? Math.min(this.o.sweepIntervalMs * 2 ** this.failures, 30_000) : this.o.sweepIntervalMs;
-        this.schedule(this.again && this.failures === 0 ? this.o.lingerMs : backoff);
+        const backoff = this.failures > 0 ? Math.min(this.sweepIntervalMs * 2 ** this.failures, 30_000) : this.sweepIntervalMs;
+        this.schedule(this.again && this.failures === 0 ? this.lingerMs : backoff);
         this.again = false;
       });
     }, ms);
@@ -100,17 +116,17 @@ export class OutboxPublisher {
       while (final || !this.stopped) {
         const sent = await this.publishBatch();
         this.failures = 0;
-        if (sent < this.o.batchSize) return;
+        if (sent < this.batchSize) return;
       }
     } catch (err) {
       this.failures += 1;
       this.failed.inc({ reason: 'send' });
-      this.o.logger.warn({ err, failures: this.failures }, 'outbox batch not published; will retry');
+      this.logger.warn({ err, failures: this.failures }, 'outbox batch not published; will retry');
     }
   }
 
   private async publishBatch(): Promise<number> {
-    const { sql, producer, codec, topic, batchSize } = this.o;
+    const { sql, producer, codec, topic, batchSize } = this;
     return sql.begin(async (tx) => {
       const rows = await tx<(OutboxRow & { created_at: Date })[]>`
         SELECT id, event_id, event_type, aggregate_id, payload, headers, created_at
@@ -130,7 +146,7 @@ export class OutboxPublisher {
           messages.push({
             key: row.aggregate_id,
             value,
-            headers: { ...row.headers, 'event-id': row.event_id, 'event-type': row.event_type },
+            headers: { ...row.headers, [EventHeaders.eventId]: row.event_id, [EventHeaders.eventType]: row.event_type },
           });
         } catch (err) {
           // A row that cannot be encoded is a bug, not a transient failure: set it aside (with the reason)
@@ -143,7 +159,7 @@ export class OutboxPublisher {
       if (sentIds.length > 0) await tx`DELETE FROM outbox WHERE id IN ${tx(sentIds)}`;
       for (const p of poison) {
         this.failed.inc({ reason: 'encode' });
-        this.o.logger.error({ outboxId: p.id, error: p.error }, 'outbox row cannot be encoded; set aside');
+        this.logger.error({ outboxId: p.id, error: p.error }, 'outbox row cannot be encoded; set aside');
         await tx`UPDATE outbox SET last_error = ${p.error.slice(0, 500)} WHERE id = ${p.id}`;
       }
       const now = Date.now();

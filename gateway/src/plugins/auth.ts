@@ -10,7 +10,9 @@
  */
 import { AuthError, bearerToken, clientIp, HttpError, type Principal, type Role, type VerifyAccessToken } from '@orders/platform';
 import { Elysia } from 'elysia';
-import { FailedAuthGuard, type Limits, limitAnonymous, limitLoginIp, limitUser } from './rate-limit';
+import { GatewayErrorCodes } from '../error-codes';
+import { FailedAuthGuard } from './rate-limit/failed-auth';
+import { type Limits, limitAnonymous, limitLoginIp, limitUser } from './rate-limit/index';
 
 export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
   const verified = new WeakMap<Request, Principal>();
@@ -39,7 +41,7 @@ export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
           throw err;
         }
         if (!roles.includes(principal.role)) {
-          throw new HttpError(403, 'FORBIDDEN', 'Forbidden', 'Your role does not allow this operation.');
+          throw new HttpError(403, GatewayErrorCodes.forbidden, 'Forbidden', 'Your role does not allow this operation.');
         }
         if (limits) await limitUser(limits, principal, request.method, route, set.headers);
         verified.set(request, principal);
@@ -47,7 +49,7 @@ export function authPlugin(verify: VerifyAccessToken, limits?: Limits) {
       resolve({ request }): { principal: Principal } {
         const principal = verified.get(request);
         // Unreachable while transform runs first; refuse rather than assume if that ever changes.
-        if (!principal) throw new HttpError(401, 'AUTH_TOKEN_MISSING', 'Authentication required', 'an access token is required');
+        if (!principal) throw new HttpError(401, GatewayErrorCodes.tokenMissing, 'Authentication required', 'an access token is required');
         return { principal };
       },
     }),

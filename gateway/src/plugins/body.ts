@@ -10,6 +10,7 @@
  */
 import { HttpError } from '@orders/platform';
 import { Elysia } from 'elysia';
+import { GatewayErrorCodes } from '../error-codes';
 
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -77,7 +78,7 @@ export function nulPath(value: unknown, path = ''): string | undefined {
 
 /** The validation problem for one field, in the shape the schema validator's answers have. */
 function invalidField(where: 'body' | 'query', field: string, message: string) {
-  return new HttpError(400, 'VALIDATION_FAILED', 'Request validation failed', `The ${where} has 1 invalid field(s).`, {
+  return new HttpError(400, GatewayErrorCodes.validationFailed, 'Request validation failed', `The ${where} has 1 invalid field(s).`, {
     errors: [{ field, message }],
   });
 }
@@ -85,7 +86,7 @@ function invalidField(where: 'body' | 'query', field: string, message: string) {
 const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
 
 function tooLarge(limit: number) {
-  return new HttpError(413, 'BODY_TOO_LARGE', 'Request body too large', `The body must not exceed ${limit} bytes.`);
+  return new HttpError(413, GatewayErrorCodes.bodyTooLarge, 'Request body too large', `The body must not exceed ${limit} bytes.`);
 }
 
 export function jsonBody(limitBytes: number) {
@@ -94,21 +95,26 @@ export function jsonBody(limitBytes: number) {
       if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'DELETE') return;
       if (!JSON_TYPE.test(contentType ?? '')) {
         if (request.headers.get('content-length') === '0' || !request.body) return;
-        throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', 'Send the body as application/json.');
+        throw new HttpError(415, GatewayErrorCodes.unsupportedMediaType, 'Unsupported media type', 'Send the body as application/json.');
       }
       let text: string;
       try {
         text = await readLimited(request, limitBytes);
       } catch (err) {
         if (err instanceof HttpError) throw err;
-        throw new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body is not valid UTF-8.');
+        throw new HttpError(400, GatewayErrorCodes.malformedBody, 'Malformed request body', 'The body is not valid UTF-8.');
       }
       if (text.trim() === '')
-        throw new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body is empty; a JSON document was expected.');
+        throw new HttpError(
+          400,
+          GatewayErrorCodes.malformedBody,
+          'Malformed request body',
+          'The body is empty; a JSON document was expected.',
+        );
       if (nestsDeeperThan(text, MAX_BODY_DEPTH))
         throw new HttpError(
           400,
-          'BODY_TOO_DEEP',
+          GatewayErrorCodes.bodyTooDeep,
           'Request body nested too deeply',
           `Arrays and objects may nest at most ${MAX_BODY_DEPTH} deep.`,
         );
@@ -116,7 +122,7 @@ export function jsonBody(limitBytes: number) {
       try {
         body = JSON.parse(text);
       } catch {
-        throw new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body is not valid JSON.');
+        throw new HttpError(400, GatewayErrorCodes.malformedBody, 'Malformed request body', 'The body is not valid JSON.');
       }
       // Every body this API takes is an object. An optional body left Elysia's validator with nothing to
       // check a bare number or string against (it was accepted as "no body"): refused here for all routes.

@@ -13,6 +13,7 @@ import {
   problemResponse,
 } from '@orders/platform';
 import { Elysia, ValidationError } from 'elysia';
+import { GatewayErrorCodes } from '../error-codes';
 import { DomainError, STATUS_BY_KIND } from '../errors';
 
 /** What a 503 for an unreachable dependency tells clients to wait before retrying. */
@@ -20,9 +21,11 @@ const RETRY_AFTER_SECONDS = 5;
 
 export function authProblem(err: AuthError): HttpError {
   const headers = { 'www-authenticate': `Bearer error="invalid_token", error_description="${err.message}"` };
-  if (err.code === 'AUTH_TOKEN_MISSING')
+  if (err.code === GatewayErrorCodes.tokenMissing)
     return new HttpError(401, err.code, 'Authentication required', err.message, { headers: { 'www-authenticate': 'Bearer' } });
-  const title = { AUTH_TOKEN_EXPIRED: 'Token expired', AUTH_TOKEN_REVOKED: 'Session ended' }[err.code as string] ?? 'Invalid token';
+  const title =
+    { [GatewayErrorCodes.tokenExpired]: 'Token expired', [GatewayErrorCodes.tokenRevoked]: 'Session ended' }[err.code as string] ??
+    'Invalid token';
   return new HttpError(401, err.code, title, err.message, { headers });
 }
 
@@ -38,9 +41,15 @@ function validationProblem(err: ValidationError): HttpError {
     seen.add(key);
     errors.push({ field: `${where}${path}` || '/', message });
   }
-  return new HttpError(400, 'VALIDATION_FAILED', 'Request validation failed', `The ${err.type} has ${errors.length} invalid field(s).`, {
-    errors: errors.slice(0, 50),
-  });
+  return new HttpError(
+    400,
+    GatewayErrorCodes.validationFailed,
+    'Request validation failed',
+    `The ${err.type} has ${errors.length} invalid field(s).`,
+    {
+      errors: errors.slice(0, 50),
+    },
+  );
 }
 
 /** `methodsOf(path)`: the methods a path has (for 405 with Allow), empty for an unknown path. */
@@ -60,15 +69,16 @@ export function errorHandler(logger: Logger, methodsOf: (path: string) => string
         allow.length > 0
           ? new HttpError(
               405,
-              'METHOD_NOT_ALLOWED',
+              GatewayErrorCodes.methodNotAllowed,
               'Method not allowed',
               `${request.method} is not supported here; use ${allow.join(', ')}.`,
               {
                 headers: { allow: allow.join(', ') },
               },
             )
-          : new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `No route for ${request.method} ${path}.`);
-    } else if (code === 'PARSE') http = new HttpError(400, 'MALFORMED_BODY', 'Malformed request body', 'The body could not be parsed.');
+          : new HttpError(404, GatewayErrorCodes.routeNotFound, 'Not found', `No route for ${request.method} ${path}.`);
+    } else if (code === 'PARSE')
+      http = new HttpError(400, GatewayErrorCodes.malformedBody, 'Malformed request body', 'The body could not be parsed.');
     else if (isDatabaseUnavailable(error)) {
       // Nothing half-written (every write is one transaction), but a connection lost during COMMIT leaves
       // unknown whether it went through: the client retries later with the same Idempotency-Key, which
@@ -76,7 +86,7 @@ export function errorHandler(logger: Logger, methodsOf: (path: string) => string
       logger.warn({ err: error, method: request.method, path, requestId: set.headers['x-request-id'] }, 'database unavailable');
       http = new HttpError(
         503,
-        'DATABASE_UNAVAILABLE',
+        GatewayErrorCodes.databaseUnavailable,
         'Service unavailable',
         'The database cannot be reached; try again shortly (a write with the same Idempotency-Key).',
         {

@@ -3,9 +3,9 @@
  * token, else a fresh one) so a client report can be matched with the logs; every request is counted
  * and timed by route template, method and status.
  */
-import { randomUUID } from 'node:crypto';
 import { childTraceparent, type Metrics, traceIdOf } from '@orders/platform';
 import { Elysia } from 'elysia';
+import { newId } from '../ids';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
@@ -26,7 +26,7 @@ export function observability(metrics: Metrics, inflight: { value: number } = { 
       inflight.value += 1;
       started.set(request, performance.now());
       const given = request.headers.get('x-request-id');
-      set.headers['x-request-id'] = given && REQUEST_ID.test(given) ? given : randomUUID();
+      set.headers['x-request-id'] = given && REQUEST_ID.test(given) ? given : newId();
       const trace = childTraceparent(request.headers.get('traceparent'));
       traces.set(request, trace);
       // The trace id, so a client (or nginx's log) can find the request's path through the system.

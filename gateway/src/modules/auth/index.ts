@@ -1,12 +1,14 @@
 /** HTTP for `/api/v1/auth`: register, login, refresh, logout; the dev-token route in dev and test only. */
 import { Elysia, t } from 'elysia';
-import { problems } from '../../http';
+import { problems } from '../../openapi';
 import type { authPlugin } from '../../plugins/auth';
-import { type Limits, limitLoginAccount } from '../../plugins/rate-limit';
+import { type Limits, limitLoginAccount } from '../../plugins/rate-limit/index';
+import type { DevTokenService } from './dev-tokens';
 import { DevTokenBody, LoginBody, RefreshBody, RegisterBody, TokenPairView, TokenView, UserView } from './model';
-import type { AuthService, DevTokenService } from './service';
+import type { AuthService } from './service';
+import type { SessionService } from './sessions';
 
-export function authModule(access: ReturnType<typeof authPlugin>, auth: AuthService, limits?: Limits) {
+export function authModule(access: ReturnType<typeof authPlugin>, auth: AuthService, sessions: SessionService, limits?: Limits) {
   return new Elysia({ name: 'auth-routes', normalize: false, prefix: '/api/v1/auth' })
     .use(access)
     .post(
@@ -35,7 +37,7 @@ export function authModule(access: ReturnType<typeof authPlugin>, auth: AuthServ
         detail: { summary: 'Log in: an access token (15 min) and a refresh token', tags: ['auth'] },
       },
     )
-    .post('/refresh', ({ body }) => auth.refresh(body.refreshToken), {
+    .post('/refresh', ({ body }) => sessions.refresh(body.refreshToken), {
       anonymous: 'ip',
       body: RefreshBody,
       response: { 200: TokenPairView, ...problems(400, 401, 413, 415, 429, 503) },
@@ -44,7 +46,7 @@ export function authModule(access: ReturnType<typeof authPlugin>, auth: AuthServ
     .post(
       '/logout',
       async ({ body, set }) => {
-        await auth.logout(body.refreshToken);
+        await sessions.logout(body.refreshToken);
         set.status = 204;
       },
       {

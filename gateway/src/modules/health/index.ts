@@ -4,6 +4,7 @@
  */
 import { HttpError, type Metrics, problemResponse } from '@orders/platform';
 import { Elysia } from 'elysia';
+import { GatewayErrorCodes } from '../../error-codes';
 
 export type Check = () => Promise<void>;
 
@@ -30,7 +31,9 @@ export function healthModule(checks: Record<string, Check>, metrics: Metrics, is
       const failing = Object.entries(status).filter(([, s]) => s !== 'ok');
       if (failing.length > 0) {
         return problemResponse(
-          new HttpError(503, 'NOT_READY', 'Not ready', `Failing: ${failing.map(([n]) => n).join(', ')}.`, { checks: status }),
+          new HttpError(503, GatewayErrorCodes.notReady, 'Not ready', `Failing: ${failing.map(([n]) => n).join(', ')}.`, {
+            checks: status,
+          }),
           path,
         );
       }

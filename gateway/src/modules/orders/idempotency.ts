@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Sql } from '@orders/platform';
+import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
 import type { OrderView } from './model';
 
@@ -42,7 +43,7 @@ export async function findReplay(sql: Sql, userId: string, key: string, hash: Bu
 export function keyMismatch(): DomainError {
   return new DomainError(
     'unprocessable',
-    'IDEMPOTENCY_KEY_MISMATCH',
+    GatewayErrorCodes.idempotencyKeyMismatch,
     'Idempotency key reused',
     'This Idempotency-Key was used with a different request body; use a new key for a new request.',
   );
@@ -51,7 +52,7 @@ export function keyMismatch(): DomainError {
 export function keyInFlight(): DomainError {
   return new DomainError(
     'conflict',
-    'IDEMPOTENCY_KEY_IN_FLIGHT',
+    GatewayErrorCodes.idempotencyKeyInFlight,
     'Request in progress',
     'A request with this Idempotency-Key is still being processed; retry shortly.',
     { headers: { 'retry-after': '1' } },

@@ -1,10 +1,12 @@
 /** HTTP for `/api/v1/orders`: a customer's own orders. The only file of the module that knows requests. */
 import type { Principal } from '@orders/platform';
 import { Elysia } from 'elysia';
+import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
-import { authErrors, problems, secured } from '../../http';
+import { authErrors, problems, secured } from '../../openapi';
 import type { authPlugin } from '../../plugins/auth';
 import { traceOf } from '../../plugins/observability';
+import type { OrderCommands } from './commands';
 import {
   CancelOrderBody,
   CreateOrderBody,
@@ -18,7 +20,7 @@ import {
   RequiredIfMatchHeaders,
   UpdateOrderBody,
 } from './model';
-import type { OrdersService } from './service';
+import type { OrderQueries } from './queries';
 
 /** `"3"` or `W/"3"` → 3; anything else is refused rather than ignored. */
 export function parseIfMatch(header: string): number;
@@ -26,12 +28,18 @@ export function parseIfMatch(header: string | undefined): number | undefined;
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   const m = /^(?:W\/)?"(\d{1,9})"$/.exec(header.trim());
-  if (!m) throw new DomainError('bad_request', 'ORDERS_BAD_IF_MATCH', 'Invalid If-Match', 'If-Match must be the ETag you read, like "3".');
+  if (!m)
+    throw new DomainError(
+      'bad_request',
+      GatewayErrorCodes.ordersBadIfMatch,
+      'Invalid If-Match',
+      'If-Match must be the ETag you read, like "3".',
+    );
   return Number(m[1]);
 }
 
 /** The cancel handler, shared by the customer route and the admin route (which differ only in roles). */
-export function cancelHandler(orders: OrdersService) {
+export function cancelHandler(commands: OrderCommands) {
   return async ({
     params,
     headers,
@@ -47,19 +55,19 @@ export function cancelHandler(orders: OrdersService) {
     principal: Principal;
     set: { headers: Record<string, string | number> };
   }) => {
-    const order = await orders.cancel(principal, params.id, parseIfMatch(headers['if-match']), body?.reason, traceOf(request));
+    const order = await commands.cancel(principal, params.id, parseIfMatch(headers['if-match']), body?.reason, traceOf(request));
     set.headers.etag = `"${order.version}"`;
     return order;
   };
 }
 
-export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: OrdersService) {
+export function ordersModule(auth: ReturnType<typeof authPlugin>, commands: OrderCommands, queries: OrderQueries) {
   return new Elysia({ name: 'orders', normalize: false, prefix: '/api/v1/orders' })
     .use(auth)
     .post(
       '/',
       async ({ body, headers, principal, set, request }) => {
-        const result = await orders.create(principal, body, headers['idempotency-key'], traceOf(request));
+        const result = await commands.create(principal, body, headers['idempotency-key'], traceOf(request));
         set.status = result.status;
         set.headers.location = `/api/v1/orders/${result.order.id}`;
         set.headers.etag = `"${result.order.version}"`;
@@ -77,7 +85,7 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
         }),
       },
     )
-    .get('/', ({ query, principal }) => orders.list(principal, query, 'own'), {
+    .get('/', ({ query, principal }) => queries.list(principal, query, 'own'), {
       auth: ['customer', 'admin'],
       query: ListOrdersQuery,
       response: { 200: OrderPage, ...authErrors },
@@ -87,7 +95,7 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
       '/:id',
       async ({ params, principal, set, request }) => {
         const fresh = /no-cache/i.test(request.headers.get('cache-control') ?? '');
-        const order = await orders.get(principal, params.id, fresh);
+        const order = await queries.get(principal, params.id, fresh);
         set.headers.etag = `"${order.version}"`;
         return order;
       },
@@ -104,7 +112,7 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
     .patch(
       '/:id',
       async ({ params, headers, body, principal, set, request }) => {
-        const order = await orders.update(principal, params.id, parseIfMatch(headers['if-match']), body, traceOf(request));
+        const order = await commands.update(principal, params.id, parseIfMatch(headers['if-match']), body, traceOf(request));
         set.headers.etag = `"${order.version}"`;
         return order;
       },
@@ -120,7 +128,7 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
         }),
       },
     )
-    .post('/:id/cancel', cancelHandler(orders), {
+    .post('/:id/cancel', cancelHandler(commands), {
       auth: ['customer', 'admin'],
       params: OrderIdParams,
       headers: IfMatchHeaders,
@@ -128,7 +136,7 @@ export function ordersModule(auth: ReturnType<typeof authPlugin>, orders: Orders
       response: { 200: OrderView, ...authErrors, ...problems(404, 409, 412) },
       detail: secured('Cancel an order before it ships', ['orders']),
     })
-    .get('/:id/history', ({ params, principal }) => orders.history(principal, params.id), {
+    .get('/:id/history', ({ params, principal }) => queries.history(principal, params.id), {
       auth: ['customer', 'admin'],
       params: OrderIdParams,
       response: { 200: HistoryView, ...authErrors, ...problems(404) },

@@ -2,6 +2,7 @@
  * Opaque keyset cursors: the (created_at, id) of the last row of a page, base64url-encoded. Clients
  * pass them back untouched; a cursor that does not decode is a validation error, not a 500.
  */
+import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
 
 export function encodeCursor(createdAt: Date, id: string): string {
@@ -17,6 +18,11 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     if (Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !UUID.test(id)) throw new Error('bad cursor');
     return { createdAt, id };
   } catch {
-    throw new DomainError('bad_request', 'ORDERS_BAD_CURSOR', 'Invalid cursor', 'Pass back the nextCursor of a previous page unchanged.');
+    throw new DomainError(
+      'bad_request',
+      GatewayErrorCodes.ordersBadCursor,
+      'Invalid cursor',
+      'Pass back the nextCursor of a previous page unchanged.',
+    );
   }
 }

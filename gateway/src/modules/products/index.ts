@@ -1,6 +1,6 @@
 /** HTTP for `/api/v1/products`: anyone signed in reads the catalogue; admins create and update. */
 import { Elysia } from 'elysia';
-import { authErrors, problems, secured } from '../../http';
+import { authErrors, problems, secured } from '../../openapi';
 import type { authPlugin } from '../../plugins/auth';
 import { CreateProductBody, ListProductsQuery, ProductPage, ProductView, SkuParams, UpdateProductBody } from './model';
 import type { ProductsService } from './service';

@@ -5,6 +5,7 @@
  */
 import { PgErrorCodes, pgErrorCode, type Sql } from '@orders/platform';
 import { recordAdminAction } from '../../audit';
+import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
 import type { CreateProductBody, ProductPage, ProductView, UpdateProductBody } from './model';
 
@@ -26,6 +27,9 @@ export interface PriceEntry {
 }
 
 const COLUMNS = 'sku, name, price_cents, currency, stock, active, updated_at';
+
+const productNotFound = (sku: string) =>
+  new DomainError('not_found', GatewayErrorCodes.productsNotFound, 'Product not found', `No product ${sku}.`);
 
 function view(p: ProductRow): ProductView {
   return {
@@ -85,8 +89,7 @@ export class ProductsService {
 
   async get(sku: string, includeInactive: boolean): Promise<ProductView> {
     const [row] = await this.sql<ProductRow[]>`SELECT ${this.sql.unsafe(COLUMNS)} FROM products WHERE sku = ${sku}`;
-    if (!row || (!row.active && !includeInactive))
-      throw new DomainError('not_found', 'PRODUCTS_NOT_FOUND', 'Product not found', `No product ${sku}.`);
+    if (!row || (!row.active && !includeInactive)) throw productNotFound(sku);
     return view(row);
   }
 
@@ -105,7 +108,12 @@ export class ProductsService {
       return view(row as ProductRow);
     } catch (err) {
       if (pgErrorCode(err) === PgErrorCodes.uniqueViolation) {
-        throw new DomainError('conflict', 'PRODUCTS_SKU_TAKEN', 'SKU already exists', `A product ${body.sku} exists; update it instead.`);
+        throw new DomainError(
+          'conflict',
+          GatewayErrorCodes.productsSkuTaken,
+          'SKU already exists',
+          `A product ${body.sku} exists; update it instead.`,
+        );
       }
       throw err;
     }
@@ -127,7 +135,7 @@ export class ProductsService {
       return rows;
     });
     this.cache.delete(sku);
-    if (!row) throw new DomainError('not_found', 'PRODUCTS_NOT_FOUND', 'Product not found', `No product ${sku}.`);
+    if (!row) throw productNotFound(sku);
     return view(row);
   }
 }

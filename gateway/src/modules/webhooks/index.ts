@@ -1,7 +1,9 @@
 /** HTTP for `/api/v1/webhooks`: owner-scoped endpoint registration, deliveries and their attempts. */
 import { Elysia, t } from 'elysia';
-import { authErrors, problems, secured } from '../../http';
+import { authErrors, problems, secured } from '../../openapi';
 import type { authPlugin } from '../../plugins/auth';
+import type { WebhookDeliveries } from './deliveries';
+import type { WebhookEndpoints } from './endpoints';
 import {
   CreatedEndpointView,
   CreateEndpointBody,
@@ -19,18 +21,17 @@ import {
   SecretView,
   UpdateEndpointBody,
 } from './model';
-import type { WebhooksService } from './service';
 
 const roles: ('customer' | 'admin')[] = ['customer', 'admin'];
 const tags = ['webhooks'];
 
-export function webhooksModule(auth: ReturnType<typeof authPlugin>, webhooks: WebhooksService) {
+export function webhooksModule(auth: ReturnType<typeof authPlugin>, endpoints: WebhookEndpoints, deliveries: WebhookDeliveries) {
   return new Elysia({ name: 'webhooks', normalize: false, prefix: '/api/v1/webhooks' })
     .use(auth)
     .post(
       '/',
       async ({ body, principal, set }) => {
-        const created = await webhooks.create(principal, body);
+        const created = await endpoints.create(principal, body);
         set.status = 201;
         set.headers.location = `/api/v1/webhooks/${created.id}`;
         return created;
@@ -42,19 +43,19 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, webhooks: We
         detail: secured('Register an endpoint (its secret is in this answer only; 10 per hour)', tags),
       },
     )
-    .get('/', ({ principal, query }) => webhooks.list(principal, query.limit ?? 20, query.cursor), {
+    .get('/', ({ principal, query }) => endpoints.list(principal, query.limit ?? 20, query.cursor), {
       auth: roles,
       query: ListQuery,
       response: { 200: EndpointPage, ...authErrors },
       detail: secured('List your endpoints (admins: everyone’s), newest first', tags),
     })
-    .get('/:id', ({ principal, params }) => webhooks.get(principal, params.id), {
+    .get('/:id', ({ principal, params }) => endpoints.get(principal, params.id), {
       auth: roles,
       params: EndpointIdParams,
       response: { 200: EndpointView, ...authErrors, ...problems(404) },
       detail: secured('Read an endpoint, with why it was disabled if it was', tags),
     })
-    .patch('/:id', ({ principal, params, body }) => webhooks.update(principal, params.id, body), {
+    .patch('/:id', ({ principal, params, body }) => endpoints.update(principal, params.id, body), {
       auth: roles,
       params: EndpointIdParams,
       body: UpdateEndpointBody,
@@ -64,7 +65,7 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, webhooks: We
     .delete(
       '/:id',
       async ({ principal, params, set }) => {
-        await webhooks.remove(principal, params.id);
+        await endpoints.remove(principal, params.id);
         set.status = 204;
       },
       {
@@ -74,19 +75,19 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, webhooks: We
         detail: secured('Delete an endpoint and its deliveries', tags),
       },
     )
-    .post('/:id/pause', ({ principal, params }) => webhooks.setStatus(principal, params.id, 'paused'), {
+    .post('/:id/pause', ({ principal, params }) => endpoints.setStatus(principal, params.id, 'paused'), {
       auth: roles,
       params: EndpointIdParams,
       response: { 200: EndpointView, ...authErrors, ...problems(404, 409) },
       detail: secured('Pause deliveries (messages keep collecting)', tags),
     })
-    .post('/:id/resume', ({ principal, params }) => webhooks.setStatus(principal, params.id, 'active'), {
+    .post('/:id/resume', ({ principal, params }) => endpoints.setStatus(principal, params.id, 'active'), {
       auth: roles,
       params: EndpointIdParams,
       response: { 200: EndpointView, ...authErrors, ...problems(404) },
       detail: secured('Resume a paused or disabled endpoint (resets its breaker)', tags),
     })
-    .post('/:id/rotate-secret', ({ principal, params, body }) => webhooks.rotate(principal, params.id, body?.overlapSeconds), {
+    .post('/:id/rotate-secret', ({ principal, params, body }) => endpoints.rotate(principal, params.id, body?.overlapSeconds), {
       auth: roles,
       params: EndpointIdParams,
       body: RotateBody,
@@ -97,7 +98,7 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, webhooks: We
       '/:id/test',
       async ({ principal, params, set }) => {
         set.status = 202;
-        return webhooks.sendTest(principal, params.id);
+        return deliveries.sendTest(principal, params.id);
       },
       {
         auth: roles,
@@ -106,14 +107,14 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, webhooks: We
         detail: secured('Send a webhook.test event', tags),
       },
     )
-    .get('/:id/deliveries', ({ principal, params, query }) => webhooks.deliveries(principal, params.id, query), {
+    .get('/:id/deliveries', ({ principal, params, query }) => deliveries.list(principal, params.id, query), {
       auth: roles,
       params: EndpointIdParams,
       query: DeliveriesQuery,
       response: { 200: MessagePage, ...authErrors, ...problems(404) },
       detail: secured('List deliveries (status, attempts, next attempt), newest first', tags),
     })
-    .get('/:id/deliveries/:messageId', ({ principal, params }) => webhooks.delivery(principal, params.id, params.messageId), {
+    .get('/:id/deliveries/:messageId', ({ principal, params }) => deliveries.get(principal, params.id, params.messageId), {
       auth: roles,
       params: MessageParams,
       response: { 200: MessageDetailView, ...authErrors, ...problems(404) },
@@ -123,7 +124,7 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, webhooks: We
       '/:id/deliveries/:messageId/redeliver',
       async ({ principal, params, set }) => {
         set.status = 202;
-        return webhooks.redeliver(principal, params.id, params.messageId);
+        return deliveries.redeliver(principal, params.id, params.messageId);
       },
       {
         auth: roles,
@@ -136,7 +137,7 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, webhooks: We
       '/:id/redeliver',
       async ({ principal, params, body, set }) => {
         set.status = 202;
-        return webhooks.redeliverFailed(principal, params.id, body.since);
+        return deliveries.redeliverFailed(principal, params.id, body.since);
       },
       {
         auth: roles,

@@ -1,10 +1,12 @@
 /**
  * Rate limiting for the gateway: which limits apply to a request, who the subject is, and what the
- * answer looks like. Authenticated requests are limited per user (their tier, and the endpoint's limit
- * when it has one); anonymous ones per client IP; login per IP and per account, failing closed when
- * the limiter cannot reach Redis. Every limited response carries the X-RateLimit-* and IETF RateLimit
- * fields; a refusal is 429 with Retry-After and a problem naming the limit.
- * The client IP: platform/src/http/client-ip.ts.
+ * answer looks like. Not a plugin of its own: the `auth` macro (plugins/auth.ts) applies these before
+ * a handler runs, and the login route adds the per-account limit. Authenticated requests are limited
+ * per user (their tier, and the endpoint's limit when it has one); anonymous ones per client IP; login
+ * per IP and per account, failing closed when the limiter cannot reach Redis. Every limited response
+ * carries the X-RateLimit-* and IETF RateLimit fields; a refusal is 429 with Retry-After and a problem
+ * naming the limit. Addresses that keep failing to authenticate: `failed-auth.ts`. The client IP:
+ * platform/src/http/client-ip.ts.
  */
 import {
   type Decision,
@@ -17,6 +19,7 @@ import {
   rateLimitHeaders,
   type TrustedProxies,
 } from '@orders/platform';
+import { GatewayErrorCodes } from '../../error-codes';
 
 export interface Limits {
   limiter: RateLimiter;
@@ -24,7 +27,8 @@ export interface Limits {
   trustedProxies: TrustedProxies;
 }
 
-type Headers = Record<string, string | number | undefined>;
+/** The response headers of the request being limited (`set.headers`): the limit state goes there. */
+export type Headers = Record<string, string | number | undefined>;
 
 /** `METHOD /route/template` as the policy names endpoints (no trailing slash). */
 export function endpointOf(method: string, route: string): string {
@@ -40,14 +44,14 @@ function refusal(d: Decision): HttpError {
   const retry = Math.max(1, Math.ceil((b?.resetMs ?? 1000) / 1000));
   return new HttpError(
     429,
-    'RATE_LIMITED',
+    GatewayErrorCodes.rateLimited,
     'Too many requests',
     b ? `The limit "${b.name}" allows ${b.limit} requests per ${window(b.windowMs)}; retry in ${retry} s.` : 'Slow down.',
     { limit: b?.name, headers: rateLimitHeaders(d) },
   );
 }
 
-async function enforce(limits: Limits, subject: string, checks: LimitCheck[], headers: Headers, failClosed = false): Promise<void> {
+export async function enforce(limits: Limits, subject: string, checks: LimitCheck[], headers: Headers, failClosed = false): Promise<void> {
   if (checks.length === 0) return;
   let d: Decision;
   try {
@@ -56,7 +60,7 @@ async function enforce(limits: Limits, subject: string, checks: LimitCheck[], he
     if (err instanceof RateLimitUnavailable) {
       throw new HttpError(
         503,
-        'RATE_LIMITER_UNAVAILABLE',
+        GatewayErrorCodes.rateLimiterUnavailable,
         'Temporarily unavailable',
         'This operation is refused while its rate limiter cannot work; retry shortly.',
         {
@@ -115,72 +119,4 @@ export function limitLoginIp(limits: Limits, ip: string, headers: Headers): Prom
 
 export function limitLoginAccount(limits: Limits, email: string, headers: Headers): Promise<void> {
   return enforce(limits, `acct:${email.toLowerCase()}`, [{ name: 'login:account', rule: limits.policy.login.perAccount }], headers, true);
-}
-
-/**
- * Requests that do not authenticate (no token, a malformed, invalid, expired or revoked one) count
- * against their address, with the per-IP limit's rule in a bucket of their own (anonymous browsing from
- * the same address does not use it up). An address over it is then refused from memory until its window
- * lets it in again, before its next token is even verified: an ES256 verification is the most expensive
- * thing an anonymous caller can make the gateway do, and 1,200 bad tokens from one address were 1,200
- * verifications. Each gateway instance learns an address's refusal from its own count.
- */
-export class FailedAuthGuard {
-  private readonly refusedUntil = new Map<string, number>();
-
-  constructor(private readonly maxAddresses = 10_000) {}
-
-  /** Whether any address is being refused (when none is, a request needs no address to pass). */
-  get active(): boolean {
-    // Every refusal over: forget them all at once (entries otherwise leave only when their address returns).
-    if (this.refusedUntil.size > 0 && this.lastUntil <= Date.now()) this.refusedUntil.clear();
-    return this.refusedUntil.size > 0;
-  }
-
-  /** The latest end of any refusal held. */
-  private lastUntil = 0;
-
-  /** A 429 for an address still refused, or undefined. */
-  refusal(ip: string, now = Date.now()): HttpError | undefined {
-    const until = this.refusedUntil.get(ip);
-    if (until === undefined) return undefined;
-    if (until <= now) {
-      this.refusedUntil.delete(ip);
-      return undefined;
-    }
-    const retry = Math.max(1, Math.ceil((until - now) / 1000));
-    return new HttpError(
-      429,
-      'RATE_LIMITED',
-      'Too many requests',
-      `Too many failed authentications from this address; retry in ${retry} s.`,
-      {
-        limit: 'auth-failures:ip',
-        headers: { 'retry-after': String(retry) },
-      },
-    );
-  }
-
-  /** Counts a failed authentication; throws the 429 when the address is over its limit. */
-  async count(limits: Limits, ip: string, headers: Headers): Promise<void> {
-    try {
-      await enforce(limits, `authfail:${ip}`, [{ name: 'auth-failures:ip', rule: limits.policy.ip }], headers);
-    } catch (err) {
-      if (err instanceof HttpError && err.status === 429) this.remember(ip, err);
-      throw err;
-    }
-  }
-
-  private remember(ip: string, err: HttpError): void {
-    const retry = Number((err.extra.headers as Record<string, string> | undefined)?.['retry-after'] ?? 1);
-    // Bounded: the oldest entry goes first (a flood from many addresses cannot grow it without end).
-    if (this.refusedUntil.size >= this.maxAddresses) {
-      const oldest = this.refusedUntil.keys().next().value;
-      if (oldest !== undefined) this.refusedUntil.delete(oldest);
-    }
-    this.refusedUntil.delete(ip);
-    const until = Date.now() + Math.max(1, retry) * 1000;
-    this.refusedUntil.set(ip, until);
-    this.lastUntil = Math.max(this.lastUntil, until);
-  }
 }
