@@ -144,7 +144,7 @@ describe('nginx in front of the gateway and the edge', () => {
     const c = new FeedClient(accessToken, `ws://127.0.0.1:${PORT}/ws/orders`);
     expect((await c.waitFor((f) => f.type === 'ready')).type).toBe('ready');
     c.send('{"type":"nonsense"}');
-    expect((await c.waitFor((f) => f.type === 'error')).code).toBe('BAD_FRAME');
+    expect((await c.waitFor((f) => f.type === 'error')).code).toBe('EDGE_BAD_FRAME');
     c.close();
   });
 

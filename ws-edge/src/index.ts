@@ -1,10 +1,9 @@
-/** Starts the WebSocket edge: configuration, one Redis subscription, the server, graceful drain. */
+/** Starts the WebSocket edge: configuration, one Redis subscription, the server, graceful drain (shutdown.ts). */
 import {
   ConnectionSlots,
   createLogger,
   createMetrics,
   createRedisClient,
-  createShutdown,
   createVerifier,
   feedKeys,
   latestSeq,
@@ -15,6 +14,7 @@ import {
 } from '@orders/platform';
 import { loadEnv } from './env';
 import { startEdge } from './server';
+import { edgeShutdown } from './shutdown';
 
 const env = loadEnv(process.env);
 const logger = createLogger({ service: 'ws-edge', level: env.LOG_LEVEL });
@@ -107,13 +107,6 @@ subscriber.on('message', (_channel: string, text: string) => {
 sessions.onRevoked((sid) => edge.endSession(sid));
 sessions.start();
 
-const shutdown = createShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS });
-shutdown.add('tell clients to reconnect elsewhere and stop', () => edge.drain());
-shutdown.add('close redis', async () => {
-  await sessions.close();
-  await subscriber.quit().catch(() => subscriber.disconnect());
-  await redis.quit().catch(() => redis.disconnect());
-});
-shutdown.add('flush logs', () => new Promise<void>((resolve) => logger.flush(() => resolve())));
+const shutdown = edgeShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, edge, sessions, subscriber, redis });
 shutdown.listen();
 logger.info({ url: `ws://${env.HOST}:${edge.server.port}/ws/orders` }, 'ws-edge listening');

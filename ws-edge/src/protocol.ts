@@ -18,6 +18,7 @@
  *   { "type": "resync", "reason": "gap" | "unavailable" }
  *        recovery is impossible (trimmed, expired, lost, or Redis down): re-read through the REST API
  *   { "type": "error", "code": "...", "message": "..." }
+ *        `code`: EDGE_BAD_FRAME, EDGE_NOT_AUTHENTICATED or RATE_LIMIT_EXCEEDED (src/error-codes.ts)
  *
  * Sequences are per user (an admin's `admins` feed carries other users' sequences: admins re-read
  * through the REST API after a reconnect). Updates of one user may arrive out of sequence order (two
@@ -33,6 +34,9 @@
  *   4429 too many connections for this user (limit across all edges), or messages sent too fast
  *   1009 frame too large                   1012 edge restarting: reconnect (to any edge) and resume
  */
+import type { StatusUpdate } from '@orders/contracts';
+import type { EdgeErrorCode } from './error-codes';
+
 export const CloseCodes = {
   badMessages: 4400,
   unauthenticated: 4401,
@@ -64,4 +68,17 @@ export function parseClientMessage(text: string): ClientMessage | { error: strin
     return { type: 'resume', after: m.after };
   }
   return { error: `unknown frame type ${JSON.stringify(String(m.type)).slice(0, 40)}` };
+}
+
+/** Every frame the edge sends; `order.status` frames are the feed's own JSON, passed on as they are. */
+export type ServerFrame =
+  | { type: 'ready'; userId: string; expiresAt: number; expiresIn: number; seq: number | null }
+  | StatusUpdate
+  | { type: 'resumed'; after: number; seq: number; count: number }
+  | { type: 'resume-needed' }
+  | { type: 'resync'; reason: 'gap' | 'unavailable' }
+  | { type: 'error'; code: EdgeErrorCode; message: string };
+
+export function encodeServerFrame(frame: ServerFrame): string {
+  return JSON.stringify(frame);
 }

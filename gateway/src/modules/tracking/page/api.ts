@@ -1,0 +1,136 @@
+/**
+ * The tracking page's client of the REST API on this origin: the session (a token pair kept in
+ * sessionStorage), a fresh access token on demand (one refresh at a time, through the rotating refresh
+ * token), authenticated JSON calls that refresh once on a 401, and problem+json answers turned into an
+ * error whose message is their `detail`. No DOM here: app.ts renders.
+ */
+
+export interface Session {
+  email: string;
+  accessToken: string;
+  refreshToken: string;
+  /** Epoch ms at which the access token expires. */
+  expiresAt: number;
+}
+export interface Product {
+  sku: string;
+  name: string;
+  priceCents: number;
+  currency: string;
+  stock: number;
+}
+export interface Order {
+  id: string;
+  status: string;
+  statusReason: string | null;
+  totalCents: number;
+  currency: string;
+  version: number;
+  createdAt: string;
+  items: { sku: string; quantity: number }[];
+}
+export interface HistoryEntry {
+  toStatus: string;
+  reason: string | null;
+  version: number;
+  occurredAt: string;
+}
+
+const SESSION_KEY = 'orders.session';
+
+export class ApiError extends Error {}
+
+async function problem(res: Response): Promise<ApiError> {
+  const body = await res.json().catch(() => ({}));
+  return new ApiError(body.detail ?? body.title ?? `${res.status} ${res.statusText}`);
+}
+
+const postJson = (path: string, body: unknown) =>
+  fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+export type Api = ReturnType<typeof createApi>;
+
+/** `sessionEnded`: the API refused the refresh token (the page signs out, showing `reason`). */
+export function createApi(hooks: { sessionEnded(reason: string): void }) {
+  let session: Session | null = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+
+  function saveSession(s: Session | null) {
+    session = s;
+    if (s) sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+    else sessionStorage.removeItem(SESSION_KEY);
+  }
+
+  /** Login and refresh both answer with a token pair. */
+  function storePair(email: string, pair: { accessToken: string; refreshToken: string; expiresIn: number }) {
+    saveSession({ email, accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresAt: Date.now() + pair.expiresIn * 1000 });
+  }
+
+  let refreshing: Promise<string> | null = null;
+  /** A fresh access token through the rotating refresh token; one refresh at a time. */
+  function refresh(): Promise<string> {
+    refreshing ??= (async () => {
+      const s = session;
+      if (!s) throw new ApiError('signed out');
+      const res = await postJson('/api/v1/auth/refresh', { refreshToken: s.refreshToken });
+      // Signed out (or in as someone else) meanwhile: this answer belongs to nobody now.
+      if (session !== s) throw new ApiError('signed out');
+      if (!res.ok) {
+        // Only a refused token ends the session; a 429 or a 503 during a deploy is tried again later.
+        if (res.status === 400 || res.status === 401 || res.status === 403) hooks.sessionEnded('Your session ended; sign in again.');
+        throw await problem(res);
+      }
+      const pair = await res.json();
+      if (session !== s) throw new ApiError('signed out');
+      storePair(s.email, pair);
+      return (session as Session | null)?.accessToken ?? '';
+    })().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  async function accessToken(fresh: boolean): Promise<string> {
+    if (!session) throw new ApiError('signed out');
+    if (fresh || session.expiresAt - Date.now() < 30_000) return refresh();
+    return session.accessToken;
+  }
+
+  async function call<T>(path: string, init: RequestInit = {}, retried = false): Promise<T> {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${await accessToken(false)}`);
+    if (init.body) headers.set('content-type', 'application/json');
+    const res = await fetch(path, { ...init, headers });
+    if (res.status === 401 && !retried) {
+      await refresh();
+      return call(path, init, true);
+    }
+    if (!res.ok) throw await problem(res);
+    return res.json() as Promise<T>;
+  }
+
+  return {
+    /** The signed-in session, or null; compared by identity to drop answers that arrive after a sign-out. */
+    session: () => session,
+    accessToken,
+    /** An authenticated JSON call; a 401 refreshes the token and tries once more. */
+    call,
+
+    /** Creates the account first when `create`; then logs in and keeps the token pair. */
+    async signIn(email: string, password: string, create: boolean) {
+      if (create) {
+        const res = await postJson('/api/v1/auth/register', { email, password });
+        if (!res.ok) throw await problem(res);
+      }
+      const res = await postJson('/api/v1/auth/login', { email, password });
+      if (!res.ok) throw await problem(res);
+      storePair(email, await res.json());
+    },
+
+    /** Ends the session on the server (not waited for) and forgets it here. */
+    signOut() {
+      const s = session;
+      if (s) void postJson('/api/v1/auth/logout', { refreshToken: s.refreshToken });
+      saveSession(null);
+    },
+  };
+}
