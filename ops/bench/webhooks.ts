@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { createLogger, createMetrics, DestinationPolicy, generateSecret, SecretBox, sign, uuidv7 } from '@orders/platform';
 import postgres from 'postgres';
-import { WebhookSender } from '../../workers/src/webhooks/sender';
+import { WebhookSender } from '../../workers/src/stages/webhooks/sender';
 import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { serviceEnv } from '../local/services.mjs';

@@ -17,12 +17,13 @@ import { loadEnv } from './env';
 import { assembleStage } from './runtime/assemble';
 import { startHttp } from './runtime/http';
 import { createProducer, threadPoolNeeded } from './runtime/kafka';
-import { type StageRunner, stageMetrics } from './runtime/runner';
+import { stageMetrics } from './runtime/metrics';
+import type { StageRunner } from './runtime/runner';
 import { workersShutdown } from './shutdown';
 import { createStages } from './stages/index';
 import { PaymentProvider } from './stages/payment/provider';
 import { FraudScorer } from './stages/validator/fraud/pool';
-import { WebhookSender } from './webhooks/sender';
+import { WebhookSender } from './stages/webhooks/sender';
 
 const env = loadEnv(process.env);
 const logger = createLogger({ service: 'workers', level: env.LOG_LEVEL });

@@ -1,13 +1,20 @@
 /**
  * The whole order pipeline on real Kafka, PostgreSQL, Redis and the simulated payment provider:
  * validator → payment → inventory → fulfillment, with the status projector, each its own consumer group.
+ *
+ * Longer than the other files on purpose: every case shares one fixture (five stages, their consumer
+ * groups and topics, the provider simulator), which takes seconds to start and join; split into files,
+ * each would start its own.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConsumerGroups, deadLetterTopic, Events, Topics } from '@orders/contracts';
-import { headerMap } from '../src/runtime/routing';
+import { ConsumerGroups, ContractErrorCodes, DeadLetterHeaders, deadLetterTopic, EventHeaders, Events, Topics } from '@orders/contracts';
+import { eventually } from '@orders/platform/testing';
+import { WorkerErrorCodes } from '../src/error-codes';
+import { headerMap } from '../src/runtime/headers';
 import { RetryableError } from '../src/runtime/stage';
 import { PaymentProvider } from '../src/stages/payment/provider';
+import { CompensationReasons, PaymentFailureReasons, RejectionReasons } from '../src/stages/reasons';
 import { type Fixture, fixture, uuidv7 } from './support';
 
 let f: Fixture;
@@ -38,10 +45,13 @@ async function stockOf(sku: string) {
 
 const FINAL = new Set(['shipped', 'cancelled', 'rejected', 'failed']);
 const until = (orderId: string, status?: string) =>
-  f.waitFor(async () => {
-    const o = await order(orderId);
-    return o && (status ? o.status === status : FINAL.has(o.status)) ? o : undefined;
-  }, 20_000);
+  eventually(
+    async () => {
+      const o = await order(orderId);
+      return o && (status ? o.status === status : FINAL.has(o.status)) ? o : undefined;
+    },
+    { what: `order ${orderId} ${status ?? 'in a final status'}`, timeoutMs: 20_000 },
+  );
 
 const place = (s: Parameters<Fixture['place']>[0]) => f.place(s);
 
@@ -69,7 +79,7 @@ describe('the order pipeline', () => {
     await place(s);
     const o = await until(s.orderId);
     assert.equal(o.status, 'failed');
-    assert.match(o.status_reason ?? '', /CARD_DECLINED/);
+    assert.match(o.status_reason ?? '', new RegExp(PaymentFailureReasons.cardDeclined));
     assert.equal((await f.sql`SELECT 1 FROM payments WHERE order_id = ${s.orderId}`).length, 0);
     assert.equal((await f.sql`SELECT 1 FROM reservations WHERE order_id = ${s.orderId}`).length, 0);
   });
@@ -81,8 +91,11 @@ describe('the order pipeline', () => {
     await place(s);
     const o = await until(s.orderId);
     assert.equal(o.status, 'failed');
-    assert.match(o.status_reason ?? '', /out of stock/);
-    await f.waitFor(async () => (await f.sql`SELECT 1 FROM payments WHERE order_id = ${s.orderId} AND status = 'refunded'`).length === 1);
+    assert.match(o.status_reason ?? '', new RegExp(CompensationReasons.outOfStock));
+    await eventually(async () => (await f.sql`SELECT 1 FROM payments WHERE order_id = ${s.orderId} AND status = 'refunded'`).length === 1, {
+      what: 'the charge refunded',
+      timeoutMs: 15_000,
+    });
     const [charge] = await f.charges(s.orderId);
     assert.equal(charge?.refunded, 1000);
     assert.equal(await stockOf(sku), 1);
@@ -102,11 +115,14 @@ describe('the order pipeline', () => {
       SELECT count(*)::int AS n FROM reservations WHERE order_id IN ${f.sql(seeded.map((s) => s.orderId))} AND status = 'reserved'`;
     assert.equal(r?.n, 5);
     // The three that found nothing left are refunded.
-    await f.waitFor(async () => {
-      const [p] = await f.sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM payments WHERE order_id IN ${f.sql(seeded.map((s) => s.orderId))} AND status = 'refunded'`;
-      return p?.n === 3;
-    });
+    await eventually(
+      async () => {
+        const [p] = await f.sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM payments WHERE order_id IN ${f.sql(seeded.map((s) => s.orderId))} AND status = 'refunded'`;
+        return p?.n === 3;
+      },
+      { what: 'the three orders without stock refunded', timeoutMs: 15_000 },
+    );
   });
 
   it('a charge whose key is still being worked on is refused as busy (retryable), never taken twice', async () => {
@@ -115,10 +131,13 @@ describe('the order pipeline', () => {
     // pm_slow: the provider holds the first attempt under this key far longer than the client waits.
     const req = { amountCents: 1_500, currency: 'EUR', token: 'pm_slow_issuer', reference };
     const first = provider.charge(`charge:${reference}:1`, req).catch((err: unknown) => err);
+    // Not a wait for a condition but an ordering: the first request must reach the provider before the
+    // second. The simulator shows nothing of a request in progress, and probing with a request under the
+    // key would itself be an attempt (sent first, it would be the one that hangs).
     await new Promise((r) => setTimeout(r, 200));
     await assert.rejects(
       provider.charge(`charge:${reference}:1`, req),
-      (err) => err instanceof RetryableError && err.code === 'PAYMENT_PROVIDER_BUSY',
+      (err) => err instanceof RetryableError && err.code === WorkerErrorCodes.paymentProviderBusy,
     );
     assert.ok((await first) instanceof RetryableError, 'the first attempt timed out on the client');
     assert.equal((await f.charges(reference)).length, 0);
@@ -159,14 +178,10 @@ describe('the order pipeline', () => {
     const [row] = await f.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM processed_events WHERE consumer_group = ${ConsumerGroups.validator} AND event_id = ${placed.eventId}`;
     assert.equal(row?.n, 1);
-    const verdicts = await f.read(Topics.orderEvents, (ms) =>
-      ms.some((m) => String(m.key) === s.orderId && headerMap(m)['event-type'] === Events.OrderValidated),
-    );
-    const ids = new Set(
-      verdicts
-        .filter((m) => String(m.key) === s.orderId && headerMap(m)['event-type'] === Events.OrderValidated)
-        .map((m) => headerMap(m)['event-id']),
-    );
+    const isVerdict = (m: Parameters<typeof headerMap>[0]) =>
+      String(m.key) === s.orderId && headerMap(m)[EventHeaders.eventType] === Events.OrderValidated;
+    const verdicts = await f.read(Topics.orderEvents, (ms) => ms.some(isVerdict));
+    const ids = new Set(verdicts.filter(isVerdict).map((m) => headerMap(m)[EventHeaders.eventId]));
     assert.equal(ids.size, 1, 'one verdict, however often it was sent');
     assert.deepEqual(await history(s.orderId), ['validated', 'failed']);
   });
@@ -176,11 +191,14 @@ describe('the order pipeline', () => {
     const late = { eventId: uuidv7(), occurredAt: Date.now(), orderId: s.orderId, userId: s.userId, riskScore: 0.1, revision: null };
     await f.produce(s.orderId, f.codec.encode(Events.OrderValidated, late));
     // Both the projector and the payment stage have seen it before anything is judged.
-    await f.waitFor(async () => {
-      const rows = await f.sql`
-        SELECT 1 FROM processed_events WHERE consumer_group IN (${ConsumerGroups.projector}, ${ConsumerGroups.payment}) AND event_id = ${late.eventId}`;
-      return rows.length === 2;
-    });
+    await eventually(
+      async () => {
+        const rows = await f.sql`
+          SELECT 1 FROM processed_events WHERE consumer_group IN (${ConsumerGroups.projector}, ${ConsumerGroups.payment}) AND event_id = ${late.eventId}`;
+        return rows.length === 2;
+      },
+      { what: 'the late event processed by the projector and the payment stage', timeoutMs: 15_000 },
+    );
     assert.deepEqual({ ...(await order(s.orderId)) }, { status: 'cancelled', version: 1, status_reason: null });
     assert.equal(await f.redis.zcard(f.feedKeys.recent(s.userId)), 0);
     assert.equal((await f.charges(s.orderId)).length, 0, 'a cancelled order is never charged');
@@ -206,10 +224,10 @@ describe('the order pipeline', () => {
     assert.ok(dead, 'the poison message is in the projector DLQ');
     assert.equal(String(dead.value), '{"not":"avro"}');
     const h = headerMap(dead);
-    assert.equal(h['dlq-error-code'], 'CONTRACTS_BAD_MAGIC_BYTE');
-    assert.equal(h['dlq-stage'], 'projector');
-    assert.equal(h['dlq-attempts'], '1');
-    assert.ok(h['dlq-original-topic']?.endsWith('orders.events'));
+    assert.equal(h[DeadLetterHeaders.errorCode], ContractErrorCodes.badMagic);
+    assert.equal(h[DeadLetterHeaders.stage], 'projector');
+    assert.equal(h[DeadLetterHeaders.attempts], '1');
+    assert.ok(h[DeadLetterHeaders.originalTopic]?.endsWith('orders.events'));
   });
 
   it('dead-letters an event for an order that does not exist, without retrying it', async () => {
@@ -230,8 +248,8 @@ describe('the order pipeline', () => {
     const dead = dlq.find((m) => String(m.key) === orderId);
     assert.ok(dead, 'the event is in the projector DLQ');
     const h = headerMap(dead);
-    assert.equal(h['dlq-error-code'], 'PROJECTOR_UNKNOWN_ORDER');
-    assert.equal(h['dlq-attempts'], '1');
+    assert.equal(h[DeadLetterHeaders.errorCode], WorkerErrorCodes.projectorUnknownOrder);
+    assert.equal(h[DeadLetterHeaders.attempts], '1');
   });
 
   it('rejects an order whose product is no longer sold', async () => {
@@ -241,7 +259,7 @@ describe('the order pipeline', () => {
     await place(s);
     const o = await until(s.orderId);
     assert.equal(o.status, 'rejected');
-    assert.equal(o.status_reason, 'PRODUCT_UNAVAILABLE: no longer sold: NOT-IN-CATALOGUE');
+    assert.equal(o.status_reason, `${RejectionReasons.productUnavailable}: no longer sold: NOT-IN-CATALOGUE`);
   });
 
   it('ignores a verdict on a revision the customer has since changed, and applies the one on the current revision', async () => {
@@ -253,7 +271,7 @@ describe('the order pipeline', () => {
       occurredAt: Date.now(),
       orderId: s.orderId,
       userId: s.userId,
-      code: 'AMOUNT_LIMIT',
+      code: RejectionReasons.amountLimit,
       reason: 'too much',
       revision: 2,
     };
@@ -266,10 +284,13 @@ describe('the order pipeline', () => {
   it('announces a change the gateway already applied (same event id in the history) without applying it twice', async () => {
     const s = await f.seedOrder();
     await f.cancel(s.orderId, s.userId);
-    const entries = await f.waitFor(async () => {
-      const xs = await f.redis.zrange(f.feedKeys.recent(s.userId), 0, -1);
-      return xs.length > 0 ? xs : undefined;
-    });
+    const entries = await eventually(
+      async () => {
+        const xs = await f.redis.zrange(f.feedKeys.recent(s.userId), 0, -1);
+        return xs.length > 0 ? xs : undefined;
+      },
+      { what: 'the cancellation on the feed', timeoutMs: 15_000 },
+    );
     const update = JSON.parse(entries[0] ?? '{}');
     assert.deepEqual([update.status, update.previousStatus, update.version, update.reason], ['cancelled', 'pending', 2, 'test']);
     const [n] = await f.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM order_status_history WHERE order_id = ${s.orderId}`;

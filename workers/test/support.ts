@@ -8,11 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { ConsumerGroups, deadLetterTopic, EventCodec, Events, namespaced, retryTopic, schemaRegistryFor, Topics } from '@orders/contracts';
 import { samplePayloads } from '@orders/contracts/testing/samples';
 import { createLogger, createMetrics, createPostgres, createRedis, feedKeys, StatusFeedPublisher, uuidv7 } from '@orders/platform';
+import { eventually } from '@orders/platform/testing';
 import Kafka from 'node-rdkafka';
 import type { StageName } from '../src/env';
 import { assembleStage } from '../src/runtime/assemble';
 import { createProducer } from '../src/runtime/kafka';
-import { type StageRunner, stageMetrics } from '../src/runtime/runner';
+import { stageMetrics } from '../src/runtime/metrics';
+import type { StageRunner } from '../src/runtime/runner';
 import type { Stage } from '../src/runtime/stage';
 import { createStages } from '../src/stages/index';
 import { PaymentProvider } from '../src/stages/payment/provider';
@@ -29,18 +31,20 @@ async function startProvider(): Promise<{ url: string; stop(): void }> {
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (
-      await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, stop: () => proc.kill('SIGKILL') };
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await eventually(
+      () =>
+        fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      { what: 'the payment provider simulator to answer /healthz', timeoutMs: 10_000, everyMs: 100 },
+    );
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw err;
   }
-  proc.kill('SIGKILL');
-  throw new Error('payment provider simulator did not start');
+  return { url, stop: () => proc.kill('SIGKILL') };
 }
 
 export async function fixture(
@@ -109,7 +113,7 @@ export async function fixture(
     await producer.send(namespaced(topic, namespace), key, value, {});
   }
 
-  /** Every message of a topic from the beginning, until `done` is satisfied or the time is up. */
+  /** Every message of a topic from the beginning, as soon as `done` is satisfied (throws if not within `ms`). */
   async function read(topic: string, done: (msgs: Kafka.Message[]) => boolean, ms = 15_000): Promise<Kafka.Message[]> {
     const consumer = new Kafka.KafkaConsumer(
       { 'metadata.broker.list': brokers.join(','), 'group.id': `reader-${randomUUID()}`, 'enable.auto.commit': false },
@@ -120,31 +124,39 @@ export async function fixture(
     consumer.assign([0, 1, 2].map((partition) => ({ topic: full, partition, offset: 0 })));
     consumer.setDefaultConsumeTimeout(100);
     const msgs: Kafka.Message[] = [];
-    const end = Date.now() + ms;
-    while (!done(msgs) && Date.now() < end) {
-      const batch = await new Promise<Kafka.Message[]>((resolve, reject) =>
-        consumer.consume(100, (err, m) => (err ? reject(err) : resolve(m))),
+    try {
+      // Each probe consumes what arrived (waiting up to the consume timeout), so no pause in between.
+      return await eventually(
+        async () => {
+          const batch = await new Promise<Kafka.Message[]>((resolve, reject) =>
+            consumer.consume(100, (err, m) => (err ? reject(err) : resolve(m))),
+          );
+          msgs.push(...batch);
+          return done(msgs) ? msgs : undefined;
+        },
+        { what: `the expected messages on ${full}`, timeoutMs: ms, everyMs: 0 },
       );
-      msgs.push(...batch);
+    } finally {
+      await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
     }
-    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
-    return msgs;
   }
 
   /** A user with an order of `quantity` × `sku` (two mugs by default), paid with `token`. */
   async function seedOrder(
     status = 'pending',
-    o: { token?: string | null; sku?: string; quantity?: number; unitPriceCents?: number } = {},
+    {
+      token,
+      sku = 'MUG-BLUE',
+      quantity = 2,
+      unitPriceCents: price = 1299,
+    }: { token?: string | null; sku?: string; quantity?: number; unitPriceCents?: number } = {},
   ) {
     const userId = uuidv7();
     const orderId = uuidv7();
-    const sku = o.sku ?? 'MUG-BLUE';
-    const quantity = o.quantity ?? 2;
-    const price = o.unitPriceCents ?? 1299;
     await sql`INSERT INTO users (id, email) VALUES (${userId}, ${`wk-${userId}@example.com`})`;
     await sql`
       INSERT INTO orders (id, user_id, status, currency, total_cents, payment_method_token)
-      VALUES (${orderId}, ${userId}, ${status}, 'EUR', ${quantity * price}, ${o.token === undefined ? 'pm_card_visa' : o.token})`;
+      VALUES (${orderId}, ${userId}, ${status}, 'EUR', ${quantity * price}, ${token === undefined ? 'pm_card_visa' : token})`;
     await sql`INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_cents) VALUES (${orderId}, 1, ${sku}, ${quantity}, ${price})`;
     return { userId, orderId, items: [{ sku, quantity, unitPriceCents: price }], totalCents: quantity * price };
   }
@@ -190,16 +202,6 @@ export async function fixture(
 
   for (const name of opts.stages ?? []) await run(stages[name]);
 
-  async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await probe();
-      if (v) return v;
-      if (Date.now() > end) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   async function close() {
     await Promise.all(runners.map((r) => r.stop()));
     await scorer.close();
@@ -231,7 +233,6 @@ export async function fixture(
     cancel,
     charges,
     providerUrl: provider.url,
-    waitFor,
     close,
     stages,
     feedKeys: feedKeys(namespace),

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '@orders/platform/testing';
 import { type Fixture, fixture } from './support';
 
 const CONSUME_TIMEOUT_MS = 5_000;
@@ -25,15 +26,18 @@ describe('waking each hop', () => {
     // Once the consumers are idle in their long waits (the first order also covers joining the group).
     const warm = await f.seedOrder();
     await f.place(warm);
-    await f.waitFor(async () => (await f.sql`SELECT 1 FROM orders WHERE id = ${warm.orderId} AND status = 'shipped'`).length > 0, 30_000);
+    await eventually(async () => (await f.sql`SELECT 1 FROM orders WHERE id = ${warm.orderId} AND status = 'shipped'`).length > 0, {
+      what: 'the warm-up order shipped',
+      timeoutMs: 30_000,
+    });
     for (let i = 0; i < 3; i++) {
       const s = await f.seedOrder();
       const started = Date.now();
       await f.place(s);
-      await f.waitFor(
-        async () => (await f.sql`SELECT 1 FROM orders WHERE id = ${s.orderId} AND status = 'shipped'`).length > 0,
-        4 * CONSUME_TIMEOUT_MS,
-      );
+      await eventually(async () => (await f.sql`SELECT 1 FROM orders WHERE id = ${s.orderId} AND status = 'shipped'`).length > 0, {
+        what: `order ${i + 1} shipped`,
+        timeoutMs: 4 * CONSUME_TIMEOUT_MS,
+      });
       const took = Date.now() - started;
       assert.ok(took < CONSUME_TIMEOUT_MS, `order ${i + 1} took ${took} ms across five hops; one consume wait is ${CONSUME_TIMEOUT_MS} ms`);
     }

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, createMetrics, createPostgres, DestinationPolicy, generateSecret, SecretBox, uuidv7 } from '@orders/platform';
-import { WebhookSender } from '../src/webhooks/sender';
+import { eventually } from '@orders/platform/testing';
+import { WebhookSender } from '../src/stages/webhooks/sender';
 
 const sql = createPostgres({ url: process.env.DATABASE_URL as string, max: 6, applicationName: 'webhook-sender-test' });
 const box = new SecretBox(readFileSync(process.env.WEBHOOK_SECRET_KEY_FILE as string, 'utf8'));
@@ -80,17 +81,18 @@ describe('webhook senders sharing the queue', () => {
   it('delivers each message once and keeps each endpoint within its bound', async () => {
     const [a, b] = [sender(), sender()];
     await Promise.all([a.start(), b.start()]);
-    const end = Date.now() + 30_000;
-    let done = 0;
-    while (Date.now() < end) {
-      const [row] = await sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM webhook_messages WHERE endpoint_id IN ${sql(endpoints)} AND status = 'succeeded'`;
-      done = row?.n ?? 0;
-      if (done === MESSAGES) break;
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      await eventually(
+        async () => {
+          const [row] = await sql<{ n: number }[]>`
+            SELECT count(*)::int AS n FROM webhook_messages WHERE endpoint_id IN ${sql(endpoints)} AND status = 'succeeded'`;
+          return row?.n === MESSAGES;
+        },
+        { what: `all ${MESSAGES} messages recorded as succeeded`, timeoutMs: 30_000, everyMs: 100 },
+      );
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
     }
-    await Promise.all([a.stop(), b.stop()]);
-    assert.equal(done, MESSAGES);
     assert.equal(seen.size, MESSAGES, 'every message reached the receiver');
     assert.deepEqual([...new Set(seen.values())], [1], 'none twice');
     assert.ok(worst <= PER_ENDPOINT, `at most ${PER_ENDPOINT} in flight per endpoint, saw ${worst}`);

@@ -7,9 +7,10 @@ import type { EventCodec } from '@orders/contracts';
 import { namespaced } from '@orders/contracts';
 import type { Logger, Sql, StatusFeedPublisher } from '@orders/platform';
 import { createConsumer, type DeliveringProducer, type KafkaSettings } from './kafka';
+import type { StageMetrics } from './metrics';
 import { Pipeline } from './pipeline';
 import { Router } from './routing';
-import { type StageMetrics, StageRunner } from './runner';
+import { StageRunner } from './runner';
 import type { Stage } from './stage';
 
 export interface StageDeps {
@@ -30,47 +31,47 @@ export interface StageDeps {
   retryMaxMs: number;
 }
 
-export async function assembleStage(stage: Stage, d: StageDeps): Promise<StageRunner[]> {
+export async function assembleStage(stage: Stage, deps: StageDeps): Promise<StageRunner[]> {
   const runners: StageRunner[] = [];
-  const log = d.logger.child({ stage: stage.name });
+  const log = deps.logger.child({ stage: stage.name });
   const isStopping = () => runners.some((r) => r.isStopping);
   const router = new Router({
-    producer: d.producer,
+    producer: deps.producer,
     group: stage.group,
     stage: stage.name,
-    namespace: d.namespace,
+    namespace: deps.namespace,
     logger: log,
-    maxRetries: d.maxRetries,
-    retryBaseMs: d.retryBaseMs,
-    retryMaxMs: d.retryMaxMs,
+    maxRetries: deps.maxRetries,
+    retryBaseMs: deps.retryBaseMs,
+    retryMaxMs: deps.retryMaxMs,
     isStopping,
   });
   const pipeline = new Pipeline(
     stage,
     {
-      sql: d.sql,
-      codec: d.codec,
-      producer: d.producer,
-      feed: d.feed,
+      sql: deps.sql,
+      codec: deps.codec,
+      producer: deps.producer,
+      feed: deps.feed,
       logger: log,
-      namespace: d.namespace,
+      namespace: deps.namespace,
       isStopping,
-      observePhase: (phase, seconds) => d.metrics.phase.observe({ stage: stage.name, phase }, seconds),
+      observePhase: (phase, seconds) => deps.metrics.phase.observe({ stage: stage.name, phase }, seconds),
     },
     router,
   );
   for (const mode of ['main', 'retry'] as const) {
-    const consumer = await createConsumer(d.kafka, namespaced(StageRunner.groupFor(stage, mode), d.namespace));
+    const consumer = await createConsumer(deps.kafka, namespaced(StageRunner.groupFor(stage, mode), deps.namespace));
     runners.push(
       new StageRunner(stage, consumer, pipeline, {
         mode,
-        namespace: d.namespace,
-        batchSize: d.batchSize,
-        maxBuffered: d.maxBuffered,
-        concurrentBatches: d.concurrentBatches,
-        consumeTimeoutMs: d.consumeTimeoutMs,
-        logger: d.logger,
-        metrics: d.metrics,
+        namespace: deps.namespace,
+        batchSize: deps.batchSize,
+        maxBuffered: deps.maxBuffered,
+        concurrentBatches: deps.concurrentBatches,
+        consumeTimeoutMs: deps.consumeTimeoutMs,
+        logger: deps.logger,
+        metrics: deps.metrics,
       }),
     );
   }

@@ -3,7 +3,7 @@
  * partitions), `/metrics` (Prometheus). Loopback by default.
  */
 import { createServer, type Server } from 'node:http';
-import { HttpError, type Metrics, PROBLEM_CONTENT_TYPE, toProblem } from '@orders/platform';
+import { HttpError, type Metrics, PlatformErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from '@orders/platform';
 
 export function startHttp(opts: { host: string; port: number; metrics: Metrics; ready: () => Record<string, boolean> }): Promise<Server> {
   const server = createServer(async (req, res) => {
@@ -24,7 +24,7 @@ export function startHttp(opts: { host: string; port: number; metrics: Metrics; 
       const { body, contentType } = await opts.metrics.render();
       res.writeHead(200, { 'content-type': contentType }).end(body);
     } else {
-      const problem = toProblem(new HttpError(404, 'ROUTE_NOT_FOUND', 'Not found', `${path} is not served here.`), path);
+      const problem = toProblem(new HttpError(404, PlatformErrorCodes.routeNotFound, 'Not found', `${path} is not served here.`), path);
       res.writeHead(404, { 'content-type': PROBLEM_CONTENT_TYPE }).end(JSON.stringify(problem));
     }
   });

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { ConsumerGroups, type DecodedEvent, type EventCodec, Events, Topics } from '@orders/contracts';
 import { createLogger, type Sql, type StatusFeedPublisher } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
+import { WorkerErrorCodes } from '../error-codes';
 import type { DeliveringProducer } from './kafka';
 import { Pipeline } from './pipeline';
 import type { Router } from './routing';
@@ -75,7 +76,7 @@ describe('a failed event', () => {
 
   it('is tried again in place when the payment provider refuses connections', async () => {
     const cause = withCode('connect ECONNREFUSED 127.0.0.1:8070', 'ECONNREFUSED');
-    const err = new RetryableError('PAYMENT_PROVIDER_UNREACHABLE', 'payment provider did not answer', { cause });
+    const err = new RetryableError(WorkerErrorCodes.paymentProviderUnreachable, 'payment provider did not answer', { cause });
     const { run, routed } = pipelineFailingWith(err);
     await assert.rejects(run(), /did not answer/);
     assert.equal(routed.length, 0);
@@ -83,8 +84,8 @@ describe('a failed event', () => {
 
   it('goes to the retry topic for anything about the event itself (a provider 5xx, a timeout)', async () => {
     for (const err of [
-      new RetryableError('PAYMENT_PROVIDER_ERROR', 'payment provider answered 503'),
-      new RetryableError('PAYMENT_PROVIDER_UNREACHABLE', 'payment provider did not answer', { cause: new Error('timed out') }),
+      new RetryableError(WorkerErrorCodes.paymentProviderError, 'payment provider answered 503'),
+      new RetryableError(WorkerErrorCodes.paymentProviderUnreachable, 'payment provider did not answer', { cause: new Error('timed out') }),
     ]) {
       const { run, routed } = pipelineFailingWith(err);
       assert.deepEqual(await run(), ['retried']);
@@ -93,7 +94,7 @@ describe('a failed event', () => {
   });
 
   it('is not claimed by a second copy of it in the same batch (the retry must not find it done)', async () => {
-    const err = new RetryableError('PAYMENT_PROVIDER_ERROR', 'payment provider answered 503');
+    const err = new RetryableError(WorkerErrorCodes.paymentProviderError, 'payment provider answered 503');
     const { run, routed, decided } = pipelineFailingWith(err, { copies: 2 });
     assert.deepEqual(await run(), ['retried', 'duplicate']);
     assert.deepEqual(routed, [err]);

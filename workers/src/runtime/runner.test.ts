@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConsumerGroups, Events, Topics } from '@orders/contracts';
 import { createLogger, createMetrics } from '@orders/platform';
+import { eventually } from '@orders/platform/testing';
 import type Kafka from 'node-rdkafka';
+import { stageMetrics } from './metrics';
 import type { Outcome, Pipeline } from './pipeline';
-import { StageRunner, stageMetrics } from './runner';
+import { StageRunner } from './runner';
 import type { TransactionalStage } from './stage';
 
 const stage: TransactionalStage = {
@@ -68,22 +70,23 @@ function runner(
   });
 }
 
-const until = async (check: () => boolean, ms = 5_000) => {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+/** A pipeline run held until the test releases it. */
+function gate(): { held: Promise<void>; release: () => void } {
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  return { held, release };
+}
+
+const stored = (consumer: FakeConsumer, partition: number, offset: number) =>
+  consumer.stored.some((s) => s.partition === partition && s.offset === offset);
 
 describe('the stage runner', () => {
   it('takes several partitions into one batch, each in order, and stores the offset of each', async () => {
     const consumer = new FakeConsumer([message(0, 0), message(1, 0), message(0, 1), message(2, 0), message(1, 1)]);
     const seen: string[][] = [];
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held, release } = gate();
     const r = runner(
       consumer,
       async (ms) => {
@@ -94,9 +97,9 @@ describe('the stage runner', () => {
       { batchSize: 10, concurrentBatches: 1 },
     );
     r.start();
-    await until(() => seen.length === 1);
+    await eventually(() => seen.length === 1, { what: 'the first batch' });
     release();
-    await until(() => consumer.stored.length >= 3 && consumer.stored.some((s) => s.partition === 1 && s.offset === 2));
+    await eventually(() => consumer.stored.length >= 3 && stored(consumer, 1, 2), { what: 'the offsets of every partition' });
     await r.stop();
     const all = seen.flat();
     assert.equal(all.length, 5, 'every message in some batch, once');
@@ -114,10 +117,7 @@ describe('the stage runner', () => {
 
   it('never has one partition in two batches at once; other partitions go on beside a slow batch', async () => {
     const consumer = new FakeConsumer([message(0, 0)]);
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held, release } = gate();
     const seen: string[] = [];
     const r = runner(
       consumer,
@@ -130,14 +130,14 @@ describe('the stage runner', () => {
       { concurrentBatches: 2 },
     );
     r.start();
-    await until(() => seen.length === 1);
+    await eventually(() => seen.length === 1, { what: "partition 0's first batch" });
     // Arrive while partition 0's batch is in flight: partition 1 starts beside it, 0:1 waits for it.
     (consumer as unknown as { queue: Kafka.Message[] }).queue.push(message(0, 1), message(1, 0), message(1, 1));
-    await until(() => consumer.stored.some((s) => s.partition === 1 && s.offset === 2));
+    await eventually(() => stored(consumer, 1, 2), { what: 'partition 1 done beside the slow batch' });
     assert.equal(consumer.stored.filter((s) => s.partition === 0).length, 0, 'partition 0 is still on its first batch');
     assert.ok(!seen.some((b) => b.includes('0:1')), `0:1 waited for 0:0: ${JSON.stringify(seen)}`);
     release();
-    await until(() => consumer.stored.some((s) => s.partition === 0 && s.offset === 2));
+    await eventually(() => stored(consumer, 0, 2), { what: 'partition 0 done once released' });
     await r.stop();
     const p0 = seen.flatMap((b) => b.split(',')).filter((m) => m.startsWith('0:'));
     assert.deepEqual(p0, ['0:0', '0:1']);
@@ -160,7 +160,7 @@ describe('the stage runner', () => {
       { metrics },
     );
     r.start();
-    await until(() => consumer.stored.some((s) => s.offset === 4));
+    await eventually(() => consumer.stored.some((s) => s.offset === 4), { what: 'the batch behind the failed one stored' });
     await r.stop();
     assert.deepEqual(
       consumer.stored.map((s) => s.offset),
@@ -177,28 +177,25 @@ describe('the stage runner', () => {
     const consumer = new FakeConsumer(Array.from({ length: 20 }, (_, i) => message(i % 4, Math.floor(i / 4))));
     let inFlight = 0;
     let peak = 0;
-    let release: () => void = () => {};
-    let gate = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held, release } = gate();
     const r = runner(
       consumer,
       async (ms) => {
         inFlight += ms.length;
         peak = Math.max(peak, inFlight);
-        await gate;
+        await held;
         inFlight -= ms.length;
         return ms.map(() => 'handled');
       },
       { batchSize: 10, maxBuffered: 6 },
     );
     r.start();
+    await eventually(() => inFlight === 6, { what: 'the bound of messages held by the blocked pipeline' });
+    // A window on purpose: what is asserted is that nothing more is fetched while the pipeline is blocked.
     await new Promise((res) => setTimeout(res, 100));
-    // Everything fetched so far is held by the blocked pipeline: no more than the bound.
     assert.ok(20 - (consumer as unknown as { queue: unknown[] }).queue.length <= 6);
     release();
-    gate = Promise.resolve();
-    await until(() => consumer.stored.filter((s) => s.offset === 5).length === 4);
+    await eventually(() => consumer.stored.filter((s) => s.offset === 5).length === 4, { what: 'all 20 messages stored' });
     await r.stop();
     assert.ok(peak <= 6, `at most 6 messages in the pipeline at once, saw ${peak}`);
     assert.ok(consumer.maxAsked <= 6);

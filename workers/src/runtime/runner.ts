@@ -15,36 +15,24 @@
  * Offsets are stored only after an event's effect is committed and its outputs (or its failure) are
  * durably sent on; librdkafka commits stored offsets in the background and once more when stopping.
  * A crash or a rebalance therefore re-delivers, never skips; the pipeline makes re-delivery harmless.
+ *
+ * A little over 250 lines on purpose: the fetch loop, the batch scheduler and the offset bookkeeping share
+ * one consumer's state and its rebalance callbacks; the per-partition queues are already apart
+ * (`partition-queues.ts`), and cutting further would pass that state around instead of holding it.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ConsumerGroup, namespaced, retryConsumerGroup, retryTopic } from '@orders/contracts';
-import type { Logger, Metrics } from '@orders/platform';
+import { type ConsumerGroup, namespaced, RetryHeaders, retryConsumerGroup, retryTopic } from '@orders/contracts';
+import type { Logger } from '@orders/platform';
 import Kafka from 'node-rdkafka';
+import { headerMap } from './headers';
+import type { Outcome } from './item';
 import { consumeBatch } from './kafka';
-import type { Outcome, Pipeline } from './pipeline';
-import { headerMap, RetryHeaders } from './routing';
+import type { StageMetrics } from './metrics';
+import { PartitionQueues, partitionKey } from './partition-queues';
+import type { Pipeline } from './pipeline';
 import type { Stage } from './stage';
 import { untilDone } from './until-done';
-
-export function stageMetrics(metrics: Metrics) {
-  return {
-    processed: metrics.counter('worker_messages_total', 'Messages by stage and outcome', ['stage', 'outcome']),
-    latency: metrics.histogram('worker_batch_seconds', 'Time to process one batch', ['stage']),
-    batchSize: metrics.histogram('worker_batch_size', 'Messages per batch', ['stage'], [1, 2, 5, 10, 20, 50, 100, 200, 500]),
-    phase: metrics.histogram('worker_batch_phase_seconds', 'Time of one batch spent in each phase (prepare, apply, emit)', [
-      'stage',
-      'phase',
-    ]),
-    lag: metrics.gauge('worker_consumer_lag', 'Messages behind the partition high watermark', ['stage', 'topic', 'partition']),
-    batchFailures: metrics.counter(
-      'worker_batch_failures_total',
-      'Batches that failed as a whole and are tried again in place (mostly a dependency outage: database, provider)',
-      ['stage'],
-    ),
-  };
-}
-export type StageMetrics = ReturnType<typeof stageMetrics>;
 
 export interface RunnerOptions {
   mode: 'main' | 'retry';
@@ -63,13 +51,16 @@ export interface RunnerOptions {
 export class StageRunner {
   private stopping = false;
   private loop: Promise<void> | undefined;
-  /** Fetched messages not yet in a batch, per partition (`topic/partition`), in offset order. */
-  private readonly queues = new Map<string, Kafka.Message[]>();
-  /** Partitions with a batch in flight: none of their messages may start before it ends. */
-  private readonly busy = new Set<string>();
+  private readonly queues = new PartitionQueues();
   private readonly inFlight = new Set<Promise<void>>();
-  private buffered = 0;
   private waiters: (() => void)[] = [];
+  private readonly mode: 'main' | 'retry';
+  private readonly namespace: string;
+  private readonly batchSize: number;
+  private readonly concurrentBatches: number;
+  private readonly maxBuffered: number;
+  private readonly consumeTimeoutMs: number;
+  private readonly metrics: StageMetrics;
   private readonly log: Logger;
   private readonly label: string;
 
@@ -77,10 +68,17 @@ export class StageRunner {
     readonly stage: Stage,
     private readonly consumer: Kafka.KafkaConsumer,
     private readonly pipeline: Pipeline,
-    private readonly options: RunnerOptions,
+    { mode, namespace, batchSize, concurrentBatches, maxBuffered, consumeTimeoutMs, logger, metrics }: RunnerOptions,
   ) {
-    this.label = options.mode === 'main' ? stage.name : `${stage.name}.retry`;
-    this.log = options.logger.child({ stage: this.label });
+    this.mode = mode;
+    this.namespace = namespace;
+    this.batchSize = batchSize;
+    this.concurrentBatches = concurrentBatches;
+    this.maxBuffered = maxBuffered;
+    this.consumeTimeoutMs = consumeTimeoutMs;
+    this.metrics = metrics;
+    this.label = mode === 'main' ? stage.name : `${stage.name}.retry`;
+    this.log = logger.child({ stage: this.label });
   }
 
   get name(): string {
@@ -96,13 +94,13 @@ export class StageRunner {
   }
 
   start(): void {
-    const topics = this.options.mode === 'main' ? this.stage.topics : [retryTopic(this.stage.group as ConsumerGroup)];
-    this.consumer.subscribe(topics.map((t) => namespaced(t, this.options.namespace)));
+    const topics = this.mode === 'main' ? this.stage.topics : [retryTopic(this.stage.group as ConsumerGroup)];
+    this.consumer.subscribe(topics.map((t) => namespaced(t, this.namespace)));
     // Revoked partitions: drop what was fetched for them and not started (the new owner fetches it again
     // from the committed offset); the batch in flight finishes, and its offsets are refused.
     this.consumer.on('rebalance', (err, assignment) => {
       if (err?.code !== Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) return;
-      for (const tp of assignment) this.dropQueue(partitionKey(tp));
+      for (const tp of assignment) if (this.queues.drop(partitionKey(tp))) this.wake();
     });
     this.loop = this.run();
   }
@@ -127,27 +125,20 @@ export class StageRunner {
   }
 
   private async run(): Promise<void> {
-    const { batchSize, maxBuffered, consumeTimeoutMs } = this.options;
     while (!this.stopping) {
-      if (this.buffered >= maxBuffered) {
+      if (this.queues.buffered >= this.maxBuffered) {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
       let batch: Kafka.Message[];
       try {
-        batch = await consumeBatch(this.consumer, Math.min(batchSize, maxBuffered - this.buffered), consumeTimeoutMs);
+        batch = await consumeBatch(this.consumer, Math.min(this.batchSize, this.maxBuffered - this.queues.buffered), this.consumeTimeoutMs);
       } catch (err) {
         this.log.warn({ err }, 'consume failed; retrying');
         await sleep(500);
         continue;
       }
-      for (const m of batch) {
-        const key = partitionKey(m);
-        const queue = this.queues.get(key);
-        if (queue) queue.push(m);
-        else this.queues.set(key, [m]);
-      }
-      this.buffered += batch.length;
+      this.queues.add(batch);
       this.startBatches();
     }
     await Promise.all(this.inFlight);
@@ -160,38 +151,20 @@ export class StageRunner {
    * batch takes one partition's, since it waits out each message's not-before time.
    */
   private startBatches(): void {
-    const limit = this.options.mode === 'main' ? this.options.concurrentBatches : Number.POSITIVE_INFINITY;
+    const limit = this.mode === 'main' ? this.concurrentBatches : Number.POSITIVE_INFINITY;
     while (!this.stopping && this.inFlight.size < limit) {
-      const { messages, keys } = this.takeBatch(this.options.mode === 'main' ? Number.POSITIVE_INFINITY : 1);
+      const { messages, keys } = this.queues.take(this.mode === 'main' ? Number.POSITIVE_INFINITY : 1, this.batchSize);
       if (messages.length === 0) return;
-      for (const key of keys) this.busy.add(key);
       const running: Promise<void> = this.processUntilDone(messages)
         .then(() => undefined)
         .finally(() => {
           this.inFlight.delete(running);
-          for (const key of keys) this.busy.delete(key);
-          this.buffered -= messages.length;
+          this.queues.finish(keys, messages.length);
           this.wake();
           this.startBatches();
         });
       this.inFlight.add(running);
     }
-  }
-
-  /** Up to `batchSize` messages from at most `partitions` idle partitions, taking turns between them. */
-  private takeBatch(partitions: number): { messages: Kafka.Message[]; keys: string[] } {
-    const messages: Kafka.Message[] = [];
-    const keys: string[] = [];
-    for (const [key, queue] of this.queues) {
-      if (keys.length >= partitions || messages.length >= this.options.batchSize) break;
-      if (this.busy.has(key)) continue;
-      messages.push(...queue.splice(0, this.options.batchSize - messages.length));
-      keys.push(key);
-      // What is left of this partition goes to the back of the line.
-      this.queues.delete(key);
-      if (queue.length > 0) this.queues.set(key, queue);
-    }
-    return { messages, keys };
   }
 
   private wake(): void {
@@ -204,11 +177,11 @@ export class StageRunner {
    * leaves it unstored: redelivered.
    */
   private processUntilDone(messages: Kafka.Message[]): Promise<boolean> {
-    return untilDone(() => (this.options.mode === 'main' ? this.processBatch(messages) : this.processRetries(messages)), {
+    return untilDone(() => (this.mode === 'main' ? this.processBatch(messages) : this.processRetries(messages)), {
       isStopping: () => this.stopping,
       logger: this.log,
       what: 'a batch',
-      onFailure: () => this.options.metrics.batchFailures.inc({ stage: this.label }),
+      onFailure: () => this.metrics.batchFailures.inc({ stage: this.label }),
       baseMs: 500,
       // A batch fails as a whole mostly while a dependency is down (outage.ts): try again often enough that
       // the stage is back within ~2 s of the dependency (at 10 s, a 5 s outage cost up to 10 s more).
@@ -216,20 +189,12 @@ export class StageRunner {
     });
   }
 
-  private dropQueue(key: string): void {
-    const queue = this.queues.get(key);
-    if (!queue) return;
-    this.buffered -= queue.length;
-    this.queues.delete(key);
-    this.wake();
-  }
-
   private async processBatch(messages: Kafka.Message[]): Promise<void> {
     const started = performance.now();
     const outcomes = await this.pipeline.run(messages, 1);
     this.account(outcomes);
-    this.options.metrics.latency.observe({ stage: this.label }, (performance.now() - started) / 1000);
-    this.options.metrics.batchSize.observe({ stage: this.label }, messages.length);
+    this.metrics.latency.observe({ stage: this.label }, (performance.now() - started) / 1000);
+    this.metrics.batchSize.observe({ stage: this.label }, messages.length);
     // Per partition, store up to its first abandoned message (shutting down mid-way): it and the rest of
     // that partition come again.
     const done = new Map<string, Kafka.Message>();
@@ -263,7 +228,7 @@ export class StageRunner {
   private account(outcomes: Outcome[]): void {
     const counts = new Map<Outcome, number>();
     for (const outcome of outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-    for (const [outcome, n] of counts) this.options.metrics.processed.inc({ stage: this.label, outcome }, n);
+    for (const [outcome, n] of counts) this.metrics.processed.inc({ stage: this.label, outcome }, n);
   }
 
   /**
@@ -286,7 +251,7 @@ export class StageRunner {
   private updateLag(message: Kafka.Message): void {
     try {
       const { highOffset } = this.consumer.getWatermarkOffsets(message.topic, message.partition);
-      this.options.metrics.lag.set(
+      this.metrics.lag.set(
         { stage: this.label, topic: message.topic, partition: String(message.partition) },
         Math.max(0, highOffset - message.offset - 1),
       );
@@ -294,8 +259,4 @@ export class StageRunner {
       // Watermarks are cached from fetches; none yet is fine.
     }
   }
-}
-
-function partitionKey(tp: { topic: string; partition: number }): string {
-  return `${tp.topic}/${tp.partition}`;
 }

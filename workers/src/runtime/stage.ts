@@ -11,6 +11,7 @@
  */
 import type { ConsumerGroup, DecodedEvent, EventPayloads, EventType, StatusUpdate } from '@orders/contracts';
 import type { Logger, Sql, TransactionSql } from '@orders/platform';
+import type { WorkerErrorCode } from '../error-codes';
 
 /** An event for Kafka. `topic` is the base name; the runtime applies the namespace. */
 export interface EventOutput<K extends EventType = EventType> {
@@ -107,7 +108,7 @@ export function isBatch(stage: Stage): stage is BatchStage {
 export class RetryableError extends Error {
   override readonly name = 'RetryableError';
   constructor(
-    readonly code: string,
+    readonly code: WorkerErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -119,7 +120,7 @@ export class RetryableError extends Error {
 export class PermanentError extends Error {
   override readonly name = 'PermanentError';
   constructor(
-    readonly code: string,
+    readonly code: WorkerErrorCode,
     message: string,
   ) {
     super(message);

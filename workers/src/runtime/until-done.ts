@@ -7,19 +7,30 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@orders/platform';
 
+export interface UntilDoneOptions {
+  isStopping: () => boolean;
+  logger: Logger;
+  /** Named in the log line of each failure. */
+  what: string;
+  /** The backoff: base × 2^(attempt-1), capped at max. */
+  baseMs: number;
+  maxMs: number;
+  onFailure?: () => void;
+}
+
 export async function untilDone(
   work: () => Promise<unknown>,
-  o: { isStopping: () => boolean; logger: Logger; what: string; baseMs: number; maxMs: number; onFailure?: () => void },
+  { isStopping, logger, what, baseMs, maxMs, onFailure }: UntilDoneOptions,
 ): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
       await work();
       return true;
     } catch (err) {
-      if (o.isStopping()) return false;
-      o.onFailure?.();
-      o.logger.error({ err, attempt }, `${o.what} failed; trying again`);
-      await sleep(Math.min(o.baseMs * 2 ** (attempt - 1), o.maxMs));
+      if (isStopping()) return false;
+      onFailure?.();
+      logger.error({ err, attempt }, `${what} failed; trying again`);
+      await sleep(Math.min(baseMs * 2 ** (attempt - 1), maxMs));
     }
   }
 }

@@ -2,7 +2,6 @@
 import type { Sql } from '@orders/platform';
 import type { StageName } from '../env';
 import type { Stage } from '../runtime/stage';
-import { webhookFanoutStage } from '../webhooks/fanout';
 import { fulfillmentStage } from './fulfillment/index';
 import { inventoryStage } from './inventory/index';
 import { paymentStage } from './payment/index';
@@ -10,6 +9,7 @@ import type { PaymentProvider } from './payment/provider';
 import { projectorStage } from './projector/index';
 import type { FraudScorer } from './validator/fraud/pool';
 import { validatorStage } from './validator/index';
+import { webhookFanoutStage } from './webhooks/fanout';
 
 export interface StageNeeds {
   sql: Sql;
@@ -20,10 +20,17 @@ export interface StageNeeds {
   catalogueTtlMs: number;
 }
 
-export function createStages(n: StageNeeds): Record<StageName, Stage> {
+export function createStages({
+  sql,
+  scorer,
+  provider,
+  fraudRejectThreshold,
+  paymentConcurrency,
+  catalogueTtlMs,
+}: StageNeeds): Record<StageName, Stage> {
   return {
-    validator: validatorStage({ sql: n.sql, scorer: n.scorer, rejectThreshold: n.fraudRejectThreshold, catalogueTtlMs: n.catalogueTtlMs }),
-    payment: paymentStage({ sql: n.sql, provider: n.provider, concurrency: n.paymentConcurrency }),
+    validator: validatorStage({ sql, scorer, rejectThreshold: fraudRejectThreshold, catalogueTtlMs }),
+    payment: paymentStage({ sql, provider, concurrency: paymentConcurrency }),
     inventory: inventoryStage,
     fulfillment: fulfillmentStage,
     projector: projectorStage,

@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ConsumerGroups, Events, Topics } from '@orders/contracts';
+import { WorkerErrorCodes } from '../../error-codes';
 import { type BatchStage, event, type Output, PermanentError } from '../../runtime/stage';
 
 const CARRIERS = ['DHL', 'UPS', 'PostNL', 'La Poste'] as const;
@@ -31,7 +32,7 @@ export const fulfillmentStage: BatchStage = {
     for (const e of events) {
       const { orderId, userId } = e.payload;
       const s = status.get(orderId);
-      if (s === undefined) throw new PermanentError('FULFILLMENT_UNKNOWN_ORDER', `order ${orderId} does not exist`);
+      if (s === undefined) throw new PermanentError(WorkerErrorCodes.fulfillmentUnknownOrder, `order ${orderId} does not exist`);
       if (s === 'cancelled' || planned.has(orderId)) continue;
       const carrier = CARRIERS[(randomBytes(1)[0] ?? 0) % CARRIERS.length] as string;
       const trackingNumber = `${carrier.replace(/\W/g, '').slice(0, 3).toUpperCase()}${randomBytes(6).toString('hex').toUpperCase()}`;

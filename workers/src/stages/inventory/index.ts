@@ -12,7 +12,9 @@
  * partition, so a reservation made just before a cancellation is released when that event arrives.
  */
 import { ConsumerGroups, type DecodedEvent, Events, Topics } from '@orders/contracts';
+import { WorkerErrorCodes } from '../../error-codes';
 import { type BatchStage, event, type Output, PermanentError } from '../../runtime/stage';
+import { CompensationReasons } from '../reasons';
 
 interface Line {
   sku: string;
@@ -72,7 +74,7 @@ export const inventoryStage: BatchStage = {
       const existing = reservations.get(orderId);
       if (e.type === Events.PaymentAuthorized) {
         const status = orders.get(orderId);
-        if (status === undefined) throw new PermanentError('INVENTORY_UNKNOWN_ORDER', `order ${orderId} does not exist`);
+        if (status === undefined) throw new PermanentError(WorkerErrorCodes.inventoryUnknownOrder, `order ${orderId} does not exist`);
         // Cancelled meanwhile: take nothing (the payment stage refunds); reserved already: a redelivery.
         if (status === 'cancelled' || existing) return [];
         const lines = linesOf.get(orderId) ?? [];
@@ -90,7 +92,11 @@ export const inventoryStage: BatchStage = {
       existing.status = 'released';
       if (!reserve.includes(existing)) release.push(existing.id);
       return [
-        event(Topics.orderEvents, Events.StockReleased, orderId, { ...base(), reservationId: existing.id, reason: 'order cancelled' }),
+        event(Topics.orderEvents, Events.StockReleased, orderId, {
+          ...base(),
+          reservationId: existing.id,
+          reason: CompensationReasons.orderCancelled,
+        }),
       ];
     });
 
@@ -105,13 +111,13 @@ export const inventoryStage: BatchStage = {
       await tx`
         INSERT INTO reservations (id, order_id, lines, status, released_at, release_reason)
         SELECT r.id, r.order_id, r.lines, r.status, CASE WHEN r.status = 'released' THEN now() END,
-               CASE WHEN r.status = 'released' THEN 'order cancelled' END
+               CASE WHEN r.status = 'released' THEN ${CompensationReasons.orderCancelled}::text END
         FROM jsonb_to_recordset(${tx.json(reserve as never)}::jsonb)
           AS r(id uuid, order_id uuid, lines jsonb, status text)`;
     }
     if (release.length > 0) {
       await tx`
-        UPDATE reservations SET status = 'released', released_at = now(), release_reason = 'order cancelled'
+        UPDATE reservations SET status = 'released', released_at = now(), release_reason = ${CompensationReasons.orderCancelled}
         WHERE id IN ${tx(release)} AND status = 'reserved'`;
     }
     return outputs;

@@ -12,12 +12,13 @@
 import { ConsumerGroups, type DecodedEvent, Events, Topics } from '@orders/contracts';
 import type { Sql } from '@orders/platform';
 import { type BatchStage, event, type Output, type Prepared } from '../../runtime/stage';
+import { CompensationReasons, type PaymentFailureReason, PaymentFailureReasons } from '../reasons';
 import type { PaymentProvider } from './provider';
 
 type Plan =
   | { kind: 'skip'; reason: string }
   | { kind: 'charged'; chargeId: string; amountCents: number; currency: string }
-  | { kind: 'declined'; code: string; reason: string }
+  | { kind: 'declined'; code: PaymentFailureReason; reason: string }
   | { kind: 'refunded'; paymentId: string; refundId: string; amountCents: number; reason: string };
 
 interface OrderRow {
@@ -50,25 +51,25 @@ async function bounded<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>
   return out;
 }
 
-export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurrency: number }): BatchStage {
+export function paymentStage({ sql, provider, concurrency }: { sql: Sql; provider: PaymentProvider; concurrency: number }): BatchStage {
   const refundReason: Partial<Record<string, string>> = {
-    [Events.OrderCancelled]: 'order cancelled',
-    [Events.StockUnavailable]: 'out of stock',
-    [Events.PaymentAuthorized]: 'order cancelled during the charge',
+    [Events.OrderCancelled]: CompensationReasons.orderCancelled,
+    [Events.StockUnavailable]: CompensationReasons.outOfStock,
+    [Events.PaymentAuthorized]: CompensationReasons.cancelledDuringCharge,
   };
 
   /** The batch's orders and payments as they are before any of its effects, by order id. */
   async function snapshot(orderIds: string[]) {
     const orders = new Map(
       (
-        await o.sql<(OrderRow & { id: string })[]>`
-          SELECT id, status, total_cents, currency, payment_method_token, revision FROM orders WHERE id IN ${o.sql(orderIds)}`
+        await sql<(OrderRow & { id: string })[]>`
+          SELECT id, status, total_cents, currency, payment_method_token, revision FROM orders WHERE id IN ${sql(orderIds)}`
       ).map((r) => [r.id, r]),
     );
     const payments = new Map(
       (
-        await o.sql<(PaymentRow & { order_id: string })[]>`
-          SELECT id, order_id, provider_charge, amount_cents, status FROM payments WHERE order_id IN ${o.sql(orderIds)}`
+        await sql<(PaymentRow & { order_id: string })[]>`
+          SELECT id, order_id, provider_charge, amount_cents, status FROM payments WHERE order_id IN ${sql(orderIds)}`
       ).map((r) => [r.order_id, r]),
     );
     return { orders, payments };
@@ -80,8 +81,9 @@ export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurren
       if (!order) return { kind: 'skip', reason: 'order not found' };
       if (order.status === 'cancelled') return { kind: 'skip', reason: 'order cancelled before the charge' };
       if (payment) return { kind: 'skip', reason: 'already charged' };
-      if (!order.payment_method_token) return { kind: 'declined', code: 'NO_PAYMENT_METHOD', reason: 'the order has no payment method' };
-      const result = await o.provider.charge(`charge:${orderId}:${order.revision}`, {
+      if (!order.payment_method_token)
+        return { kind: 'declined', code: PaymentFailureReasons.noPaymentMethod, reason: 'the order has no payment method' };
+      const result = await provider.charge(`charge:${orderId}:${order.revision}`, {
         amountCents: order.total_cents,
         currency: order.currency,
         token: order.payment_method_token,
@@ -94,7 +96,7 @@ export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurren
     // A compensation: refund the authorized payment, if there is one.
     if (e.type === Events.PaymentAuthorized && order?.status !== 'cancelled') return { kind: 'skip', reason: 'order still live' };
     if (!payment || payment.status !== 'authorized') return { kind: 'skip', reason: 'nothing to refund' };
-    const refundId = await o.provider.refund(`refund:${payment.id}`, {
+    const refundId = await provider.refund(`refund:${payment.id}`, {
       chargeId: payment.provider_charge,
       amountCents: payment.amount_cents,
     });
@@ -103,7 +105,7 @@ export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurren
       paymentId: payment.id,
       refundId,
       amountCents: payment.amount_cents,
-      reason: refundReason[e.type] ?? 'compensation',
+      reason: refundReason[e.type] ?? CompensationReasons.other,
     };
   }
 
@@ -117,7 +119,7 @@ export function paymentStage(o: { sql: Sql; provider: PaymentProvider; concurren
       // One charge per order per batch: a second verdict on the same order (a changed order judged
       // again) finds the first one's charge when it comes round again, not a concurrent call.
       const charging = new Set<string>();
-      return bounded(events, o.concurrency, async (e): Promise<Prepared> => {
+      return bounded(events, concurrency, async (e): Promise<Prepared> => {
         const { orderId } = e.payload;
         if (e.type === Events.OrderValidated) {
           if (charging.has(orderId)) return { ok: true, value: { kind: 'skip', reason: 'charged by an earlier event of the batch' } };

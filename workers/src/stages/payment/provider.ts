@@ -6,9 +6,11 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { WorkerErrorCodes } from '../../error-codes';
 import { PermanentError, RetryableError } from '../../runtime/stage';
+import { type PaymentFailureReason, PaymentFailureReasons } from '../reasons';
 
-export type ChargeResult = { ok: true; chargeId: string } | { ok: false; code: string; reason: string };
+export type ChargeResult = { ok: true; chargeId: string } | { ok: false; code: PaymentFailureReason; reason: string };
 
 export interface ProviderOptions {
   url: string;
@@ -29,27 +31,33 @@ interface Transport {
  * Node's own HTTP client on a keep-alive agent: fetch (undici) with an abort signal per call was about a
  * tenth of the workers' CPU profile at 500 orders/s, most of it streams, signals and their exceptions.
  */
-function transport(o: ProviderOptions): Transport {
-  const secure = new URL(o.url).protocol === 'https:';
-  const options = { keepAlive: true, maxSockets: o.maxSockets ?? 64 };
+function createTransport({ url, timeoutMs, maxSockets }: ProviderOptions): Transport {
+  const secure = new URL(url).protocol === 'https:';
+  const agentOptions = { keepAlive: true, maxSockets: maxSockets ?? 64 };
   return {
-    base: o.url,
+    base: url,
     request: secure ? https.request : http.request,
-    agent: secure ? new https.Agent(options) : new http.Agent(options),
-    timeoutMs: o.timeoutMs,
+    agent: secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
+    timeoutMs,
   };
 }
 
-function call(t: Transport, path: string, key: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+function call(transport: Transport, path: string, key: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const unreachable = (cause: unknown) =>
-    new RetryableError('PAYMENT_PROVIDER_UNREACHABLE', `payment provider did not answer ${path} within ${t.timeoutMs} ms`, { cause });
+    new RetryableError(
+      WorkerErrorCodes.paymentProviderUnreachable,
+      `payment provider did not answer ${path} within ${transport.timeoutMs} ms`,
+      {
+        cause,
+      },
+    );
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body);
-    const req = t.request(
-      new URL(`${t.base}${path}`),
+    const req = transport.request(
+      new URL(`${transport.base}${path}`),
       {
         method: 'POST',
-        agent: t.agent,
+        agent: transport.agent,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'idempotency-key': key },
       },
       (res) => {
@@ -64,16 +72,19 @@ function call(t: Transport, path: string, key: string, body: unknown): Promise<{
           } catch {
             // A body that is not JSON: the status alone decides.
           }
-          if (status >= 500) return done(new RetryableError('PAYMENT_PROVIDER_ERROR', `payment provider answered ${status} to ${path}`));
+          if (status >= 500)
+            return done(new RetryableError(WorkerErrorCodes.paymentProviderError, `payment provider answered ${status} to ${path}`));
           if (status === 409 || status === 429)
-            return done(new RetryableError('PAYMENT_PROVIDER_BUSY', `payment provider answered ${status} to ${path}: try again later`));
+            return done(
+              new RetryableError(WorkerErrorCodes.paymentProviderBusy, `payment provider answered ${status} to ${path}: try again later`),
+            );
           // Redirects are never followed (a payment call must reach the provider it was meant for).
           if (status >= 300 && status < 400) return done(unreachable(new Error(`redirected (${status})`)));
           done(undefined, { status, json });
         });
       },
     );
-    const timer = setTimeout(() => req.destroy(new Error('timed out')), t.timeoutMs);
+    const timer = setTimeout(() => req.destroy(new Error('timed out')), transport.timeoutMs);
     let settled = false;
     function done(err: unknown, value?: { status: number; json: Record<string, unknown> }) {
       if (settled) return;
@@ -88,14 +99,14 @@ function call(t: Transport, path: string, key: string, body: unknown): Promise<{
 }
 
 export class PaymentProvider {
-  private readonly t: Transport;
+  private readonly transport: Transport;
 
-  constructor(o: ProviderOptions) {
-    this.t = transport(o);
+  constructor(options: ProviderOptions) {
+    this.transport = createTransport(options);
   }
 
   async charge(key: string, req: { amountCents: number; currency: string; token: string; reference: string }): Promise<ChargeResult> {
-    const { status, json } = await call(this.t, '/v1/charges', key, {
+    const { status, json } = await call(this.transport, '/v1/charges', key, {
       amount: req.amountCents,
       currency: req.currency,
       source: req.token,
@@ -103,14 +114,17 @@ export class PaymentProvider {
     });
     if (status === 201 || status === 200) return { ok: true, chargeId: String(json.id) };
     const error = (json.error ?? {}) as { code?: string; message?: string };
-    if (status === 402) return { ok: false, code: 'CARD_DECLINED', reason: error.message ?? 'declined by the issuer' };
-    throw new PermanentError('PAYMENT_PROVIDER_REFUSED', `payment provider refused the charge (${status} ${error.code ?? ''})`);
+    if (status === 402) return { ok: false, code: PaymentFailureReasons.cardDeclined, reason: error.message ?? 'declined by the issuer' };
+    throw new PermanentError(
+      WorkerErrorCodes.paymentProviderRefused,
+      `payment provider refused the charge (${status} ${error.code ?? ''})`,
+    );
   }
 
   async refund(key: string, req: { chargeId: string; amountCents: number }): Promise<string> {
-    const { status, json } = await call(this.t, '/v1/refunds', key, { charge: req.chargeId, amount: req.amountCents });
+    const { status, json } = await call(this.transport, '/v1/refunds', key, { charge: req.chargeId, amount: req.amountCents });
     if (status === 201 || status === 200) return String(json.id);
     const error = (json.error ?? {}) as { code?: string };
-    throw new PermanentError('PAYMENT_REFUND_REFUSED', `payment provider refused the refund (${status} ${error.code ?? ''})`);
+    throw new PermanentError(WorkerErrorCodes.paymentRefundRefused, `payment provider refused the refund (${status} ${error.code ?? ''})`);
   }
 }

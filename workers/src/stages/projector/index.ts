@@ -28,14 +28,16 @@ import {
   STATUS_BY_EVENT,
   Topics,
 } from '@orders/contracts';
+import { WorkerErrorCodes } from '../../error-codes';
 import { type BatchStage, event, type Output, PermanentError } from '../../runtime/stage';
+import { CompensationReasons } from '../reasons';
 
 const STATUS_EVENTS = Object.keys(STATUS_BY_EVENT) as EventType[];
 
 /** The reason recorded with a status, for the events that carry one. */
 function reasonOf(e: { type: EventType; payload: unknown }): string | null {
   const p = e.payload as { reason?: string; code?: string; skus?: string[] };
-  if (e.type === Events.StockUnavailable) return `out of stock: ${(p.skus ?? []).join(', ')}`;
+  if (e.type === Events.StockUnavailable) return `${CompensationReasons.outOfStock}: ${(p.skus ?? []).join(', ')}`;
   if (p.code && p.reason) return `${p.code}: ${p.reason}`;
   return p.reason ?? null;
 }
@@ -95,8 +97,9 @@ export const projectorStage: BatchStage = {
       if (!target) continue;
       const { orderId, eventId } = e.payload;
       const order = orders.get(orderId);
-      if (!order) throw new PermanentError('PROJECTOR_UNKNOWN_ORDER', `order ${orderId} does not exist`);
-      if (!isOrderStatus(order.status)) throw new PermanentError('PROJECTOR_BAD_STATUS', `order ${orderId} has status ${order.status}`);
+      if (!order) throw new PermanentError(WorkerErrorCodes.projectorUnknownOrder, `order ${orderId} does not exist`);
+      if (!isOrderStatus(order.status))
+        throw new PermanentError(WorkerErrorCodes.projectorBadStatus, `order ${orderId} has status ${order.status}`);
       const done = applied.get(eventId);
       if (done) {
         announced.push({
@@ -204,7 +207,7 @@ async function nextFeedSeqs(tx: Parameters<BatchStage['handleBatch']>[1]['tx'], 
   return {
     take(userId: string): number {
       const seq = next.get(userId);
-      if (seq === undefined) throw new PermanentError('PROJECTOR_UNKNOWN_USER', `user ${userId} does not exist`);
+      if (seq === undefined) throw new PermanentError(WorkerErrorCodes.projectorUnknownUser, `user ${userId} does not exist`);
       next.set(userId, seq + 1);
       return seq;
     },

@@ -7,6 +7,7 @@
 import { ConsumerGroups, type DecodedEvent, Events, type OrderPlaced, type OrderUpdated, Topics } from '@orders/contracts';
 import type { Sql } from '@orders/platform';
 import { type DecidingStage, event, type Prepared } from '../../runtime/stage';
+import { RejectionReasons } from '../reasons';
 import { Catalogue } from './catalogue';
 import type { FraudScorer } from './fraud/pool';
 import { type CatalogueEntry, validateOrder } from './rules';
@@ -28,8 +29,8 @@ function orderOf(e: DecodedEvent): (OrderPlaced | OrderUpdated) & { revision?: n
   return e.payload as OrderPlaced | OrderUpdated;
 }
 
-export function validatorStage(o: ValidatorOptions): DecidingStage {
-  const catalogue = new Catalogue(o.sql, o.catalogueTtlMs);
+export function validatorStage({ sql, scorer, rejectThreshold, catalogueTtlMs }: ValidatorOptions): DecidingStage {
+  const catalogue = new Catalogue(sql, catalogueTtlMs);
   return {
     name: 'validator',
     group: ConsumerGroups.validator,
@@ -39,7 +40,7 @@ export function validatorStage(o: ValidatorOptions): DecidingStage {
     async prepare(events) {
       const orders = events.map(orderOf);
       const [scores, products] = await Promise.all([
-        o.scorer.score(orders),
+        scorer.score(orders),
         catalogue.lookup([...new Set(orders.flatMap((x) => x.items.map((i) => i.sku)))]),
       ]);
       return scores.map((risk): Prepared => ({ ok: true, value: { risk, products } satisfies Judged }));
@@ -51,8 +52,8 @@ export function validatorStage(o: ValidatorOptions): DecidingStage {
       const rules = validateOrder(order as OrderPlaced, products);
       const verdict = !rules.ok
         ? rules
-        : risk > o.rejectThreshold
-          ? { ok: false as const, code: 'FRAUD_SUSPECTED', reason: `risk score ${risk.toFixed(3)} above ${o.rejectThreshold}` }
+        : risk > rejectThreshold
+          ? { ok: false as const, code: RejectionReasons.fraudSuspected, reason: `risk score ${risk.toFixed(3)} above ${rejectThreshold}` }
           : { ok: true as const, riskScore: Math.round(risk * 1000) / 1000 };
       const base = { eventId: newId(), occurredAt: Date.now(), orderId: order.orderId, userId: order.userId };
       return [

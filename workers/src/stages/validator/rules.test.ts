@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { OrderPlaced } from '@orders/contracts';
 import { samplePayloads } from '@orders/contracts/testing/samples';
+import { RejectionReasons } from '../reasons';
 import { MAX_ORDER_TOTAL_CENTS, validateOrder } from './rules';
 
 const order: OrderPlaced = samplePayloads['order.placed'];
@@ -17,13 +18,16 @@ describe('validator rules', () => {
 
   it('rejects products that are no longer sold, naming them', () => {
     const v = validateOrder(order, new Map([...catalogue, ['SKU-TEE', { sku: 'SKU-TEE', currency: 'EUR', active: false }]]));
-    assert.deepEqual(v, { ok: false, code: 'PRODUCT_UNAVAILABLE', reason: 'no longer sold: SKU-TEE' });
+    assert.deepEqual(v, { ok: false, code: RejectionReasons.productUnavailable, reason: 'no longer sold: SKU-TEE' });
     assert.equal(validateOrder(order, new Map()).ok, false);
   });
 
   it('rejects a total that does not match its lines, and a currency mismatch', () => {
-    assert.equal((validateOrder({ ...order, totalCents: order.totalCents + 1 }, catalogue) as { code: string }).code, 'TOTAL_MISMATCH');
-    assert.equal((validateOrder({ ...order, currency: 'USD' }, catalogue) as { code: string }).code, 'CURRENCY_MISMATCH');
+    assert.equal(
+      (validateOrder({ ...order, totalCents: order.totalCents + 1 }, catalogue) as { code: string }).code,
+      RejectionReasons.totalMismatch,
+    );
+    assert.equal((validateOrder({ ...order, currency: 'USD' }, catalogue) as { code: string }).code, RejectionReasons.currencyMismatch);
   });
 
   it('rejects orders above the amount limit and empty orders', () => {
@@ -32,7 +36,7 @@ describe('validator rules', () => {
       items: [{ sku: 'SKU-MUG', quantity: 1, unitPriceCents: MAX_ORDER_TOTAL_CENTS + 1 }],
       totalCents: MAX_ORDER_TOTAL_CENTS + 1,
     };
-    assert.equal((validateOrder(big, catalogue) as { code: string }).code, 'AMOUNT_LIMIT');
-    assert.equal((validateOrder({ ...order, items: [], totalCents: 0 }, catalogue) as { code: string }).code, 'EMPTY_ORDER');
+    assert.equal((validateOrder(big, catalogue) as { code: string }).code, RejectionReasons.amountLimit);
+    assert.equal((validateOrder({ ...order, items: [], totalCents: 0 }, catalogue) as { code: string }).code, RejectionReasons.emptyOrder);
   });
 });

@@ -10,7 +10,7 @@
  */
 import { ConsumerGroups, Events, type OrderStatus, Topics, WEBHOOK_EVENT_BY_STATUS, type WebhookPayload } from '@orders/contracts';
 import { childTraceparent } from '@orders/platform';
-import type { BatchStage } from '../runtime/stage';
+import type { BatchStage } from '../../runtime/stage';
 
 export const WEBHOOK_CHANNEL = 'webhooks';
 

@@ -1,0 +1,105 @@
+/**
+ * Claiming due webhook messages for sending, in one short transaction: lock the active, unblocked
+ * endpoints that have due messages (`FOR NO KEY UPDATE SKIP LOCKED`: one dispatcher claims for an
+ * endpoint at a time), count each one's leases still running, and lease up to its room of its due
+ * messages (oldest first; for an `ordered` endpoint only an order's oldest pending one).
+ *
+ * A lease is `leasedUntil`: a dispatcher that dies mid-send leaves it to run out, and the message is sent
+ * again, with the same `webhook-id` (the receiver's de-duplication key). A recorded success is never
+ * sent again. An endpoint's room is `maxInFlightPerEndpoint` minus its running leases, or one while its
+ * breaker is tripped (half-open: one message at a time until one succeeds).
+ */
+import type { Sql } from '@orders/platform';
+
+/** A leased message with what sending it needs. */
+export interface Claimed {
+  id: string;
+  endpoint_id: string;
+  url: string;
+  payload: unknown;
+  attempts: number;
+  secret_sealed: string;
+  previous_sealed: string | null;
+  traceparent: string | null;
+  /**
+   * The lease this dispatcher holds: a result is recorded only while it is this one's. Compared as text:
+   * a JS Date (and postgres.js's timestamptz parameters) would drop the microseconds.
+   */
+  lease: string;
+}
+
+export interface ClaimLimits {
+  maxInFlightPerEndpoint: number;
+  /** Consecutive failures that trip an endpoint's breaker. */
+  breakerFailures: number;
+  /** How long a lease lasts: longer than an attempt can take. */
+  leaseMs: number;
+}
+
+/** Leases at most `room` due messages across endpoints, each endpoint within its own bound. */
+export async function claimDue(
+  sql: Sql,
+  room: number,
+  { maxInFlightPerEndpoint, breakerFailures, leaseMs }: ClaimLimits,
+): Promise<Claimed[]> {
+  const claimed = await sql.begin(async (tx): Promise<Claimed[]> => {
+    const endpoints = await tx<{ id: string; ordered: boolean; failing: boolean }[]>`
+      SELECT e.id, e.ordered, e.consecutive_failures >= ${breakerFailures} AS failing
+      FROM webhook_endpoints e
+      WHERE e.status = 'active' AND (e.blocked_until IS NULL OR e.blocked_until <= now())
+        AND EXISTS (SELECT 1 FROM webhook_messages m
+                    WHERE m.endpoint_id = e.id AND m.status = 'pending' AND m.next_attempt_at <= now()
+                      AND (m.leased_until IS NULL OR m.leased_until <= now()))
+        -- Endpoints already at their bound are left out before the LIMIT: they cannot starve the rest.
+        AND (SELECT count(*) FROM webhook_messages l
+             WHERE l.endpoint_id = e.id AND l.leased_until IS NOT NULL AND l.leased_until > now()) < ${maxInFlightPerEndpoint}
+      ORDER BY e.updated_at
+      LIMIT 500
+      -- NO KEY: still one claimer per endpoint, without blocking the fan-out's inserts (their FK lock).
+      FOR NO KEY UPDATE SKIP LOCKED`;
+    if (endpoints.length === 0) return [];
+    const ids = endpoints.map((e) => e.id);
+    const busy = new Map(
+      (
+        await tx<{ endpoint_id: string; n: number }[]>`
+          SELECT endpoint_id, count(*)::int AS n FROM webhook_messages
+          WHERE endpoint_id IN ${tx(ids)} AND leased_until IS NOT NULL AND leased_until > now()
+          GROUP BY endpoint_id`
+      ).map((r) => [r.endpoint_id, r.n]),
+    );
+    // A tripped breaker (half-open) lets one message through at a time until one succeeds.
+    const rooms = endpoints
+      .map((e) => ({
+        endpoint_id: e.id,
+        ordered: e.ordered,
+        room: (e.failing ? 1 : maxInFlightPerEndpoint) - (busy.get(e.id) ?? 0),
+      }))
+      .filter((r) => r.room > 0);
+    if (rooms.length === 0) return [];
+    // Per endpoint, its oldest due messages up to its room, straight off the (endpoint_id, seq) index.
+    return tx<Claimed[]>`
+      UPDATE webhook_messages m
+      SET leased_until = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
+      FROM (
+        SELECT pick.id FROM jsonb_to_recordset(${tx.json(rooms as never)}::jsonb) AS r(endpoint_id uuid, ordered boolean, room int)
+        CROSS JOIN LATERAL (
+          SELECT c.id, c.seq FROM webhook_messages c
+          WHERE c.endpoint_id = r.endpoint_id AND c.status = 'pending' AND c.next_attempt_at <= now()
+            AND (c.leased_until IS NULL OR c.leased_until <= now())
+            AND (NOT r.ordered OR NOT EXISTS (
+                  SELECT 1 FROM webhook_messages p
+                  WHERE p.endpoint_id = c.endpoint_id AND p.order_id = c.order_id AND p.status = 'pending' AND p.seq < c.seq))
+          ORDER BY c.seq
+          LIMIT r.room
+        ) pick
+        ORDER BY pick.seq
+        LIMIT ${room}
+      ) chosen, webhook_endpoints e
+      WHERE m.id = chosen.id AND e.id = m.endpoint_id
+        -- Re-checked on the row itself: a message recorded meanwhile by another dispatcher is not taken.
+        AND m.status = 'pending' AND (m.leased_until IS NULL OR m.leased_until <= now())
+      RETURNING m.id, m.endpoint_id, e.url, m.payload, m.attempts, e.secret_sealed, m.traceparent, m.leased_until::text AS lease,
+                CASE WHEN e.previous_expires_at > now() THEN e.previous_sealed END AS previous_sealed`;
+  });
+  return claimed as Claimed[];
+}
