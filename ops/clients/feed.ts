@@ -58,12 +58,6 @@ export class FeedClient {
     }
   }
 
-  async waitClosed(ms = 10_000) {
-    const deadline = Date.now() + ms;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.closed;
-  }
-
   close() {
     this.ws.close(1000, 'done');
   }

@@ -227,19 +227,3 @@ export async function walkthrough(stage: Stage, tag: string) {
   feed.close();
   return { customer: c, id, shippedMs, readStatus: read.status as string, statuses };
 }
-
-/** Polls until check() is truthy; throws naming `what` on timeout. */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 60_000, everyMs = 500): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await Bun.sleep(everyMs);
-  }
-}

@@ -12,6 +12,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError, parseEnv } from '@orders/platform/config/env';
+import { databaseSpec } from '@orders/platform/config/fragments';
 import postgres from 'postgres';
 
 const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
@@ -73,15 +75,22 @@ export async function migrate(url: string, opts: { seed?: string; log?: (line: s
   }
 }
 
-if (import.meta.main) {
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    process.stderr.write('DATABASE_URL is required\n');
+/** What the command reads (the database URL as the services read it), validated before it connects. */
+function cliEnv(): { DATABASE_URL: string } {
+  try {
+    return parseEnv(databaseSpec, process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`[migrate] ${err.message}\n`);
     process.exit(2);
   }
+}
+
+if (import.meta.main) {
+  const { DATABASE_URL } = cliEnv();
   const seedIndex = process.argv.indexOf('--seed');
   const seed = seedIndex > 0 ? process.argv[seedIndex + 1] : undefined;
-  migrate(url, { seed, log: (l) => process.stdout.write(`[migrate] ${l}\n`) }).then(
+  migrate(DATABASE_URL, { seed, log: (l) => process.stdout.write(`[migrate] ${l}\n`) }).then(
     (r) => {
       process.stdout.write(`[migrate] ${r.applied.length} applied, ${r.skipped} already applied\n`);
       process.exit(0);

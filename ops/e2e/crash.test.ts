@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { EventCodec, namespaced, schemaRegistryFor, Topics } from '@orders/contracts';
+import { eventually } from '@orders/platform/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { db, devToken, env, gatewayUrl, mode, type Services, start, stop, useNamespace } from './harness';
 
@@ -60,9 +61,15 @@ async function placedEvents(userIds: Set<string>): Promise<string[]> {
       if (Number(message.offset) >= high - 1) done.set(partition, true);
     },
   });
-  const deadline = Date.now() + 30_000;
-  while ([...done.values()].some((d) => !d) && Date.now() < deadline) await Bun.sleep(50);
-  await consumer.disconnect();
+  try {
+    await eventually(() => [...done.values()].every(Boolean), {
+      what: `the consumer to reach the end of ${topic}`,
+      timeoutMs: 30_000,
+      everyMs: 50,
+    });
+  } finally {
+    await consumer.disconnect();
+  }
   return seen;
 }
 
@@ -78,6 +85,7 @@ describe('gateway killed with SIGKILL mid-load', () => {
         attempts.push(await post({ key: randomUUID(), token: u.accessToken, userId: u.userId, status: 'lost' }));
       }
     });
+    // A scenario step, not a wait for a condition: the load runs this long before the kill.
     await Bun.sleep(KILL_AFTER_MS);
     const gateway = services.procs.find((p) => p.def.name === 'gateway');
     gateway?.child.kill('SIGKILL');
@@ -107,12 +115,13 @@ describe('gateway killed with SIGKILL mid-load', () => {
       expect(perKey).toEqual({ keys: attempts.length, orders: attempts.length });
 
       // The restarted instance's sweep publishes whatever the dead one left in the outbox.
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const [left] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox WHERE payload->>'userId' IN ${sql([...userIds])}`;
-        if (left?.n === 0 || Date.now() > deadline) break;
-        await Bun.sleep(100);
-      }
+      await eventually(
+        async () => {
+          const [left] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox WHERE payload->>'userId' IN ${sql([...userIds])}`;
+          return left?.n === 0;
+        },
+        { what: 'the outbox emptied of these users’ events', timeoutMs: 30_000, everyMs: 100 },
+      );
       const events = await placedEvents(userIds);
       const inDb = await sql<{ id: string }[]>`SELECT id FROM orders WHERE user_id IN ${sql([...userIds])}`;
       const dbIds = new Set(inDb.map((r) => r.id));

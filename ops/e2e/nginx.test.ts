@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventually } from '@orders/platform/testing';
 import { startServices } from '../local/services.mjs';
 import { renderNginx } from '../nginx/render.mjs';
 import { cfg, FeedClient, metricSum, mode, type Services, stop } from './harness';
@@ -49,17 +50,7 @@ beforeAll(async () => {
     }),
   );
   nginx = spawn(NGINX, ['-c', conf, '-p', prefix], { stdio: 'inherit' });
-  for (let i = 0; i < 50; i++) {
-    if (
-      await fetch(`${base}/nginx-health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await Bun.sleep(100);
-  }
-  throw new Error('nginx did not start');
+  await eventually(async () => (await fetch(`${base}/nginx-health`)).ok, { what: 'nginx to answer /nginx-health', everyMs: 100 });
 }, 120_000);
 
 afterAll(async () => {
@@ -105,10 +96,15 @@ describe('nginx in front of the gateway and the edge', () => {
   test('balances requests across the gateways', async () => {
     const before = await Promise.all(gatewayPorts.map(requestsServed));
     for (let i = 0; i < 40; i++) expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    await Bun.sleep(200); // metrics are recorded after each response is sent
-    const after = await Promise.all(gatewayPorts.map(requestsServed));
-    const served = after.map((n, i) => n - (before[i] ?? 0));
-    expect(served.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(40);
+    // Metrics are recorded after each response is sent: wait until the 40 are counted.
+    const served = await eventually(
+      async () => {
+        const after = await Promise.all(gatewayPorts.map(requestsServed));
+        const counted = after.map((n, i) => n - (before[i] ?? 0));
+        return counted.reduce((a, b) => a + b, 0) >= 40 ? counted : undefined;
+      },
+      { what: 'the 40 requests counted in the gateways’ metrics' },
+    );
     for (const n of served) expect(n).toBeGreaterThanOrEqual(10);
   });
 
@@ -116,12 +112,17 @@ describe('nginx in front of the gateway and the edge', () => {
     const r = await fetch(`${base}/healthz`);
     const requestId = r.headers.get('x-request-id');
     expect(requestId).toMatch(/^[0-9a-f]{32}$/);
-    await Bun.sleep(100);
-    const lines = readFileSync(join(prefix, 'access.log'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    expect(lines.find((l) => l.request_id === requestId)).toMatchObject({ method: 'GET', uri: '/healthz', status: 200 });
+    // nginx writes the access log line after the response: wait for it.
+    const line = await eventually(
+      () =>
+        readFileSync(join(prefix, 'access.log'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+          .find((l) => l.request_id === requestId),
+      { what: `the access log line of request ${requestId}` },
+    );
+    expect(line).toMatchObject({ method: 'GET', uri: '/healthz', status: 200 });
   });
 
   test('refuses bodies above 64 KiB before they reach a gateway', async () => {
@@ -158,12 +159,19 @@ describe('nginx in front of the gateway and the edge', () => {
         else failed += 1;
       }
     };
-    const end = Date.now() + 3_000;
+    const started = Date.now();
+    const end = started + 3_000;
     const clients = [loop(end), loop(end), loop(end), loop(end)];
-    await Bun.sleep(500);
-    const victim = instances[1]?.procs.find((p) => p.def.name === 'gateway');
-    victim?.child.kill('SIGKILL');
-    await Promise.all(clients);
+    try {
+      // The kill lands while requests are flowing (not before the first one), half a second in, as the
+      // scenario has always been: a step of the scenario, not a wait for a condition.
+      await eventually(() => ok >= 20, { what: 'requests answered through nginx before the kill', timeoutMs: 2_500 });
+      await Bun.sleep(Math.max(0, started + 500 - Date.now()));
+      const victim = instances[1]?.procs.find((p) => p.def.name === 'gateway');
+      victim?.child.kill('SIGKILL');
+    } finally {
+      await Promise.all(clients);
+    }
     process.stdout.write(`  gateway SIGKILLed behind nginx, 4 clients for 3 s: ${ok} answered, ${failed} failed\n`);
     expect(ok).toBeGreaterThan(100);
     // Health checks are GETs with no body: even one in flight at the kill is retried on the survivor.

@@ -85,6 +85,7 @@ describe('an order, end to end', () => {
     // Ownership: Bob neither reads Ada's order nor receives her updates.
     const peek = await fetch(`${gatewayUrl}/api/v1/orders/${order.id}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
     expect(peek.status).toBe(404);
+    // A window in which nothing may arrive: a frame sent to Bob by mistake would travel with Ada's, all in.
     await Bun.sleep(200);
     expect(bobFeed.frames.filter((f) => f.type === 'order.status')).toEqual([]);
     adaFeed.close();

@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventually } from '@orders/platform/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { cfg, gatewayUrl, type Services, start, stop, useNamespace } from './harness';
+import { cfg, db, gatewayUrl, type Services, start, stop, useNamespace } from './harness';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(cfg.localDir, 'artifacts');
+const sql = db();
 let services: Services;
 let edge: Services;
 let browser: Browser;
@@ -45,6 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await Promise.all([services && stop(services), edge && stop(edge)]);
+  await sql.end();
 }, 60_000);
 
 /** The `li` of the newest order whose id is not in `seen`. */
@@ -88,7 +91,12 @@ describe('the tracking page in Chromium', () => {
     await page.waitForSelector('#feed-state[data-state="reconnecting"]', { timeout: 10_000 });
     await page.click('button[aria-label="Order Blue enamel mug"]');
     const second = await newOrderId(seen);
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Shipped before the edge is back: its updates were all published while the page was disconnected,
+    // so only the resume can bring them.
+    await eventually(
+      async () => (await sql<{ status: string }[]>`SELECT status FROM orders WHERE id = ${second}`)[0]?.status === 'shipped',
+      { what: `order ${second} shipped in the database`, timeoutMs: 30_000, everyMs: 100 },
+    );
     edge = await start(['ws-edge']);
     await page.waitForSelector(`li.order[data-order-id="${second}"][data-status="shipped"]`, { timeout: 30_000 });
     expect(await timeline(second)).toEqual(['pending', 'validated', 'paid', 'reserved', 'shipped']);

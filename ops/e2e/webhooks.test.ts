@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SecretBox } from '@orders/platform';
-import type { Server } from 'bun';
-import { Webhook } from 'standardwebhooks';
+import { eventually } from '@orders/platform/testing';
 import { db, devToken, env, gatewayUrl, metricSum, mode, type Services, start, stop, useNamespace } from './harness';
+import { Receiver } from './webhook-receiver';
 
 /** Delays × 0.00005: 5 min → 15 ms, 10 h → 1.8 s; the whole schedule in ~5 s. */
 const FAST = {
@@ -21,66 +21,8 @@ const FAST = {
   WEBHOOK_DISABLE_AFTER_MS: '0',
   WEBHOOK_TIMEOUT_MS: '2000',
 };
-
-interface Received {
-  webhookId: string;
-  type: string;
-  at: number;
-  signature: string;
-  verified: boolean;
-  answered: number;
-  traceparent: string;
-}
-
-/** A receiver on loopback that verifies signatures with the secrets it is told, and answers as scripted. */
-class Receiver {
-  readonly got: Received[] = [];
-  secrets: string[] = [];
-  /** Status (and headers) for the n-th request (0-based) of a webhook-id. */
-  answer: (n: number) => { status: number; headers?: Record<string, string> } = () => ({ status: 204 });
-  private readonly server: Server<undefined>;
-  constructor() {
-    this.server = Bun.serve({
-      hostname: '127.0.0.1',
-      port: 0,
-      fetch: async (req) => {
-        const body = await req.text();
-        const headers = Object.fromEntries(req.headers);
-        const webhookId = headers['webhook-id'] ?? '';
-        const verified = this.secrets.length > 0 && this.secrets.every((s) => this.verifies(s, body, headers));
-        const n = this.got.filter((g) => g.webhookId === webhookId).length;
-        const { status, headers: extra } = this.answer(n);
-        this.got.push({
-          webhookId,
-          type: JSON.parse(body).type,
-          at: Date.now(),
-          signature: headers['webhook-signature'] ?? '',
-          verified,
-          answered: status,
-          traceparent: headers.traceparent ?? '',
-        });
-        return new Response(status === 204 ? null : `answer ${status}`, { status, headers: extra });
-      },
-    });
-  }
-  verifies(secret: string, body: string, headers: Record<string, string>) {
-    try {
-      new Webhook(secret).verify(body, headers);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  get url() {
-    return `http://127.0.0.1:${this.server.port}/hooks`;
-  }
-  get port() {
-    return this.server.port as number;
-  }
-  stop() {
-    this.server.stop(true);
-  }
-}
+/** How long a delivery (or a whole order's pipeline before it) may take, and how often to look. */
+const WAIT = { timeoutMs: 15_000, everyMs: 50 };
 
 let services: Services;
 let workers: Services;
@@ -114,16 +56,6 @@ async function api(token: string, method: string, path: string, body?: unknown) 
   return { status: res.status, json: res.status === 204 ? null : ((await res.json()) as Record<string, unknown>) };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
-
 /** A user with one endpoint on a fresh receiver. */
 async function endpoint(eventTypes = ['webhook.test'], extra: Record<string, unknown> = {}) {
   const user = await devToken();
@@ -154,7 +86,7 @@ describe('webhooks, delivered for real', () => {
     });
     expect(placed.status).toBe(201);
     expect(placed.headers.get('x-trace-id')).toBe(traceId);
-    await until('four deliveries', () => r.got.length >= 4 || undefined);
+    await eventually(() => r.got.length >= 4, { ...WAIT, what: 'four deliveries' });
     // Gateway → outbox → Kafka → every stage → projector → fan-out → delivery: one trace all the way.
     expect(r.got.map((g) => g.traceparent.split('-')[1])).toEqual([traceId, traceId, traceId, traceId]);
     expect(new Set(r.got.map((g) => g.traceparent.split('-')[2])).size).toBe(4);
@@ -163,11 +95,13 @@ describe('webhooks, delivered for real', () => {
     expect(new Set(r.got.map((g) => g.webhookId)).size).toBe(4);
     // Another user's order reaches nobody here.
     const stranger = await devToken();
-    await fetch(`${gatewayUrl}/api/v1/orders`, {
+    const strangers = await fetch(`${gatewayUrl}/api/v1/orders`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stranger.accessToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ items: [{ sku: 'MUG-BLUE', quantity: 1 }], paymentMethodToken: 'pm_card_visa' }),
     });
+    expect(strangers.status).toBe(201);
+    // A window in which nothing may arrive: here a fixed wait is the point, there is no condition to await.
     await Bun.sleep(1_500);
     expect(r.got).toHaveLength(4);
     expect(user.userId).toBeTruthy();
@@ -178,7 +112,7 @@ describe('webhooks, delivered for real', () => {
     r.answer = (n) => ({ status: n < 2 ? 500 : 200 });
     const q = await api(token, 'POST', `/${id}/test`);
     const messageId = String(q.json?.messageId);
-    await until('success', async () => (await message(messageId))?.status === 'succeeded' || undefined);
+    await eventually(async () => (await message(messageId))?.status === 'succeeded', { ...WAIT, what: 'success' });
     expect(r.got.map((g) => g.answered)).toEqual([500, 500, 200]);
     expect(new Set(r.got.map((g) => g.webhookId)).size).toBe(1);
     const detail = await api(token, 'GET', `/${id}/deliveries/${messageId}`);
@@ -196,7 +130,7 @@ describe('webhooks, delivered for real', () => {
     const { r, id, token } = await endpoint();
     r.answer = (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 });
     const q = await api(token, 'POST', `/${id}/test`);
-    await until('success', async () => (await message(String(q.json?.messageId)))?.status === 'succeeded' || undefined);
+    await eventually(async () => (await message(String(q.json?.messageId)))?.status === 'succeeded', { ...WAIT, what: 'success' });
     const [first, second] = r.got;
     // The schedule alone would retry after 0.25 ms here.
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(900);
@@ -208,17 +142,17 @@ describe('webhooks, delivered for real', () => {
     const since = new Date(Date.now() - 1_000).toISOString();
     const q = await api(token, 'POST', `/${id}/test`);
     const messageId = String(q.json?.messageId);
-    await until('disabled', async () => ((await api(token, 'GET', `/${id}`)).json?.status === 'disabled' ? true : undefined));
+    await eventually(async () => (await api(token, 'GET', `/${id}`)).json?.status === 'disabled', { ...WAIT, what: 'disabled' });
     expect((await api(token, 'GET', `/${id}`)).json?.disabledReason).toContain('410');
     expect(await message(messageId)).toEqual({ status: 'failed', attempts: 1 });
     r.answer = () => ({ status: 200 });
     expect((await api(token, 'POST', `/${id}/resume`)).json?.status).toBe('active');
     expect((await api(token, 'POST', `/${id}/redeliver`, { since })).json?.count).toBe(1);
-    await until('redelivered', async () => (await message(messageId))?.status === 'succeeded' || undefined);
+    await eventually(async () => (await message(messageId))?.status === 'succeeded', { ...WAIT, what: 'redelivered' });
     expect(r.got.map((g) => g.answered)).toEqual([410, 200]);
     // One message again, by hand: the same webhook-id, so the receiver can tell it is a repeat.
     await api(token, 'POST', `/${id}/deliveries/${messageId}/redeliver`);
-    await until('third delivery', () => r.got.length === 3 || undefined);
+    await eventually(() => r.got.length === 3, { ...WAIT, what: 'third delivery' });
     expect(new Set(r.got.map((g) => g.webhookId)).size).toBe(1);
   });
 
@@ -226,15 +160,18 @@ describe('webhooks, delivered for real', () => {
     const { r, id, token } = await endpoint();
     r.answer = () => ({ status: 500 });
     await api(token, 'POST', `/${id}/test`);
-    const ep = await until('auto-disabled', async () => {
-      const e = (await api(token, 'GET', `/${id}`)).json;
-      return e?.status === 'disabled' ? e : undefined;
-    });
+    const ep = await eventually(
+      async () => {
+        const e = (await api(token, 'GET', `/${id}`)).json;
+        return e?.status === 'disabled' ? e : undefined;
+      },
+      { ...WAIT, what: 'auto-disabled' },
+    );
     expect(ep.disabledReason).toContain('6 consecutive failed attempts');
     expect(ep.disabledReason).toContain('HTTP 500');
     expect(r.got).toHaveLength(6);
-    // Disabled: a new test event is queued but not sent.
-    await api(token, 'POST', `/${id}/test`);
+    // Disabled: a new test event is queued but not sent (a window in which nothing may arrive).
+    expect((await api(token, 'POST', `/${id}/test`)).status).toBe(202);
     await Bun.sleep(500);
     expect(r.got).toHaveLength(6);
   });
@@ -246,14 +183,14 @@ describe('webhooks, delivered for real', () => {
     const fresh = String(rotated.json?.secret);
     r.secrets = [old, fresh];
     await api(token, 'POST', `/${id}/test`);
-    await until('delivery', () => r.got.length === 1 || undefined);
+    await eventually(() => r.got.length === 1, { ...WAIT, what: 'delivery' });
     expect(r.got[0]?.verified).toBe(true);
     expect(r.got[0]?.signature.split(' ')).toHaveLength(2);
     // Overlap 0: only the new secret signs.
     const again = await api(token, 'POST', `/${id}/rotate-secret`, { overlapSeconds: 0 });
     r.secrets = [String(again.json?.secret)];
     await api(token, 'POST', `/${id}/test`);
-    await until('second delivery', () => r.got.length === 2 || undefined);
+    await eventually(() => r.got.length === 2, { ...WAIT, what: 'second delivery' });
     expect(r.got[1]?.verified).toBe(true);
     expect(r.got[1]?.signature.split(' ')).toHaveLength(1);
   });
@@ -263,11 +200,15 @@ describe('webhooks, delivered for real', () => {
     r.answer = (n) => (n === 0 ? { status: 503, headers: { 'retry-after': '3' } } : { status: 200 });
     const q = await api(token, 'POST', `/${id}/test`);
     const messageId = String(q.json?.messageId);
-    await until('first attempt recorded', async () => ((await message(messageId))?.attempts === 1 ? true : undefined));
+    await eventually(async () => (await message(messageId))?.attempts === 1, { ...WAIT, what: 'first attempt recorded' });
     workers.procs[0]?.child.kill('SIGKILL');
     await workers.procs[0]?.exited;
     workers = await start(['workers'], FAST);
-    await until('success after restart', async () => (await message(messageId))?.status === 'succeeded' || undefined, 20_000);
+    await eventually(async () => (await message(messageId))?.status === 'succeeded', {
+      ...WAIT,
+      timeoutMs: 20_000,
+      what: 'success after restart',
+    });
     expect(r.got.map((g) => g.answered)).toEqual([503, 200]);
     expect(await message(messageId)).toEqual({ status: 'succeeded', attempts: 2 });
   }, 40_000);
@@ -288,10 +229,13 @@ describe('webhooks, delivered for real', () => {
     await sql`INSERT INTO webhook_messages (id, endpoint_id, event_id, event_type, payload)
               VALUES (${msgId}, ${epId}, ${randomUUID()}, 'webhook.test', ${sql.json({ type: 'webhook.test' })})`;
     await sql`SELECT pg_notify('webhooks', '')`;
-    const [attempt] = await until('a refused attempt', async () => {
-      const rows = await sql<{ error: string }[]>`SELECT error FROM webhook_attempts WHERE message_id = ${msgId}`;
-      return rows.length > 0 ? rows : undefined;
-    });
+    const [attempt] = await eventually(
+      async () => {
+        const rows = await sql<{ error: string }[]>`SELECT error FROM webhook_attempts WHERE message_id = ${msgId}`;
+        return rows.length > 0 ? rows : undefined;
+      },
+      { ...WAIT, what: 'a refused attempt' },
+    );
     expect(attempt?.error).toContain('not a public address');
     expect(r.got).toHaveLength(0);
   });

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
+import { eventually } from '@orders/platform/testing';
 import { cfg, db, devToken, gatewayUrl, mode, type Services, start, stop, useNamespace } from './harness';
 
 const sql = db();
@@ -51,16 +52,16 @@ describe('workers killed with SIGKILL mid-batch', () => {
       if (i === Math.floor(ORDERS * 0.75) && killed) workers = await start(['workers']);
       await Bun.sleep(10);
     }
-    const deadline = Date.now() + 90_000;
-    let open = ids.length;
-    while (Date.now() < deadline) {
-      const [r] = await sql<{ open: number }[]>`
-        SELECT count(*)::int AS open FROM orders WHERE id IN ${sql(ids)} AND status NOT IN ('shipped', 'cancelled', 'rejected', 'failed')`;
-      open = r?.open ?? -1;
-      if (open === 0) break;
-      await Bun.sleep(250);
-    }
-    if (open !== 0) {
+    try {
+      await eventually(
+        async () => {
+          const [r] = await sql<{ open: number }[]>`
+            SELECT count(*)::int AS open FROM orders WHERE id IN ${sql(ids)} AND status NOT IN ('shipped', 'cancelled', 'rejected', 'failed')`;
+          return r?.open === 0;
+        },
+        { what: `all ${ORDERS} orders in a terminal state`, timeoutMs: 90_000, everyMs: 250 },
+      );
+    } catch (err) {
       // Diagnostics: what the stuck orders are waiting on.
       const stuck =
         await sql`SELECT id, status FROM orders WHERE id IN ${sql(ids)} AND status NOT IN ('shipped', 'cancelled', 'rejected', 'failed')`;
@@ -73,8 +74,8 @@ describe('workers killed with SIGKILL mid-batch', () => {
           .slice(-30)
           .join('\n')}\n`,
       );
+      throw err;
     }
-    expect(open).toBe(0);
     const states = await sql<
       { status: string; n: number }[]
     >`SELECT status, count(*)::int AS n FROM orders WHERE id IN ${sql(ids)} GROUP BY status`;
