@@ -17,15 +17,24 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { bootstrap, prepareData } from '../local/bootstrap.mjs';
-import { recreateDatabase } from '../local/components/postgres.mjs';
 import { startServices, stopServices } from '../local/services.mjs';
+import { autocannonSpec, benchEnv, int, str } from './env';
 import { BENCH_PORTS, cpuSeconds, createUsers, load, openLoop, perUnit, type Row, table } from './lib';
+import { benchStack } from './stack';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const USERS = Number(process.env.BENCH_USERS ?? 500);
+const {
+  BENCH_SECONDS: SECONDS,
+  BENCH_WARMUP_SECONDS: WARMUP_SECONDS,
+  BENCH_CONNECTIONS: CONNECTIONS,
+  BENCH_USERS: USERS,
+  BENCH_TIER_LIMIT: TIER_LIMIT,
+} = benchEnv({
+  ...autocannonSpec,
+  BENCH_WARMUP_SECONDS: int({ default: 2, min: 0 }),
+  BENCH_USERS: int({ default: 500, min: 1 }),
+  /** The premium tier's limit (a rule like the gateway's RATE_LIMIT_TIER_*): high enough that it never refuses. */
+  BENCH_TIER_LIMIT: str({ default: '100000000/1m', pattern: /^(\d{1,9}\/\d{1,9}(ms|s|m|h)|unlimited)$/ }),
+});
 const ports = BENCH_PORTS;
 const helloPort = 28081;
 
@@ -43,10 +52,7 @@ async function waitReady(url: string) {
   throw new Error(`${url} never became ready`);
 }
 
-const { cfg, registry } = await bootstrap();
-const database = 'orders_bench';
-recreateDatabase(cfg, database);
-prepareData(cfg, { database, namespace: 'bench', seed: 'dev', resetTopics: true });
+const { cfg, mode } = await benchStack('bench');
 
 const rows: Row[] = [];
 const bun = join(cfg.root, 'node_modules/.bin/bun');
@@ -67,8 +73,6 @@ try {
 }
 
 // 2–4. The gateway, alone (no workers: the benchmark measures the front door and its commit).
-const TIER_LIMIT = process.env.BENCH_TIER_LIMIT ?? '100000000/1m';
-const mode = { database, namespace: 'bench', stage: 'test' as const, ports, registry, logLevel: 'warn' };
 const { procs } = await startServices(cfg, mode, {
   only: ['gateway'],
   onLine: () => {},

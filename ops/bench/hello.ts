@@ -1,7 +1,8 @@
 /** The baseline for gateway benchmarks: a bare Elysia hello-world on the same Bun, same machine. */
 import { Elysia } from 'elysia';
+import { benchEnv, port as portField } from './env';
 
-const port = Number(process.env.PORT ?? 28081);
+const { PORT: port } = benchEnv({ PORT: portField({ default: 28081 }) });
 new Elysia()
   .get('/', () => 'hello')
   .get('/healthz', () => 'ok')

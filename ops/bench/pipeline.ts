@@ -17,18 +17,26 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConsumerGroups, namespaced, Topics } from '@orders/contracts';
 import { Kafka, logLevel } from 'kafkajs';
-import postgres from 'postgres';
-import { bootstrap, prepareData } from '../local/bootstrap.mjs';
-import { recreateDatabase } from '../local/components/postgres.mjs';
-import { type Mode, serviceEnv, startServices, stopServices } from '../local/services.mjs';
+import { startServices, stopServices } from '../local/services.mjs';
 import { pipelineChart, type StepResult } from './chart';
+import { consumerLag } from './consumer-lag';
+import { benchEnv, listOf, num } from './env';
 import { BENCH_PORTS, cpuSeconds, devTokens, percentile, perUnit } from './lib';
+import { placedToShipped, settle } from './orders';
+import { benchStack, stockedSql } from './stack';
+import { batchStats, stageStats } from './worker-metrics';
 
-const RATES = (process.env.BENCH_PIPELINE_RATES ?? '100,200,300,400,500,600,800,1000').split(',').map(Number);
-const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 10);
-const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 15);
+const {
+  BENCH_PIPELINE_RATES: RATES,
+  BENCH_STEP_SECONDS: STEP_SECONDS,
+  BENCH_IDLE_SECONDS: IDLE_SECONDS,
+} = benchEnv({
+  /** Offered orders/s of the ramp's steps, in order. */
+  BENCH_PIPELINE_RATES: listOf(num({ above: 0 }), [100, 200, 300, 400, 500, 600, 800, 1000]),
+  BENCH_STEP_SECONDS: num({ default: 10, above: 0 }),
+  BENCH_IDLE_SECONDS: num({ default: 15, above: 0 }),
+});
 const USERS = 200;
 /** Users with a webhook endpoint (at a local receiver) and, for the idle part, an open WebSocket. */
 const WATCHED = 20;
@@ -37,15 +45,8 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const ms = (n: number) => `${Math.round(n)} ms`;
 const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
-const { cfg, registry } = await bootstrap();
-const database = 'orders_bench';
-recreateDatabase(cfg, database);
-const mode: Mode = { database, namespace: 'benchp', stage: 'test', ports: BENCH_PORTS, registry, logLevel: 'warn' };
-prepareData(cfg, { database, namespace: mode.namespace, seed: 'dev', resetTopics: true });
-const env = serviceEnv(cfg, mode);
-const sql = postgres(env.DATABASE_URL, { max: 2, onnotice: () => {} });
-// Enough stock that no step runs out: this measures the happy path's speed.
-await sql`UPDATE products SET stock = 1000000000 WHERE sku <> 'LAST-ONE'`;
+const { cfg, mode, env } = await benchStack('benchp');
+const sql = await stockedSql(env);
 
 let delivered = 0;
 const receiver = Bun.serve({
@@ -61,29 +62,7 @@ const receiver = Bun.serve({
 const kafka = new Kafka({ clientId: 'bench-pipeline', brokers: env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
-const watched = [
-  ...['validator', 'payment', 'inventory', 'fulfillment', 'projector'].map((s) => ({
-    group: namespaced(ConsumerGroups[s as keyof typeof ConsumerGroups], mode.namespace),
-    topic: namespaced(Topics.orderEvents, mode.namespace),
-  })),
-  { group: namespaced(ConsumerGroups.webhooks, mode.namespace), topic: namespaced(Topics.orderStatus, mode.namespace) },
-];
-
-/** Messages on the main topics not yet committed by each stage's group, summed. */
-async function lag(): Promise<number> {
-  let total = 0;
-  const highs = new Map<string, Map<number, number>>();
-  for (const { group, topic } of watched) {
-    let high = highs.get(topic);
-    if (!high) {
-      high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-      highs.set(topic, high);
-    }
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    for (const p of committed?.partitions ?? []) total += Math.max(0, (high.get(p.partition) ?? 0) - Math.max(0, Number(p.offset)));
-  }
-  return total;
-}
+const lag = consumerLag(admin, mode.namespace);
 
 const { procs } = await startServices(cfg, mode, {
   // All the watchers connect from this one address, authenticating by their first frame.
@@ -94,6 +73,7 @@ const { procs } = await startServices(cfg, mode, {
 });
 const pids = Object.fromEntries(procs.map((p) => [p.def.name, p.child.pid]));
 const base = `http://127.0.0.1:${BENCH_PORTS.gatewayPort}`;
+const metricsUrl = `http://127.0.0.1:${BENCH_PORTS.workerMetricsPort}/metrics`;
 const skus = ['MUG-BLUE', 'TEE-CLASSIC-M', 'TEE-CLASSIC-L', 'HOODIE-GREY-L', 'CAP-BLACK', 'SOCKS-3PACK', 'POSTER-A2'];
 
 try {
@@ -141,70 +121,6 @@ try {
     return { placed, statuses, sentSeconds, offered: total };
   }
 
-  /** Each stage's batch count, messages and seconds so far, from the workers' metrics. */
-  type StageStat = { n: number; size: number; seconds: number; phases: Record<string, number> };
-  async function stageStats(): Promise<Map<string, StageStat>> {
-    const text = await fetch(`http://127.0.0.1:${BENCH_PORTS.workerMetricsPort}/metrics`).then((r) => r.text());
-    const stats = new Map<string, StageStat>();
-    for (const line of text.split('\n')) {
-      const phase = /^orders_worker_batch_phase_seconds_sum\{[^}]*stage="([a-z]+)"[^}]*phase="([a-z]+)"[^}]*\} (\S+)$/.exec(line);
-      if (phase) {
-        const st = stats.get(phase[1] as string) ?? { n: 0, size: 0, seconds: 0, phases: {} };
-        st.phases[phase[2] as string] = Number(phase[3]);
-        stats.set(phase[1] as string, st);
-        continue;
-      }
-      const m = /^orders_worker_batch_(seconds_count|seconds_sum|size_sum)\{[^}]*stage="([a-z.]+)"[^}]*\} (\S+)$/.exec(line);
-      if (!m) continue;
-      const st = stats.get(m[2] as string) ?? { n: 0, size: 0, seconds: 0, phases: {} };
-      if (m[1] === 'seconds_count') st.n = Number(m[3]);
-      else if (m[1] === 'seconds_sum') st.seconds = Number(m[3]);
-      else st.size = Number(m[3]);
-      stats.set(m[2] as string, st);
-    }
-    return stats;
-  }
-
-  /** "validator 40 × 25 in 12 ms (prepare 3/apply 5/emit 4), …": batches, their size and time, over a step. */
-  function batchStats(a: Awaited<ReturnType<typeof stageStats>>, b: Awaited<ReturnType<typeof stageStats>>): string {
-    return [...b]
-      .filter(([stage]) => !stage.endsWith('.retry'))
-      .map(([stage, s]) => {
-        const before = a.get(stage) ?? { n: 0, size: 0, seconds: 0, phases: {} };
-        const n = s.n - before.n;
-        if (n <= 0) return `${stage} none`;
-        const each = (x: number) => ((x / n) * 1000).toFixed(0);
-        const phases = Object.entries(s.phases)
-          .map(([p, v]) => `${p} ${each(v - (before.phases[p] ?? 0))}`)
-          .join('/');
-        return `${stage} ${n} × ${((s.size - before.size) / n).toFixed(0)} in ${each(s.seconds - before.seconds)} ms (${phases})`;
-      })
-      .join(', ');
-  }
-
-  /** Waits until every given order is in a final state; resolves with how long that took. */
-  async function settle(ids: string[], timeoutMs: number): Promise<{ open: number; ms: number }> {
-    const t0 = Date.now();
-    let open = ids.length;
-    while (open > 0 && Date.now() - t0 < timeoutMs) {
-      const [r] = await sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM orders WHERE id = ANY(${ids}::uuid[]) AND status NOT IN ('shipped', 'cancelled', 'rejected', 'failed')`;
-      open = r?.n ?? ids.length;
-      if (open > 0) await Bun.sleep(100);
-    }
-    return { open, ms: Date.now() - t0 };
-  }
-
-  async function placedToShipped(ids: string[]) {
-    const [r] = await sql<{ n: number; p50: number; p99: number; max: number }[]>`
-      SELECT count(*)::int AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
-             percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
-      FROM (SELECT (extract(epoch FROM h.occurred_at - o.created_at) * 1000)::float8 AS ms
-            FROM orders o JOIN order_status_history h ON h.order_id = o.id AND h.to_status = 'shipped'
-            WHERE o.id = ANY(${ids}::uuid[])) t`;
-    return { n: r?.n ?? 0, p50: r?.p50 ?? Number.NaN, p99: r?.p99 ?? Number.NaN, max: r?.max ?? Number.NaN };
-  }
-
   // ── 1. Idle ──────────────────────────────────────────────────────────────────────────────────────
   out(`\n1. idle: 10 orders/s for ${IDLE_SECONDS} s, ${WATCHED} owners watching on WebSockets`);
   const shippedFrameAt = new Map<string, number>();
@@ -227,16 +143,17 @@ try {
   // Warm-up, not counted: the first orders after a start meet cold code paths and fresh connections.
   const warm = await offer(10, 2, users.slice(0, WATCHED));
   await settle(
+    sql,
     warm.placed.map((p) => p.id),
     30_000,
   );
   const idle = await offer(10, IDLE_SECONDS, users.slice(0, WATCHED));
   const idleIds = idle.placed.map((p) => p.id);
-  await settle(idleIds, 30_000);
+  await settle(sql, idleIds, 30_000);
   const deadline = Date.now() + 5_000;
   while (shippedFrameAt.size < idleIds.length && Date.now() < deadline) await Bun.sleep(20);
   for (const ws of sockets) ws.close(1000, 'done');
-  const idleLat = await placedToShipped(idleIds);
+  const idleLat = await placedToShipped(sql, idleIds);
   const toFrame = idle.placed
     .map((p) => (shippedFrameAt.get(p.id) ?? Number.NaN) - p.answeredAt)
     .filter((x) => Number.isFinite(x))
@@ -255,7 +172,7 @@ try {
   const steps: StepResult[] = [];
   for (const rate of RATES) {
     const cpu0 = cpuSeconds(pids);
-    const stats0 = await stageStats();
+    const stats0 = await stageStats(metricsUrl);
     let maxLag = 0;
     const sampling = setInterval(() => {
       lag()
@@ -269,7 +186,7 @@ try {
     const ids = step.placed.map((p) => p.id);
     // Drained: every order of the step final, and every stage's committed offset at the end.
     const t0 = Date.now();
-    const settled = await settle(ids, 60_000);
+    const settled = await settle(sql, ids, 60_000);
     let lagLeft = await lag();
     while (lagLeft > 0 && Date.now() - t0 < 60_000) {
       await Bun.sleep(100);
@@ -277,7 +194,7 @@ try {
     }
     const drainMs = Date.now() - t0;
     const cpu1 = cpuSeconds(pids);
-    const lat = await placedToShipped(ids);
+    const lat = await placedToShipped(sql, ids);
     const refused = [...step.statuses].filter(([s]) => s !== 201).reduce((a, [, n]) => a + n, 0);
     const holds = settled.open === 0 && lagLeft === 0 && lat.p99 < 2_000 && drainMs <= 5_000 && refused === 0;
     const busy = ((cpu1.busy ?? 0) - (cpu0.busy ?? 0)) / Math.max(1, ids.length);
@@ -296,7 +213,7 @@ try {
         `p50 ${ms(lat.p50)}, p99 ${ms(lat.p99)}, lag peak ${maxLag}, drained ${(drainMs / 1000).toFixed(1)} s after → ${holds ? 'holds' : 'does NOT hold'}`,
     );
     out(`         CPU per order: ${perUnit(cpu0, cpu1, ids.length, 1e3, 'ms')}`);
-    out(`         batches: ${batchStats(stats0, await stageStats())}`);
+    out(`         batches: ${batchStats(stats0, await stageStats(metricsUrl))}`);
     if (!holds) break;
   }
   const knee = steps.filter((s) => s.holds).reduce((a, s) => Math.max(a, s.rate), 0);

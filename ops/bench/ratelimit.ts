@@ -16,14 +16,24 @@ import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { stackUrls } from '../local/config.mjs';
 import { startServices, stopServices } from '../local/services.mjs';
+import { autocannonSpec, benchEnv, int } from './env';
 import { BENCH_PORTS, createUsers, load, percentile, type Row, table } from './lib';
 
-const WINDOW_MS = Number(process.env.ACCURACY_WINDOW_MS ?? 1_000);
-const LIMIT = Number(process.env.ACCURACY_LIMIT ?? 20);
-const WINDOWS = Number(process.env.ACCURACY_WINDOWS ?? 6);
+const {
+  ACCURACY_WINDOW_MS: WINDOW_MS,
+  ACCURACY_LIMIT: LIMIT,
+  ACCURACY_WINDOWS: WINDOWS,
+  BENCH_SECONDS: SECONDS,
+  BENCH_CONNECTIONS: CONNECTIONS,
+} = benchEnv({
+  /** The accuracy rule: LIMIT requests per WINDOW_MS, judged over WINDOWS windows. */
+  ACCURACY_WINDOW_MS: int({ default: 1_000, min: 1 }),
+  ACCURACY_LIMIT: int({ default: 20, min: 1 }),
+  ACCURACY_WINDOWS: int({ default: 6, min: 1 }),
+  /** The cost part: autocannon's duration and connections per run. */
+  ...autocannonSpec,
+});
 const CLIENTS = 4;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 
 const { cfg, registry } = await bootstrap();
 const redis = createRedis({ url: stackUrls(cfg).REDIS_URL, connectionName: 'bench-ratelimit', commandTimeoutMs: 2_000 });

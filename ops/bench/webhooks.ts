@@ -18,11 +18,21 @@ import { WebhookSender } from '../../workers/src/stages/webhooks/sender';
 import { bootstrap, prepareData } from '../local/bootstrap.mjs';
 import { recreateDatabase } from '../local/components/postgres.mjs';
 import { serviceEnv } from '../local/services.mjs';
+import { benchEnv, int } from './env';
 
-const MESSAGES = Number(process.env.BENCH_HOOK_MESSAGES ?? 10_000);
-const ENDPOINTS = Number(process.env.BENCH_HOOK_ENDPOINTS ?? 20);
-const SLOW_MS = Number(process.env.BENCH_HOOK_SLOW_MS ?? 2_000);
-const CONCURRENCY = Number(process.env.BENCH_HOOK_CONCURRENCY ?? 64);
+const {
+  BENCH_HOOK_MESSAGES: MESSAGES,
+  BENCH_HOOK_ENDPOINTS: ENDPOINTS,
+  BENCH_HOOK_SLOW_MS: SLOW_MS,
+  BENCH_HOOK_CONCURRENCY: CONCURRENCY,
+} = benchEnv({
+  BENCH_HOOK_MESSAGES: int({ default: 10_000, min: 1 }),
+  BENCH_HOOK_ENDPOINTS: int({ default: 20, min: 1 }),
+  /** How long the slow endpoint takes to answer each delivery. */
+  BENCH_HOOK_SLOW_MS: int({ default: 2_000, min: 0 }),
+  /** Sends in flight at once, for the baseline and the sender alike. */
+  BENCH_HOOK_CONCURRENCY: int({ default: 64, min: 1 }),
+});
 const PER_ENDPOINT = 4;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

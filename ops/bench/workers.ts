@@ -16,32 +16,41 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { EventCodec, Events, namespaced, schemaRegistryFor, Topics } from '@orders/contracts';
-import { uuidv7 } from '@orders/platform';
-import { Kafka, logLevel } from 'kafkajs';
+import { EventCodec, namespaced, schemaRegistryFor, Topics } from '@orders/contracts';
 import postgres from 'postgres';
-import { bootstrap, prepareData } from '../local/bootstrap.mjs';
-import { recreateDatabase } from '../local/components/postgres.mjs';
-import { type Mode, serviceEnv, startServices, stopServices } from '../local/services.mjs';
+import { prepareData } from '../local/bootstrap.mjs';
+import { type Mode, startServices, stopServices } from '../local/services.mjs';
+import { writePlacedBacklog } from './backlog';
+import { benchEnv, int, listOf, num, oneOf } from './env';
 import { BENCH_PORTS, cpuSeconds, perUnit } from './lib';
+import { placedToShipped, settle } from './orders';
+import { benchStack } from './stack';
+import { type StageStat, stageStats } from './worker-metrics';
 
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
-const BATCH = Number(process.env.BENCH_BATCH_SIZE ?? 500);
-/** Order rates for the end-to-end part, each run for BENCH_SECONDS: below and near what this machine sustains. */
-const RATES = (process.env.BENCH_ORDER_RATES ?? '10,30').split(',').map(Number);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-/** Which parts to run: a comma list of 1, 2, 3 (all by default). */
-const PARTS = (process.env.BENCH_PARTS ?? '1,2,3').split(',');
+const {
+  BENCH_EVENTS: EVENTS,
+  BENCH_BATCH_SIZE: BATCH,
+  BENCH_ORDER_RATES: RATES,
+  BENCH_SECONDS: SECONDS,
+  BENCH_PARTS: PARTS,
+} = benchEnv({
+  BENCH_EVENTS: int({ default: 50_000, min: 1 }),
+  BENCH_BATCH_SIZE: int({ default: 500, min: 1 }),
+  /** Order rates for the end-to-end part, each run for BENCH_SECONDS: below and near what this machine sustains. */
+  BENCH_ORDER_RATES: listOf(num({ above: 0 }), [10, 30]),
+  BENCH_SECONDS: num({ default: 20, above: 0 }),
+  /** Which parts to run: a comma list of 1, 2, 3 (all by default). */
+  BENCH_PARTS: listOf(oneOf(['1', '2', '3'] as const), ['1', '2', '3']),
+});
 const ports = BENCH_PORTS;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const metricsUrl = `http://127.0.0.1:${ports.workerMetricsPort}/metrics`;
+const none: StageStat = { n: 0, size: 0, seconds: 0, phases: {} };
+/** No order shipped: the percentiles are null, printed as 0. */
+const orZero = (x: number) => (Number.isNaN(x) ? 0 : x);
 
-const { cfg, registry } = await bootstrap();
-const database = 'orders_bench';
-recreateDatabase(cfg, database);
-const stageMode: Mode = { database, namespace: 'benchw', stage: 'test', ports, registry, logLevel: 'warn' };
-prepareData(cfg, { database, namespace: stageMode.namespace, seed: 'dev', resetTopics: true });
-const env = serviceEnv(cfg, stageMode);
+const { cfg, database, mode: stageMode, env } = await benchStack('benchw');
 const brokers = env.KAFKA_BROKERS.split(',');
 const codec = new EventCodec(schemaRegistryFor(env.SCHEMA_REGISTRY_URL || undefined));
 await codec.prepare();
@@ -71,33 +80,8 @@ function runJson(cmd: string, args: string[], cwd: string, extra: Record<string,
 if (PARTS.includes('1')) {
   out(`\n1. validator stage, one consumer process: ${fmt(EVENTS)} order.placed events, batches of ${BATCH}`);
   {
-    const kafka = new Kafka({ clientId: 'bench-loader', brokers, logLevel: logLevel.NOTHING });
-    const producer = kafka.producer();
-    await producer.connect();
-    const t0 = performance.now();
-    for (let i = 0; i < EVENTS; i += 2_000) {
-      const messages = Array.from({ length: Math.min(2_000, EVENTS - i) }, (_, j) => {
-        const orderId = uuidv7();
-        const eventId = uuidv7();
-        const value = codec.encode(Events.OrderPlaced, {
-          eventId,
-          occurredAt: Date.now(),
-          orderId,
-          userId: `0192f5b4-6a1e-7cc0-9a57-${String(1e11 + ((i + j) % 500)).padStart(12, '0')}`,
-          currency: 'EUR',
-          totalCents: 1_299 * (1 + (j % 3)) + 900,
-          items: [
-            { sku: 'MUG-BLUE', quantity: 1 + (j % 3), unitPriceCents: 1_299 },
-            { sku: 'SOCKS-3PACK', quantity: 1, unitPriceCents: 900 },
-          ],
-          paymentMethodToken: 'pm_card_visa',
-        });
-        return { key: orderId, value, headers: { 'event-id': eventId, 'event-type': Events.OrderPlaced } };
-      });
-      await producer.send({ topic: events, messages, acks: -1 });
-    }
-    await producer.disconnect();
-    out(`   written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const written = await writePlacedBacklog({ brokers, topic: events, codec, count: EVENTS });
+    out(`   written in ${written.toFixed(1)} s`);
 
     const baseline = (
       await runJson('node', ['--import', 'tsx', 'bench/consume-only.ts'], join(cfg.root, 'workers'), {
@@ -115,7 +99,6 @@ if (PARTS.includes('1')) {
       },
       env: { WORKER_STAGES: 'validator', KAFKA_BATCH_SIZE: String(BATCH) },
     });
-    const metricsUrl = `http://127.0.0.1:${ports.workerMetricsPort}/metrics`;
     const handled = async () => {
       const text = await fetch(metricsUrl).then((r) => r.text());
       const line = text
@@ -143,32 +126,11 @@ if (PARTS.includes('1')) {
         if (done < EVENTS) await new Promise((r) => setTimeout(r, 200));
       }
       out(`   CPU per event: ${perUnit(cpuAtStart, cpuSeconds(pids), done - first, 1e6, 'µs')}`);
-      const text = await fetch(metricsUrl).then((r) => r.text());
-      const metric = (name: string) =>
-        Number(
-          text
-            .split('\n')
-            .find((l) => l.startsWith(`orders_${name}{`) && l.includes('stage="validator"'))
-            ?.split(' ')
-            .pop() ?? 0,
-        );
-      const batches = metric('worker_batch_seconds_count');
+      const v = (await stageStats(metricsUrl)).get('validator') ?? none;
+      const each = (x: number) => (x / Math.max(1, v.n)) * 1000;
+      const phases = ['prepare', 'apply', 'emit'].map((p) => `${p} ${each(v.phases[p] ?? 0).toFixed(1)}`).join(', ');
       out(
-        `   ${fmt(batches)} batches, ${(metric('worker_batch_size_sum') / Math.max(1, batches)).toFixed(0)} messages each, ${((metric('worker_batch_seconds_sum') / Math.max(1, batches)) * 1000).toFixed(1)} ms each (${[
-          'prepare',
-          'apply',
-          'emit',
-        ]
-          .map((p) => {
-            const line = text
-              .split('\n')
-              .find(
-                (l) =>
-                  l.startsWith('orders_worker_batch_phase_seconds_sum{') && l.includes('stage="validator"') && l.includes(`phase="${p}"`),
-              );
-            return `${p} ${((Number(line?.split(' ').pop() ?? 0) / Math.max(1, batches)) * 1000).toFixed(1)}`;
-          })
-          .join(', ')} ms)`,
+        `   ${fmt(v.n)} batches, ${(v.size / Math.max(1, v.n)).toFixed(0)} messages each, ${each(v.seconds).toFixed(1)} ms each (${phases} ms)`,
       );
     } finally {
       await stopServices(procs);
@@ -247,44 +209,23 @@ if (PARTS.includes('3')) {
       }
       await Promise.all(posts);
       const sendSeconds = (performance.now() - t0) / 1000;
-      const deadline = Date.now() + 120_000;
-      let open = ids.length;
-      while (open > 0 && Date.now() < deadline) {
-        const [r] = await sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM orders WHERE id IN ${sql(ids)} AND status NOT IN ('shipped', 'cancelled', 'rejected', 'failed')`;
-        open = r?.n ?? ids.length;
-        if (open > 0) await new Promise((r) => setTimeout(r, 250));
-      }
+      const { open } = await settle(sql, ids, 120_000, 250);
       const cpuAtEnd = cpuSeconds(pids);
-      const [lat] = await sql<{ n: number; p50: number; p99: number; max: number }[]>`
-      SELECT count(*)::int AS n,
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
-             percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
-             max(ms) AS max
-      FROM (SELECT (extract(epoch FROM h.occurred_at - o.created_at) * 1000)::float8 AS ms
-            FROM orders o JOIN order_status_history h ON h.order_id = o.id AND h.to_status = 'shipped'
-            WHERE o.id IN ${sql(ids)}) t`;
+      const lat = await placedToShipped(sql, ids);
       out(
-        `   ${fmt(ids.length)} orders placed in ${sendSeconds.toFixed(1)} s (${failed} refused), ${fmt(lat?.n ?? 0)} shipped, ${open} not finished`,
+        `   ${fmt(ids.length)} orders placed in ${sendSeconds.toFixed(1)} s (${failed} refused), ${fmt(lat.n)} shipped, ${open} not finished`,
       );
       out(`   CPU per order: ${perUnit(cpuAtStart, cpuAtEnd, ids.length, 1e3, 'ms')}`);
-      const text = await fetch(`http://127.0.0.1:${ports.workerMetricsPort}/metrics`).then((r) => r.text());
-      const stat = (name: string, stage: string) =>
-        Number(
-          text
-            .split('\n')
-            .find((l) => l.startsWith(`orders_${name}{`) && l.includes(`stage="${stage}"`))
-            ?.split(' ')
-            .pop() ?? 0,
-        );
+      const stats = await stageStats(metricsUrl);
       for (const stage of ['validator', 'payment', 'inventory', 'fulfillment', 'projector']) {
-        const n = stat('worker_batch_seconds_count', stage);
+        const st = stats.get(stage) ?? none;
+        const n = st.n;
         out(
-          `   ${stage.padEnd(12)} ${fmt(n).padStart(6)} batches, ${(stat('worker_batch_size_sum', stage) / Math.max(1, n)).toFixed(1).padStart(5)} messages, ${((stat('worker_batch_seconds_sum', stage) / Math.max(1, n)) * 1000).toFixed(1).padStart(6)} ms each`,
+          `   ${stage.padEnd(12)} ${fmt(n).padStart(6)} batches, ${(st.size / Math.max(1, n)).toFixed(1).padStart(5)} messages, ${((st.seconds / Math.max(1, n)) * 1000).toFixed(1).padStart(6)} ms each`,
         );
       }
       out(
-        `   placed → shipped: p50 ${(lat?.p50 ?? 0).toFixed(0)} ms, p99 ${(lat?.p99 ?? 0).toFixed(0)} ms, max ${(lat?.max ?? 0).toFixed(0)} ms (provider latency 20 ± 10 ms included)`,
+        `   placed → shipped: p50 ${orZero(lat.p50).toFixed(0)} ms, p99 ${orZero(lat.p99).toFixed(0)} ms, max ${orZero(lat.max).toFixed(0)} ms (provider latency 20 ± 10 ms included)`,
       );
     } finally {
       await sql.end();

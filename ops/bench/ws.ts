@@ -17,11 +17,9 @@ import { join } from 'node:path';
 import { createRedis, createSigner, feedKeys, parseSigningKey } from '@orders/platform';
 import { bootstrap } from '../local/bootstrap.mjs';
 import { serviceEnv, startServices, stopServices } from '../local/services.mjs';
+import { benchEnv, int, listOf } from './env';
 import { BENCH_PORTS } from './lib';
 
-const CLIENTS = Number(process.env.BENCH_WS_CLIENTS ?? 4);
-const RATES = (process.env.BENCH_WS_RATES ?? '1000,5000').split(',').map(Number);
-const SECONDS = Number(process.env.BENCH_WS_SECONDS ?? 10);
 const PER_USER = 5;
 const ports = BENCH_PORTS;
 const NAMESPACE = 'benchws';
@@ -34,8 +32,20 @@ function fdLimit(): number {
   return Number(line?.split(/\s+/)[3] ?? 1024);
 }
 const limit = fdLimit();
-// The edge needs a few dozen descriptors of its own (Redis, listen socket, stdio, Bun's internals).
-const wanted = Number(process.env.BENCH_WS_CONNECTIONS ?? Math.min(50_000, limit - 200));
+const {
+  BENCH_WS_CLIENTS: CLIENTS,
+  BENCH_WS_RATES: RATES,
+  BENCH_WS_SECONDS: SECONDS,
+  BENCH_WS_CONNECTIONS: wanted,
+} = benchEnv({
+  /** Client processes, each on its own loopback source address (127.0.0.2, .3, …). */
+  BENCH_WS_CLIENTS: int({ default: 4, min: 1, max: 253 }),
+  /** Published messages/s of the latency part, one run each. */
+  BENCH_WS_RATES: listOf(int({ min: 1 }), [1000, 5000]),
+  BENCH_WS_SECONDS: int({ default: 10, min: 1 }),
+  // The edge needs a few dozen descriptors of its own (Redis, listen socket, stdio, Bun's internals).
+  BENCH_WS_CONNECTIONS: int({ default: Math.min(50_000, limit - 200), min: PER_USER }),
+});
 const users = Math.floor(wanted / PER_USER);
 const total = users * PER_USER;
 

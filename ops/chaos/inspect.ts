@@ -6,6 +6,8 @@
  *
  *   bun ops/chaos/inspect.ts <order id> [<order id> …]
  */
+import { EventHeaders } from '@orders/contracts';
+import { eventually } from '@orders/platform/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { registerLz4 } from '../kafka/lz4';
 import * as kafkaCluster from '../local/components/kafka-cluster.mjs';
@@ -47,10 +49,11 @@ await consumer.run({
     if (Number(message.offset) >= (ends.get(`${topic}/${partition}`) ?? 0) - 1) left.delete(`${topic}/${partition}`);
   },
 });
-const deadline = Date.now() + 60_000;
-while (left.size > 0 && Date.now() < deadline) await Bun.sleep(200);
+// Whatever was read within the minute is printed: a partial answer beats none for a look around.
+await eventually(() => left.size === 0, { what: 'every topic read to its end', timeoutMs: 60_000, everyMs: 200 }).catch(() => {});
 await consumer.disconnect();
-for (const h of hits) console.log(`${h.topic}[${h.partition}]@${h.offset} ${h.headers['event-type'] ?? ''} ${JSON.stringify(h.headers)}`);
+for (const h of hits)
+  console.log(`${h.topic}[${h.partition}]@${h.offset} ${h.headers[EventHeaders.eventType] ?? ''} ${JSON.stringify(h.headers)}`);
 const partitions = new Set(hits.map((h) => `${h.topic}/${h.partition}`));
 for (const g of (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(`${NAMESPACE}.`))) {
   for (const t of await admin.fetchOffsets({ groupId: g.groupId })) {

@@ -4,11 +4,9 @@
  *   - customers place orders (a retried POST keeps its Idempotency-Key until it gets a final answer, as
  *     the README tells clients to), read them back, and cancel some;
  *   - one WebSocket feed per customer that reconnects and resumes after the last sequence it holds;
- *   - webhook receivers that verify every signature with the reference implementation.
+ *   - webhook receivers that verify every signature with the reference implementation (./webhook-receiver.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'bun';
-import { Webhook } from 'standardwebhooks';
 import { urls } from './stack';
 
 export interface Attempt {
@@ -182,71 +180,3 @@ export class Shop {
 }
 
 export { Feed, type FeedUpdate } from '../clients/feed';
-
-export interface Delivery {
-  webhookId: string;
-  type: string;
-  orderId: string;
-  verified: boolean;
-  answered: number;
-  at: number;
-}
-
-/** A webhook receiver on loopback: verifies every signature; `failRate` of first tries answer 503. */
-export class Receiver {
-  readonly got: Delivery[] = [];
-  secret = '';
-  private readonly server: Server<undefined>;
-  constructor(private readonly failRate = 0) {
-    this.server = Bun.serve({
-      hostname: '127.0.0.1',
-      port: 0,
-      fetch: async (req) => {
-        const body = await req.text();
-        const headers = Object.fromEntries(req.headers);
-        let verified = false;
-        try {
-          new Webhook(this.secret).verify(body, headers);
-          verified = true;
-        } catch {
-          verified = false;
-        }
-        const webhookId = headers['webhook-id'] ?? '';
-        const first = !this.got.some((g) => g.webhookId === webhookId);
-        const answered = !verified ? 401 : first && Math.random() < this.failRate ? 503 : 204;
-        const payload = JSON.parse(body) as { type?: string; data?: { orderId?: string } };
-        this.got.push({
-          webhookId,
-          type: String(payload.type),
-          orderId: String(payload.data?.orderId ?? ''),
-          verified,
-          answered,
-          at: Date.now(),
-        });
-        return new Response(null, { status: answered });
-      },
-    });
-  }
-  get url() {
-    return `http://127.0.0.1:${this.server.port}/hooks`;
-  }
-  stop() {
-    this.server.stop(true);
-  }
-}
-
-/** Registers an endpoint for every order event of the customer; the receiver learns its secret. */
-export async function subscribe(c: Customer, r: Receiver): Promise<string> {
-  const res = await fetch(`${urls.gateway}/api/v1/webhooks`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      url: r.url,
-      eventTypes: ['order.validated', 'order.rejected', 'order.paid', 'order.failed', 'order.reserved', 'order.shipped', 'order.cancelled'],
-    }),
-  });
-  const json = (await res.json()) as { id: string; secret: string };
-  if (res.status !== 201) throw new Error(`webhook endpoint: ${res.status} ${JSON.stringify(json)}`);
-  r.secret = json.secret;
-  return json.id;
-}

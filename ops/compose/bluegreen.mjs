@@ -31,7 +31,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stackConfig } from '../local/config.mjs';
-import { COLORED, colorState, composeCommand, deployment, nginxConf, PROJECT, STAGES, saveColorState } from './stage.mjs';
+import { COLORED, colorState, deployment, nginxConf, PROJECT, saveColorState } from './deployment.mjs';
+import { composeCommand, STAGES } from './stage.mjs';
 
 /** @param {'blue' | 'green'} color */
 export function servicesOf(color) {

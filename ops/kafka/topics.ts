@@ -7,6 +7,8 @@
  *   bun ops/kafka/topics.ts --reset   first deletes the namespace's topics and groups (tests)
  */
 import { ConsumerGroups, deadLetterTopic, namespaced, ORDER_EVENTS_PARTITIONS, retryTopic, Topics } from '@orders/contracts';
+import { int, parseEnv } from '@orders/platform/config/env';
+import { commonSpec, kafkaSpec } from '@orders/platform/config/fragments';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 
 interface TopicSpec {
@@ -118,12 +120,20 @@ export async function ensureTopics(brokers: string[], namespace: string, replica
   }
 }
 
+/** What the command reads, validated before it connects (brokers and namespace as the services read them). */
+const cliSpec = {
+  KAFKA_BROKERS: kafkaSpec('orders-ops-topics').KAFKA_BROKERS,
+  NAMESPACE: commonSpec.NAMESPACE,
+  KAFKA_REPLICATION_FACTOR: int({ default: 1, min: 1 }),
+};
+
 if (import.meta.main) {
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
-  const namespace = process.env.NAMESPACE ?? '';
-  const reset = process.argv.includes('--reset') ? resetNamespace(brokers, namespace) : Promise.resolve();
-  reset
-    .then(() => ensureTopics(brokers, namespace, Number(process.env.KAFKA_REPLICATION_FACTOR ?? 1)))
+  Promise.resolve()
+    .then(async () => {
+      const env = parseEnv(cliSpec, process.env);
+      if (process.argv.includes('--reset')) await resetNamespace(env.KAFKA_BROKERS, env.NAMESPACE);
+      return ensureTopics(env.KAFKA_BROKERS, env.NAMESPACE, env.KAFKA_REPLICATION_FACTOR);
+    })
     .then(
       (created) => {
         process.stdout.write(`[topics] ${created.length > 0 ? `created ${created.join(', ')}` : 'all topics exist'}\n`);

@@ -10,7 +10,7 @@
  *
  * Idempotent: `up` on a running stack only checks it. Ports and folders: ops/local/config.mjs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as kafka from './components/kafka.mjs';
 import * as kafkaCluster from './components/kafka-cluster.mjs';
@@ -20,6 +20,7 @@ import * as redisCluster from './components/redis-cluster.mjs';
 import * as registry from './components/registry.mjs';
 import * as toxiproxy from './components/toxiproxy.mjs';
 import { stackConfig, stackUrls } from './config.mjs';
+import { writeKeyValueFile } from './lib/key-value-file.mjs';
 import { log, stopProcess } from './lib/proc.mjs';
 
 /**
@@ -37,13 +38,7 @@ export async function up(cfg = stackConfig()) {
   const [kafkaMs, reg] = await Promise.all([kafka.up(cfg), registry.up(cfg)]);
   const urls = stackUrls(cfg, { registry: reg.available });
   const envFile = join(cfg.localDir, 'stack.env');
-  writeFileSync(
-    envFile,
-    `${Object.entries(urls)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n')}\n`,
-    { mode: 0o600 },
-  );
+  writeKeyValueFile(envFile, urls, 0o600);
   const total = Date.now() - started;
   log(
     `PostgreSQL ready (${pgMs} ms), Redis ready (${redisMs} ms), Kafka ready (${kafkaMs} ms), schema registry ${reg.available ? `ready (${reg.ms} ms)` : `skipped: ${reg.why}`}`,

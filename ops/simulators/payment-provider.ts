@@ -19,21 +19,40 @@
  * fault-injection suite kills it; without the file a restart would forget the keys, and a retried charge
  * would be taken twice, which is not what real providers do.
  *
- *   PAYMENT_PROVIDER_PORT, PAYMENT_LATENCY_MS (20), PAYMENT_JITTER_MS (10), PAYMENT_DECLINE_RATE (0),
- *   PAYMENT_ERROR_RATE (0), PAYMENT_TIMEOUT_RATE (0), PAYMENT_RETENTION_MS (86400000),
+ *   HOST (127.0.0.1), PAYMENT_PROVIDER_PORT (8070), PAYMENT_LATENCY_MS (20), PAYMENT_JITTER_MS (10),
+ *   PAYMENT_DECLINE_RATE (0), PAYMENT_ERROR_RATE (0), PAYMENT_TIMEOUT_RATE (0), PAYMENT_RETENTION_MS (86400000),
  *   PAYMENT_PROVIDER_STATE_FILE (none: memory only)
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { int, num, optionalStr, parseEnv, port as portField, str } from '@orders/platform/config/env';
 
-const env = process.env;
-const port = Number(env.PAYMENT_PROVIDER_PORT ?? 8070);
-const latency = Number(env.PAYMENT_LATENCY_MS ?? 20);
-const jitter = Number(env.PAYMENT_JITTER_MS ?? 10);
-const declineRate = Number(env.PAYMENT_DECLINE_RATE ?? 0);
-const errorRate = Number(env.PAYMENT_ERROR_RATE ?? 0);
-const timeoutRate = Number(env.PAYMENT_TIMEOUT_RATE ?? 0);
-const retentionMs = Number(env.PAYMENT_RETENTION_MS ?? 86_400_000);
-const stateFile = env.PAYMENT_PROVIDER_STATE_FILE ?? '';
+/** Its whole configuration, validated at start (a bad rate or port stops it with every problem named). */
+const {
+  HOST: host,
+  PAYMENT_PROVIDER_PORT: port,
+  PAYMENT_LATENCY_MS: latency,
+  PAYMENT_JITTER_MS: jitter,
+  PAYMENT_DECLINE_RATE: declineRate,
+  PAYMENT_ERROR_RATE: errorRate,
+  PAYMENT_TIMEOUT_RATE: timeoutRate,
+  PAYMENT_RETENTION_MS: retentionMs,
+  PAYMENT_PROVIDER_STATE_FILE: stateFile,
+} = parseEnv(
+  {
+    /** 0.0.0.0 in containers. */
+    HOST: str({ default: '127.0.0.1' }),
+    PAYMENT_PROVIDER_PORT: portField({ default: 8070 }),
+    PAYMENT_LATENCY_MS: num({ default: 20, min: 0 }),
+    PAYMENT_JITTER_MS: num({ default: 10, min: 0 }),
+    /** Shares of charges (0 to 1) declined, answered 502, left hanging. */
+    PAYMENT_DECLINE_RATE: num({ default: 0, min: 0, max: 1 }),
+    PAYMENT_ERROR_RATE: num({ default: 0, min: 0, max: 1 }),
+    PAYMENT_TIMEOUT_RATE: num({ default: 0, min: 0, max: 1 }),
+    PAYMENT_RETENTION_MS: int({ default: 86_400_000, min: 1 }),
+    PAYMENT_PROVIDER_STATE_FILE: optionalStr(),
+  },
+  process.env,
+);
 
 interface Answer {
   status: number;
@@ -137,7 +156,7 @@ async function idempotent(req: Request, scope: string, run: (body: Record<string
 }
 
 Bun.serve({
-  hostname: process.env.HOST ?? '127.0.0.1',
+  hostname: host,
   port,
   async fetch(req) {
     const url = new URL(req.url);

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { kafkaApiVersions } from '../lib/probes.mjs';
 import { log, run, runningPid, startDetached, stopProcess, waitFor } from '../lib/proc.mjs';
-import { clusterId, ensureJars, kafkaJavaArgs, SHARED_SETTINGS, writeProperties } from './kafka.mjs';
+import { clusterId, ensureJars, internalTopicSettings, kafkaJavaArgs, SHARED_SETTINGS, writeProperties } from './kafka.mjs';
 
 export const NODES = 3;
 
@@ -52,11 +52,7 @@ function writeNodeProperties(cfg, i) {
     'default.replication.factor': '3',
     'min.insync.replicas': '2',
     'unclean.leader.election.enable': 'false',
-    'offsets.topic.replication.factor': '3',
-    'transaction.state.log.replication.factor': '3',
-    'transaction.state.log.min.isr': '2',
-    'share.coordinator.state.topic.replication.factor': '3',
-    'share.coordinator.state.topic.min.isr': '2',
+    ...internalTopicSettings(3, 2),
     // A broker that stops heartbeating is fenced (its partitions get new leaders) after 4 s instead of 9 s,
     // so the suite's broker kills (6-10 s) exercise the failover rather than end before it starts.
     'broker.session.timeout.ms': '4000',

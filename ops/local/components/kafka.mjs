@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeKeyValueFile } from '../lib/key-value-file.mjs';
 import { kafkaApiVersions } from '../lib/probes.mjs';
 import { ensureAptPackages, log, run, runningPid, startDetached, stopProcess, waitFor, which } from '../lib/proc.mjs';
 
@@ -68,14 +69,24 @@ export const SHARED_SETTINGS = {
   'log.segment.bytes': String(64 * 1024 * 1024),
 };
 
+/**
+ * Replication of the broker's own topics (consumer offsets, transaction state, share-group state): the
+ * same five settings for the single node and the chaos cluster, only the numbers differ.
+ * @param {number} replicas @param {number} minIsr
+ */
+export function internalTopicSettings(replicas, minIsr) {
+  return {
+    'offsets.topic.replication.factor': String(replicas),
+    'transaction.state.log.replication.factor': String(replicas),
+    'transaction.state.log.min.isr': String(minIsr),
+    'share.coordinator.state.topic.replication.factor': String(replicas),
+    'share.coordinator.state.topic.min.isr': String(minIsr),
+  };
+}
+
 /** Writes a broker's `server.properties`. @param {string} file @param {Record<string, string>} props */
 export function writeProperties(file, props) {
-  writeFileSync(
-    file,
-    `${Object.entries(props)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n')}\n`,
-  );
+  writeKeyValueFile(file, props);
 }
 
 /** @param {import('../config.mjs').StackConfig} cfg */
@@ -95,11 +106,7 @@ function writeNodeProperties(cfg) {
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     'log.dirs': p.data,
     // One node: internal topics cannot be replicated.
-    'offsets.topic.replication.factor': '1',
-    'transaction.state.log.replication.factor': '1',
-    'transaction.state.log.min.isr': '1',
-    'share.coordinator.state.topic.replication.factor': '1',
-    'share.coordinator.state.topic.min.isr': '1',
+    ...internalTopicSettings(1, 1),
     ...SHARED_SETTINGS,
   };
   writeProperties(p.properties, props);
