@@ -39,6 +39,9 @@ export const GatewayErrorCodes = {
   webhookNotFound: 'WEBHOOK_NOT_FOUND',
   webhookUrlRefused: 'WEBHOOK_URL_REFUSED',
   webhookDisabled: 'WEBHOOK_DISABLED',
+  webhookHeaderRefused: 'WEBHOOK_HEADER_REFUSED',
+  webhookHeadersInvalid: 'WEBHOOK_HEADERS_INVALID',
+  webhookRateLimitInvalid: 'WEBHOOK_RATE_LIMIT_INVALID',
 } as const;
 
 export type GatewayErrorCode = (typeof GatewayErrorCodes)[keyof typeof GatewayErrorCodes];

@@ -106,6 +106,12 @@ describe('webhook endpoints', () => {
     const detail = await gw.call('GET', `${path}/deliveries/${queued.json.messageId}`, { token: u.accessToken });
     expect(detail.json).toMatchObject({ payload: { type: 'webhook.test' }, history: [] });
     await gw.sql`UPDATE webhook_messages SET status = 'failed', attempts = 8 WHERE id = ${queued.json.messageId as string}`;
+    // Without a status every delivery is listed (an absent optional enum once defaulted to `pending`).
+    const listed = async (q: string) =>
+      ((await gw.call('GET', `${path}/deliveries${q}`, { token: u.accessToken })).json.items as { status: string }[]).map((d) => d.status);
+    expect(await listed('')).toEqual(['failed']);
+    expect(await listed('?status=failed')).toEqual(['failed']);
+    expect(await listed('?status=pending')).toEqual([]);
     const again = await gw.call('POST', `${path}/redeliver`, {
       token: u.accessToken,
       body: { since: new Date(Date.now() - 60_000).toISOString() },

@@ -1,13 +1,15 @@
 /**
  * Webhook endpoints, owner-scoped: registration (the URL checked against the destination policy, where
  * it resolves included), reads, changes, pause and resume, secret rotation. Secrets are generated here,
- * shown once, and stored sealed; the dispatcher (workers) opens them to sign.
+ * shown once, and stored sealed; the dispatcher (workers) opens them to sign. Custom headers and the rate
+ * limit are checked and sealed by options.ts.
  */
 import { type DestinationPolicy, generateSecret, type Principal, type SecretBox, type Sql, UnsafeDestinationError } from '@orders/platform';
 import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
 import { newId } from '../../ids';
 import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from './model';
+import { checkOptions, viewHeaders } from './options';
 import { ENDPOINT_COLUMNS, type EndpointRow, findEndpoint, iso, notFound, ownerFilter, toView } from './rows';
 
 export class WebhookEndpoints {
@@ -39,15 +41,20 @@ export class WebhookEndpoints {
     }
   }
 
+  private view(principal: Principal, row: EndpointRow): EndpointView {
+    return toView(row, viewHeaders(this.box, principal, row));
+  }
+
   async create(principal: Principal, body: CreateEndpointBody): Promise<EndpointView & { secret: string }> {
+    const options = checkOptions(this.box, body);
     const url = await this.checkUrl(body.url);
     const secret = generateSecret();
     const [row] = await this.sql<EndpointRow[]>`
-      INSERT INTO webhook_endpoints (id, user_id, url, description, event_types, ordered, secret_sealed)
+      INSERT INTO webhook_endpoints (id, user_id, url, description, event_types, ordered, secret_sealed, headers_sealed, rate_limit_per_second)
       VALUES (${newId()}, ${principal.userId}, ${url}, ${body.description ?? ''}, ${body.eventTypes}, ${body.ordered ?? false},
-              ${this.box.seal(secret)})
+              ${this.box.seal(secret)}, ${options.headersSealed ?? null}, ${options.rateLimitPerSecond ?? null})
       RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`;
-    return { ...toView(row as EndpointRow), secret };
+    return { ...this.view(principal, row as EndpointRow), secret };
   }
 
   async list(principal: Principal, limit: number, cursor?: string) {
@@ -56,27 +63,36 @@ export class WebhookEndpoints {
       WHERE true ${ownerFilter(this.sql, principal)} ${cursor ? this.sql`AND id < ${cursor}` : this.sql``}
       ORDER BY id DESC LIMIT ${limit + 1}`;
     const page = rows.slice(0, limit);
-    return { items: page.map(toView), nextCursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null };
+    return {
+      items: page.map((r) => this.view(principal, r)),
+      nextCursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null,
+    };
   }
 
   async get(principal: Principal, id: string): Promise<EndpointView> {
-    return toView(await findEndpoint(this.sql, principal, id));
+    return this.view(principal, await findEndpoint(this.sql, principal, id));
   }
 
   async update(principal: Principal, id: string, body: UpdateEndpointBody): Promise<EndpointView> {
     await findEndpoint(this.sql, principal, id);
+    const options = checkOptions(this.box, body);
     const url = body.url === undefined ? undefined : await this.checkUrl(body.url);
+    // Both options may be set to null (no headers, unlimited): "given" is told apart from "left out".
+    const headersGiven = options.headersSealed !== undefined;
+    const rateGiven = options.rateLimitPerSecond !== undefined;
     const [row] = await this.sql<EndpointRow[]>`
       UPDATE webhook_endpoints SET
         url = coalesce(${url ?? null}, url),
         description = coalesce(${body.description ?? null}, description),
         event_types = coalesce(${body.eventTypes ?? null}::text[], event_types),
         ordered = coalesce(${body.ordered ?? null}, ordered),
+        headers_sealed = CASE WHEN ${headersGiven} THEN ${options.headersSealed ?? null}::text ELSE headers_sealed END,
+        rate_limit_per_second = CASE WHEN ${rateGiven} THEN ${options.rateLimitPerSecond ?? null}::integer ELSE rate_limit_per_second END,
         version = version + 1, updated_at = now()
       WHERE id = ${id} ${ownerFilter(this.sql, principal)}
       RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`;
     if (!row) throw notFound('webhook endpoint', id);
-    return toView(row);
+    return this.view(principal, row);
   }
 
   async remove(principal: Principal, id: string): Promise<void> {
@@ -105,7 +121,7 @@ export class WebhookEndpoints {
       RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`;
     if (!row) throw notFound('webhook endpoint', id);
     if (to === 'active') await this.sql`SELECT pg_notify('webhooks', '')`;
-    return toView(row);
+    return this.view(principal, row);
   }
 
   /** A new secret; the old one keeps signing (a second signature) for the overlap. */

@@ -40,7 +40,10 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, endpoints: W
         auth: roles,
         body: CreateEndpointBody,
         response: { 201: CreatedEndpointView, ...authErrors, ...problems(422) },
-        detail: secured('Register an endpoint (its secret is in this answer only; 10 per hour)', tags),
+        detail: secured(
+          'Register an endpoint, with optional custom headers and rate limit (its secret is in this answer only; 10 per hour)',
+          tags,
+        ),
       },
     )
     .get('/', ({ principal, query }) => endpoints.list(principal, query.limit ?? 20, query.cursor), {
@@ -60,7 +63,7 @@ export function webhooksModule(auth: ReturnType<typeof authPlugin>, endpoints: W
       params: EndpointIdParams,
       body: UpdateEndpointBody,
       response: { 200: EndpointView, ...authErrors, ...problems(404, 422) },
-      detail: secured('Change URL, event types, description or ordering', tags),
+      detail: secured('Change URL, event types, description, ordering, custom headers (replaced as a whole) or rate limit', tags),
     })
     .delete(
       '/:id',

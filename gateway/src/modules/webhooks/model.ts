@@ -1,11 +1,34 @@
 /** Webhook schemas: registration, the endpoint as its owner sees it, deliveries and their attempts. */
 import { WEBHOOK_EVENT_TYPES } from '@orders/contracts';
+import { CUSTOM_HEADER_LIMITS, HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN } from '@orders/platform/webhooks/custom-headers';
 import { t } from 'elysia';
 import { Int, QueryInt } from '../../schema';
 
 const Url = t.String({ minLength: 8, maxLength: 2048, description: 'https URL (http only for allowlisted local hosts in dev/test)' });
 const EventTypes = t.Array(t.UnionEnum(WEBHOOK_EVENT_TYPES as [string, ...string[]]), { minItems: 1, maxItems: 20, uniqueItems: true });
 const Description = t.String({ maxLength: 500 });
+/**
+ * The syntax is checked here (400); which names are the dispatcher's, names equal but for case and the
+ * total size are checked by the service (422 with the fields named).
+ */
+const CustomHeaders = t.Record(
+  t.String({ pattern: HEADER_NAME_PATTERN }),
+  t.String({ minLength: 1, maxLength: CUSTOM_HEADER_LIMITS.maxValueLength, pattern: HEADER_VALUE_PATTERN }),
+  {
+    maxProperties: CUSTOM_HEADER_LIMITS.maxCount,
+    // TypeBox's Record otherwise lets a name that misses the pattern through.
+    additionalProperties: false,
+    description:
+      'Sent with every delivery (stored sealed). Names: RFC 9110 tokens of at most 64 characters, stored lower-case; not the ' +
+      'signature headers, content-type/-length, host, connection, transfer-encoding, te, upgrade, keep-alive, expect, proxy-*, ' +
+      'sec-*, traceparent, tracestate or user-agent. Values: 1–1024 visible ASCII characters, spaces and tabs inside. ' +
+      'At most 20, 8 KiB of names and values together. On update, replaces the whole set ({} clears it).',
+  },
+);
+/** Range-checked by the service (422), so a client gets the same answer for 0, 1001 and 1.5. */
+const RateLimitPerSecond = t.Union([t.Number({ description: 'An integer, 1–1000' }), t.Null()], {
+  description: 'At most this many deliveries per second to the endpoint, across every dispatcher; null: unlimited',
+});
 
 export const CreateEndpointBody = t.Object(
   {
@@ -13,13 +36,22 @@ export const CreateEndpointBody = t.Object(
     eventTypes: EventTypes,
     description: t.Optional(Description),
     ordered: t.Optional(t.Boolean({ description: 'Deliver one order’s events one at a time, in order' })),
+    headers: t.Optional(CustomHeaders),
+    rateLimitPerSecond: t.Optional(RateLimitPerSecond),
   },
   { additionalProperties: false },
 );
 export type CreateEndpointBody = typeof CreateEndpointBody.static;
 
 export const UpdateEndpointBody = t.Object(
-  { url: t.Optional(Url), eventTypes: t.Optional(EventTypes), description: t.Optional(Description), ordered: t.Optional(t.Boolean()) },
+  {
+    url: t.Optional(Url),
+    eventTypes: t.Optional(EventTypes),
+    description: t.Optional(Description),
+    ordered: t.Optional(t.Boolean()),
+    headers: t.Optional(CustomHeaders),
+    rateLimitPerSecond: t.Optional(RateLimitPerSecond),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 export type UpdateEndpointBody = typeof UpdateEndpointBody.static;
@@ -50,7 +82,9 @@ export const DeliveriesQuery = t.Object(
   {
     limit: t.Optional(QueryInt({ minimum: 1, maximum: 100 })),
     cursor: t.Optional(t.String({ pattern: '^[0-9]{1,18}$' })),
-    status: t.Optional(t.UnionEnum(['pending', 'succeeded', 'failed'])),
+    // A union of literals, not t.UnionEnum: Elysia 1.4 fills an absent optional UnionEnum query parameter
+    // with its first value, which silently listed only pending deliveries.
+    status: t.Optional(t.Union([t.Literal('pending'), t.Literal('succeeded'), t.Literal('failed')])),
   },
   { additionalProperties: false },
 );
@@ -64,6 +98,10 @@ export const EndpointView = t.Object({
   description: t.String(),
   eventTypes: t.Array(t.String()),
   ordered: t.Boolean(),
+  headers: t.Record(t.String(), Nullable(t.String()), {
+    description: 'The custom headers, names lower-case; a value is null when withheld (an admin reading another user’s endpoint)',
+  }),
+  rateLimitPerSecond: Nullable(Int({ minimum: 1, maximum: 1_000 })),
   status: t.UnionEnum(['active', 'paused', 'disabled']),
   disabledReason: Nullable(t.String()),
   consecutiveFailures: Int(),

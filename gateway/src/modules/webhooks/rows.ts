@@ -15,6 +15,9 @@ export interface EndpointRow {
   description: string;
   event_types: string[];
   ordered: boolean;
+  /** The custom headers, sealed (null: none); opened by `toView`'s caller, never logged. */
+  headers_sealed: string | null;
+  rate_limit_per_second: number | null;
   status: 'active' | 'paused' | 'disabled';
   disabled_reason: string | null;
   consecutive_failures: number;
@@ -38,12 +41,13 @@ export interface MessageRow {
   payload?: unknown;
 }
 
-export const ENDPOINT_COLUMNS = `id, user_id, url, description, event_types, ordered, status, disabled_reason, consecutive_failures,
+export const ENDPOINT_COLUMNS = `id, user_id, url, description, event_types, ordered, headers_sealed, rate_limit_per_second, status, disabled_reason, consecutive_failures,
   failing_since, CASE WHEN previous_expires_at > now() THEN previous_expires_at END AS previous_expires_at, created_at, updated_at`;
 
 export const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function toView(r: EndpointRow): EndpointView {
+/** The view; `headers` are the opened custom headers as the reader may see them. */
+export function toView(r: EndpointRow, headers: EndpointView['headers']): EndpointView {
   return {
     id: r.id,
     userId: r.user_id,
@@ -51,6 +55,8 @@ export function toView(r: EndpointRow): EndpointView {
     description: r.description,
     eventTypes: r.event_types,
     ordered: r.ordered,
+    headers,
+    rateLimitPerSecond: r.rate_limit_per_second,
     status: r.status,
     disabledReason: r.disabled_reason,
     consecutiveFailures: r.consecutive_failures,

@@ -1,12 +1,13 @@
 /**
- * One webhook attempt on the wire: the Standard Webhooks headers (every valid secret signs) and one POST
- * with a timeout. Redirects are not followed (only 2xx is success); the connection goes to an address
+ * One webhook attempt on the wire: the endpoint's custom headers, then the Standard Webhooks headers
+ * (every valid secret signs; they always win) and one POST with a timeout. Redirects are not followed (only 2xx is success); the connection goes to an address
  * checked at connect time (SSRF: DestinationPolicy); what is read back is bounded.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { type DestinationPolicy, sign, UnsafeDestinationError } from '@orders/platform';
+import { deliverableHeaders } from '@orders/platform/webhooks/custom-headers';
 import type { Claimed } from './claim';
 
 /** What became of one POST: an answer (status, the start of its body), or why there was none. */
@@ -23,12 +24,21 @@ const RESPONSE_READ = 64 * 1_024;
 const USER_AGENT = 'order-platform-webhooks/1.0';
 const noNul = (text: string) => text.replaceAll('\u0000', '');
 
-/** The message's body and signed headers; `secrets` are the endpoint's current one and any still valid. */
-export function signedRequest(m: Claimed, secrets: string[]): { body: string; headers: Record<string, string> } {
+/**
+ * The message's body and headers; `secrets` are the endpoint's current one and any still valid, `custom`
+ * the endpoint's own headers (opened), of which reserved or malformed ones are left out.
+ */
+export function signedRequest(
+  m: Claimed,
+  secrets: string[],
+  custom: Record<string, string> = {},
+): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify(m.payload);
   const webhookId = `msg_${m.id.replaceAll('-', '')}`;
   const timestamp = Math.floor(Date.now() / 1000);
   const headers = {
+    // First, so the dispatcher's own headers below replace any of the same name.
+    ...deliverableHeaders(custom),
     'content-type': 'application/json',
     'user-agent': USER_AGENT,
     'webhook-id': webhookId,

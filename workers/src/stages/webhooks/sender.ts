@@ -3,8 +3,11 @@
  * attempt. The schedule is in PostgreSQL (`webhook_messages`, filled by fanout.ts), so it survives
  * restarts and any number of dispatchers share it:
  *
- * - **Claim** (claim.ts): lease due messages, each endpoint within its own bound of attempts in flight.
- * - **Send** (deliver.ts): signed headers, one POST to an address checked at connect time.
+ * - **Claim** (claim.ts): lease due messages, each endpoint within its own bound of attempts in flight and
+ *   its rate limit (rate.ts); the claim says when an endpoint it filled to its limit has room again, so
+ *   the loop claims then rather than at its next poll.
+ * - **Send** (deliver.ts): the endpoint's custom headers and the signed ones, one POST to an address
+ *   checked at connect time.
  * - **Record** (record.ts, policy.ts): the attempt, the message's outcome or next attempt, the
  *   endpoint's breaker, pause or disabling.
  *
@@ -12,11 +15,13 @@
  * the global `concurrency` are separate.
  */
 import type { DestinationPolicy, Logger, Metrics, SecretBox, Sql } from '@orders/platform';
+import { openCustomHeaders } from '@orders/platform/webhooks/custom-headers';
 import { type Claimed, type ClaimLimits, claimDue } from './claim';
 import { post, signedRequest } from './deliver';
 import { WEBHOOK_CHANNEL } from './fanout';
 import { refreshQueueGauges, type WebhookMetrics, webhookMetrics } from './metrics';
 import type { FailurePolicy } from './policy';
+import { RoomWakeups } from './rate';
 import { AttemptRecorder } from './record';
 
 export interface SenderOptions {
@@ -91,14 +96,18 @@ export class WebhookSender {
 
   private async loop(): Promise<void> {
     let lastGauges = 0;
+    const wakeups = new RoomWakeups();
     // Claims are worth a transaction only in bulk: wait for a quarter of the room to free up first.
     const minRoom = Math.max(1, Math.floor(this.concurrency / 4));
     while (this.running) {
       let claimed: Claimed[] = [];
       const room = this.concurrency - this.inflight.size;
       if (room >= minRoom || this.inflight.size === 0) {
+        const claimAt = Date.now();
         try {
-          claimed = await claimDue(this.sql, room, this.limits);
+          const result = await claimDue(this.sql, room, this.limits);
+          claimed = result.messages;
+          wakeups.afterClaim(claimAt, result.roomAgainInMs);
         } catch (err) {
           this.logger.error({ err }, 'webhook claim failed');
         }
@@ -118,10 +127,10 @@ export class WebhookSender {
         await refreshQueueGauges(this.sql, this.metrics).catch(() => {});
       }
       // A full claim may leave more due: go again once there is room. Otherwise (or meanwhile) wait
-      // for a NOTIFY, enough finished attempts, or the poll.
+      // for a NOTIFY, enough finished attempts, the poll, or a rate-limited endpoint's next room.
       if (claimed.length > 0 && claimed.length >= room && this.concurrency - this.inflight.size >= minRoom) continue;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.pollMs);
+        const t = setTimeout(resolve, wakeups.waitMs(this.pollMs));
         this.wake = () => {
           clearTimeout(t);
           resolve();
@@ -133,6 +142,7 @@ export class WebhookSender {
   /** One attempt: sign, send, record. */
   private async deliver(m: Claimed): Promise<void> {
     let secrets: string[];
+    let custom: Record<string, string>;
     try {
       secrets = [this.box.open(m.secret_sealed), ...(m.previous_sealed ? [this.box.open(m.previous_sealed)] : [])];
     } catch {
@@ -140,7 +150,17 @@ export class WebhookSender {
       await this.recorder.record(m, new Date(), { error: 'the endpoint secret could not be opened (WEBHOOK_SECRET_KEY changed?)', ms: 0 });
       return;
     }
-    const { body, headers } = signedRequest(m, secrets);
+    try {
+      custom = openCustomHeaders(this.box, m.headers_sealed);
+    } catch {
+      // Not sent without them: the receiver may need them (credentials) and would refuse or misroute it.
+      await this.recorder.record(m, new Date(), {
+        error: 'the endpoint custom headers could not be opened (WEBHOOK_SECRET_KEY changed?)',
+        ms: 0,
+      });
+      return;
+    }
+    const { body, headers } = signedRequest(m, secrets, custom);
     const startedAt = new Date();
     const result = await post(m.url, headers, body, this.destination);
     this.metrics.latency.observe(result.ms / 1000);
