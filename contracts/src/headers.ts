@@ -30,6 +30,8 @@ export const DeadLetterHeaders = {
   originalTopic: 'dlq-original-topic',
   originalPartition: 'dlq-original-partition',
   originalOffset: 'dlq-original-offset',
+  /** On a dead letter replayed to its stage's retry topic: where it came from, `topic/partition/offset`. */
+  replayedFrom: 'dlq-replayed-from',
 } as const;
 
 /** The headers that travel with an event to its retry and dead-letter topics. */

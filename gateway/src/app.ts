@@ -12,6 +12,8 @@ import { DevTokenService } from './modules/auth/dev-tokens';
 import { authModule, devTokenModule } from './modules/auth/index';
 import { AuthService } from './modules/auth/service';
 import { SessionService } from './modules/auth/sessions';
+import { dlqModule } from './modules/dlq/index';
+import { DeadLetters } from './modules/dlq/service';
 import { docsPage, openApiDocument } from './modules/docs/index';
 import { healthModule } from './modules/health/index';
 import { OrderCommands } from './modules/orders/commands';
@@ -100,6 +102,7 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     .use(productsModule(auth, deps.products))
     .use(ordersModule(auth, orderCommands, orderQueries))
     .use(adminModule(auth, orderCommands, orderQueries))
+    .use(dlqModule(auth, new DeadLetters(deps.sql, deps.kafka.producer, deps.codec, env.NAMESPACE)))
     .use(webhooksModule(auth, webhookEndpoints, webhookDeliveries));
   if (env.DEV_TOKENS) app.use(devTokenModule(auth, new DevTokenService(deps.sql, deps.sign)));
   return app;

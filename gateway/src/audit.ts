@@ -5,7 +5,7 @@
  */
 import type { Sql } from '@orders/platform';
 
-export type AdminAction = 'product.created' | 'product.updated' | 'order.cancelled';
+export type AdminAction = 'product.created' | 'product.updated' | 'order.cancelled' | 'dlq.replayed';
 
 export async function recordAdminAction(tx: Sql, actorId: string, action: AdminAction, target: string, detail: object): Promise<void> {
   await tx`INSERT INTO admin_audit (actor_id, action, target, detail) VALUES (${actorId}, ${action}, ${target}, ${tx.json(detail as never)})`;

@@ -80,6 +80,8 @@ const spec = {
   ...webhookSpec,
   /** How long a rotated-out secret keeps signing by default. */
   WEBHOOK_ROTATION_OVERLAP_SECONDS: int({ default: 24 * 3600, min: 0, max: 7 * 24 * 3600 }),
+  /** The dead-letter indexer (gateway/src/dlq/indexer.ts): off, no gateway fills the admin DLQ index. */
+  DLQ_INDEXER_ENABLED: bool({ default: true }),
   /** Where the tracking page (/track) finds the WebSocket edge; unset: `/ws/orders` on the page's own origin. */
   TRACKING_WS_URL: optionalStr(),
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside DEPLOY_STAGE=dev. */

@@ -42,6 +42,10 @@ export const GatewayErrorCodes = {
   webhookHeaderRefused: 'WEBHOOK_HEADER_REFUSED',
   webhookHeadersInvalid: 'WEBHOOK_HEADERS_INVALID',
   webhookRateLimitInvalid: 'WEBHOOK_RATE_LIMIT_INVALID',
+  // Dead letters (admin).
+  dlqNotFound: 'DLQ_NOT_FOUND',
+  dlqBadCursor: 'DLQ_BAD_CURSOR',
+  dlqReplayUnavailable: 'DLQ_REPLAY_UNAVAILABLE',
 } as const;
 
 export type GatewayErrorCode = (typeof GatewayErrorCodes)[keyof typeof GatewayErrorCodes];

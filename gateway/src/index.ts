@@ -3,6 +3,7 @@ import { createLogger, createMetrics } from '@orders/platform';
 import type { Server } from 'bun';
 import { createApp, listenOptions } from './app';
 import { createDeps } from './deps';
+import { DeadLetterIndexer } from './dlq/indexer';
 import { loadEnv } from './env';
 import { startMaintenance } from './maintenance';
 import { Retention } from './retention';
@@ -30,11 +31,30 @@ const retention = new Retention(
   metrics,
 );
 const stopMaintenance = startMaintenance(retention, logger, env.RETENTION_INTERVAL_MS);
-const shutdown = gatewayShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, server: () => server, deps, inflight, stopMaintenance });
+const indexer = env.DLQ_INDEXER_ENABLED
+  ? new DeadLetterIndexer({
+      sql: deps.sql,
+      brokers: env.KAFKA_BROKERS,
+      clientId: env.KAFKA_CLIENT_ID,
+      namespace: env.NAMESPACE,
+      logger,
+      metrics,
+    })
+  : undefined;
+const shutdown = gatewayShutdown({
+  logger,
+  timeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  server: () => server,
+  deps,
+  inflight,
+  stopMaintenance,
+  stopIndexer: async () => indexer?.stop(),
+});
 const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping, inflight });
 app.listen(listenOptions(env));
 server = app.server ?? undefined;
 deps.outbox.start();
+indexer?.start();
 shutdown.listen();
 logger.info(
   { url: `http://${env.HOST}:${server?.port}`, stage: env.DEPLOY_STAGE, namespace: env.NAMESPACE || undefined },
