@@ -55,9 +55,11 @@ export async function claimDue(
   { maxInFlightPerEndpoint, breakerFailures, leaseMs }: ClaimLimits,
 ): Promise<ClaimResult> {
   const claimed = await sql.begin(async (tx): Promise<ClaimResult> => {
+    // The rate limit's clock (rate.ts): taken once, as the rows are locked, not at the transaction's start.
     const endpoints = await tx<EndpointState[]>`
+      WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS at)
       SELECT e.id, e.ordered, e.consecutive_failures >= ${breakerFailures} AS failing, ${tx.unsafe(RATE_COLUMNS)}
-      FROM webhook_endpoints e
+      FROM webhook_endpoints e CROSS JOIN clock
       WHERE e.status = 'active' AND (e.blocked_until IS NULL OR e.blocked_until <= now())
         AND EXISTS (SELECT 1 FROM webhook_messages m
                     WHERE m.endpoint_id = e.id AND m.status = 'pending' AND m.next_attempt_at <= now()
@@ -70,7 +72,7 @@ export async function claimDue(
       ORDER BY e.updated_at
       LIMIT 500
       -- NO KEY: still one claimer per endpoint, without blocking the fan-out's inserts (their FK lock).
-      FOR NO KEY UPDATE SKIP LOCKED`;
+      FOR NO KEY UPDATE OF e SKIP LOCKED`;
     if (endpoints.length === 0) return { messages: [], roomAgainInMs: [] };
     const ids = endpoints.map((e) => e.id);
     const busy = new Map(
@@ -120,7 +122,7 @@ export async function claimDue(
     const limited = endpoints.filter((e) => e.rate_limit !== null && taken.has(e.id));
     await recordTaken(
       tx,
-      limited.map((e) => ({ endpoint_id: e.id, n: taken.get(e.id) ?? 0 })),
+      limited.map((e) => ({ endpoint_id: e.id, n: taken.get(e.id) ?? 0, now_slot: e.now_slot })),
     );
     const filled = limited.filter((e) => (taken.get(e.id) ?? 0) >= rateRoom(e));
     return { messages: [...messages], roomAgainInMs: roomAgainInMs(filled) };

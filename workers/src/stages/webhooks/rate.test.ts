@@ -21,16 +21,31 @@ describe('webhook rate limit', () => {
 
   it('keeps a wake-up until a claim begins after it', () => {
     const w = new RoomWakeups();
-    assert.equal(w.waitMs(1_000, 0), 1_000);
+    assert.equal(w.waitMs(1_000, true, 0), 1_000);
     w.afterClaim(0, [300, 900], 10);
-    assert.equal(w.waitMs(1_000, 10), 305);
+    assert.equal(w.waitMs(1_000, true, 10), 305);
     // Woken early by a finished attempt: that claim (at 100) saw neither endpoint; both times stay.
     w.afterClaim(100, [], 110);
-    assert.equal(w.waitMs(1_000, 110), 205);
+    assert.equal(w.waitMs(1_000, true, 110), 205);
     // The claim at 320 served the first; the second stays; a new one joins.
     w.afterClaim(320, [1_000], 330);
-    assert.equal(w.waitMs(1_000, 330), 585);
-    assert.equal(w.waitMs(100, 330), 100);
-    assert.equal(w.waitMs(1_000, 2_000), 0);
+    assert.equal(w.waitMs(1_000, true, 330), 585);
+    assert.equal(w.waitMs(100, true, 330), 100);
+  });
+
+  it('never waits 0 for a passed wake-up when no claim runs next (busy, or the claim failed)', () => {
+    const w = new RoomWakeups();
+    w.afterClaim(0, [300], 10);
+    for (const now of [400, 401, 500]) assert.equal(w.waitMs(1_000, false, now), 1_000);
+    // Once a claim will run, the passed time gives it one immediate claim, then is dropped.
+    assert.equal(w.waitMs(1_000, true, 600), 0);
+    assert.equal(w.waitMs(1_000, true, 601), 1_000);
+  });
+
+  it('drops only the wake-ups that have passed', () => {
+    const w = new RoomWakeups();
+    w.afterClaim(0, [100, 500], 0);
+    assert.equal(w.waitMs(1_000, true, 200), 0);
+    assert.equal(w.waitMs(1_000, true, 200), 305);
   });
 });

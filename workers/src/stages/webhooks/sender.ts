@@ -99,16 +99,19 @@ export class WebhookSender {
     const wakeups = new RoomWakeups();
     // Claims are worth a transaction only in bulk: wait for a quarter of the room to free up first.
     const minRoom = Math.max(1, Math.floor(this.concurrency / 4));
+    const canClaim = () => this.concurrency - this.inflight.size >= minRoom || this.inflight.size === 0;
     while (this.running) {
       let claimed: Claimed[] = [];
+      let claimFailed = false;
       const room = this.concurrency - this.inflight.size;
-      if (room >= minRoom || this.inflight.size === 0) {
+      if (canClaim()) {
         const claimAt = Date.now();
         try {
           const result = await claimDue(this.sql, room, this.limits);
           claimed = result.messages;
           wakeups.afterClaim(claimAt, result.roomAgainInMs);
         } catch (err) {
+          claimFailed = true;
           this.logger.error({ err }, 'webhook claim failed');
         }
       }
@@ -127,10 +130,11 @@ export class WebhookSender {
         await refreshQueueGauges(this.sql, this.metrics).catch(() => {});
       }
       // A full claim may leave more due: go again once there is room. Otherwise (or meanwhile) wait
-      // for a NOTIFY, enough finished attempts, the poll, or a rate-limited endpoint's next room.
+      // for a NOTIFY, enough finished attempts, the poll, or a rate-limited endpoint's next room (only
+      // when the next claim will run: not while busy, nor after a failed claim, which waits the poll).
       if (claimed.length > 0 && claimed.length >= room && this.concurrency - this.inflight.size >= minRoom) continue;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wakeups.waitMs(this.pollMs));
+        const t = setTimeout(resolve, wakeups.waitMs(this.pollMs, !claimFailed && canClaim()));
         this.wake = () => {
           clearTimeout(t);
           resolve();
