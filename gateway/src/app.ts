@@ -68,6 +68,7 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     new SecretBox(env.webhookKey),
     new DestinationPolicy(env.WEBHOOK_ALLOWED_HOSTS, env.DEPLOY_STAGE === 'staging' || env.DEPLOY_STAGE === 'prod'),
     env.WEBHOOK_ROTATION_OVERLAP_SECONDS,
+    logger,
   );
   const webhookDeliveries = new WebhookDeliveries(deps.sql);
   // Errors and observability come first: Elysia applies a hook only to the routes registered after it,

@@ -46,6 +46,7 @@ export const GatewayErrorCodes = {
   dlqNotFound: 'DLQ_NOT_FOUND',
   dlqBadCursor: 'DLQ_BAD_CURSOR',
   dlqReplayUnavailable: 'DLQ_REPLAY_UNAVAILABLE',
+  dlqReplayInProgress: 'DLQ_REPLAY_IN_PROGRESS',
 } as const;
 
 export type GatewayErrorCode = (typeof GatewayErrorCodes)[keyof typeof GatewayErrorCodes];

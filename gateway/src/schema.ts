@@ -17,5 +17,8 @@ FormatRegistry.Set('integer', (value) => DECIMAL.test(value));
 /** A JSON integer, and nothing else. */
 export const Int = (options?: IntegerOptions) => Type.Integer(options);
 
+/** The schema, or null. */
+export const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
+
 /** An integer in a query string: decimal digits only, no sign, spaces, hex or exponent. */
 export const QueryInt = (options?: IntegerOptions) => t.Integer(options);

@@ -168,6 +168,47 @@ test('another user’s endpoint stays 404 for its options', async () => {
   expect(read.json).toMatchObject({ headers: { 'x-a': '1' }, rateLimitPerSecond: 3 });
 });
 
+test('an admin may not change another user’s url or headers (403), other fields as before', async () => {
+  const owner = await gw.user();
+  const admin = await gw.user('admin');
+  const ep = await endpoint(owner.accessToken, { headers: { 'x-a': '1' } });
+  for (const body of [{ url: 'http://127.0.0.1:10/elsewhere' }, { headers: {} }, { description: 'x', headers: { 'x-a': '2' } }]) {
+    const r = await patch(admin.accessToken, ep.id, body);
+    expect({ body, status: r.status, code: r.json.code }).toEqual({ body, status: 403, code: 'AUTH_FORBIDDEN' });
+    expect(r.headers.get('content-type')).toContain('application/problem+json');
+  }
+  expect((await patch(admin.accessToken, ep.id, { description: 'by an admin', rateLimitPerSecond: 2 })).status).toBe(200);
+  const read = await gw.call('GET', `/api/v1/webhooks/${ep.id}`, { token: owner.accessToken });
+  expect(read.json).toMatchObject({ url, description: 'by an admin', rateLimitPerSecond: 2, headers: { 'x-a': '1' } });
+  expect((await patch(owner.accessToken, ep.id, { url: 'http://127.0.0.1:10/moved' })).status).toBe(200);
+});
+
+test('headers that cannot be opened read back empty and flagged, never a 500', async () => {
+  const owner = await gw.user();
+  const admin = await gw.user('admin');
+  const ep = await endpoint(owner.accessToken, { headers: { 'x-a': '1' } });
+  expect(ep.headersUnreadable).toBeUndefined();
+  await gw.sql`UPDATE webhook_endpoints SET headers_sealed = 'v2:0:damaged' WHERE id = ${ep.id as string}`;
+  for (const token of [owner.accessToken, admin.accessToken]) {
+    const r = await gw.call('GET', `/api/v1/webhooks/${ep.id}`, { token });
+    expect({ status: r.status, headers: r.json.headers, unreadable: r.json.headersUnreadable }).toEqual({
+      status: 200,
+      headers: {},
+      unreadable: true,
+    });
+  }
+  expect((await gw.call('GET', '/api/v1/webhooks', { token: owner.accessToken })).status).toBe(200);
+  const fixed = await patch(owner.accessToken, ep.id, { headers: { 'x-b': '2' } });
+  expect(fixed.json.headers).toEqual({ 'x-b': '2' });
+  expect(fixed.json.headersUnreadable).toBeUndefined();
+});
+
+test('names that are Object.prototype members are ordinary names', async () => {
+  const u = await gw.user();
+  const ep = await endpoint(u.accessToken, { headers: { constructor: 'c', 'X-ToString': 't' } });
+  expect(ep.headers).toEqual({ constructor: 'c', 'x-tostring': 't' });
+});
+
 test('the OpenAPI document describes both options', async () => {
   const doc = JSON.stringify((await gw.call('GET', '/openapi.json')).json);
   expect(doc).toContain('rateLimitPerSecond');

@@ -8,7 +8,8 @@
  * `list` shows entries not yet replayed, newest first (`--all`: replayed ones too), up to --limit (50).
  * The gateway is --url, else ORDERS_GATEWAY_URL, else the local one (GATEWAY_PORT, 8080). The token is
  * ORDERS_ADMIN_TOKEN (never an argument: shells and npm echo those); against a local dev or test stack
- * without it, a dev token for an admin is minted (POST /api/v1/auth/dev-token). Exit codes: 0 done,
+ * without it, a dev token for an admin is minted (POST /api/v1/auth/dev-token). The token goes over
+ * https, or plain http to a loopback gateway only; redirects are refused (one would carry it on). Exit codes: 0 done,
  * 1 failed (an API error, the gateway unreachable, a replay refused), 2 usage.
  */
 import { parseArgs } from 'node:util';
@@ -84,7 +85,12 @@ async function call(base: URL, method: string, path: string, token?: string, bod
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(new URL(path, base), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(new URL(path, base), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'error',
+    });
   } catch (err) {
     throw new ApiError(`gateway unreachable at ${base.origin}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -103,6 +109,8 @@ async function call(base: URL, method: string, path: string, token?: string, bod
 /** ORDERS_ADMIN_TOKEN, or a dev token for an admin from a local dev/test gateway. */
 async function adminToken(base: URL): Promise<string> {
   const given = process.env.ORDERS_ADMIN_TOKEN?.trim();
+  if (given && base.protocol === 'http:' && !isLoopback(base))
+    throw new UsageError(`refusing to send ORDERS_ADMIN_TOKEN over plain http to ${base.host}: use https`);
   if (given) return given;
   if (!isLoopback(base)) throw new UsageError('set ORDERS_ADMIN_TOKEN to an administrator’s access token');
   const r = await call(base, 'POST', '/api/v1/auth/dev-token', undefined, { email: DEV_ADMIN_EMAIL, role: 'admin' }).catch((err: Error) => {
@@ -182,14 +190,18 @@ async function main(argv: string[]): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
+// exitCode rather than exit(): a large listing written to a pipe is still flushing when main returns.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`${err.message}\n${USAGE}\n`);
-      process.exit(2);
+      process.exitCode = 2;
+      return;
     }
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    process.exitCode = 1;
   },
 );

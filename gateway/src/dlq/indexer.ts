@@ -7,7 +7,8 @@
  */
 import { namespaced } from '@orders/contracts';
 import type { Logger, Metrics, Sql } from '@orders/platform';
-import { type Consumer, Kafka, type LogEntry, logLevel } from 'kafkajs';
+import { type Consumer, Kafka, logLevel } from 'kafkajs';
+import { kafkaLogCreator } from '../outbox/producer';
 import { type DeadLetterRow, toDeadLetterRow } from './record';
 import { DLQ_INDEXER_GROUP, deadLetterTopics } from './topics';
 
@@ -43,16 +44,6 @@ const COLUMNS = [
   'dead_lettered_at',
 ] as const satisfies readonly (keyof DeadLetterRow)[];
 
-/** kafkajs logs through the service logger: its own lines carry no header values or payloads. */
-function logCreator(logger: Logger) {
-  return () =>
-    ({ level, log }: LogEntry) => {
-      const { message, ...rest } = log;
-      if (level === logLevel.ERROR) logger.error({ kafka: rest }, `dlq indexer: ${message}`);
-      else if (level === logLevel.WARN) logger.warn({ kafka: rest }, `dlq indexer: ${message}`);
-    };
-}
-
 /** How long a stop waits for the consumer to leave its group. */
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -69,7 +60,7 @@ export class DeadLetterIndexer {
       connectionTimeout: 3_000,
       requestTimeout: 10_000,
       logLevel: logLevel.WARN,
-      logCreator: logCreator(opts.logger),
+      logCreator: kafkaLogCreator(opts.logger, 'dlq indexer'),
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     // A short session: after a gateway dies, the group waits for its member no longer than this before
@@ -121,8 +112,9 @@ export class DeadLetterIndexer {
         if (!source || batch.messages.length === 0 || !isRunning() || isStale()) return;
         const rows = batch.messages.map((m) => toDeadLetterRow(this.opts.namespace, source, batch.partition, m));
         // The whole batch, then its offsets: a failed insert throws, nothing is resolved, and kafkajs
-        // restarts the consumer from the last commit.
-        const inserted = await this.insert(rows).catch((err: { code?: string; message?: string }) => {
+        // restarts the consumer from the last commit. A heartbeat after each chunk keeps a large batch
+        // on a slow database from costing the group its member.
+        const inserted = await this.insert(rows, heartbeat).catch((err: { code?: string; message?: string }) => {
           // A bare error: postgres.js errors carry the statement's parameters (header values, payloads),
           // and kafkajs logs what eachBatch throws.
           throw new Error(`indexing dead letters failed (${err.code ?? 'no code'}): ${err.message ?? 'unknown error'}`);
@@ -137,7 +129,7 @@ export class DeadLetterIndexer {
     this.opts.logger.info({ group: namespaced(DLQ_INDEXER_GROUP, this.opts.namespace), topics: topics.length }, 'dlq indexer started');
   }
 
-  private async insert(rows: DeadLetterRow[]): Promise<number> {
+  private async insert(rows: DeadLetterRow[], afterChunk: () => Promise<void>): Promise<number> {
     const sql = this.opts.sql;
     let inserted = 0;
     for (let i = 0; i < rows.length; i += 200) {
@@ -146,6 +138,7 @@ export class DeadLetterIndexer {
         INSERT INTO dead_letters ${sql(chunk as never, ...COLUMNS)}
         ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING`;
       inserted += result.count;
+      await afterChunk();
     }
     return inserted;
   }

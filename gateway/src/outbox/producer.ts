@@ -13,14 +13,15 @@
 import type { Logger } from '@orders/platform';
 import { type Admin, Kafka, type LogEntry, logLevel, type Producer } from 'kafkajs';
 
-function logCreator(logger: Logger) {
+/** kafkajs logs through the service logger, each line prefixed (`kafka: …`); its own lines carry no header values or payloads. */
+export function kafkaLogCreator(logger: Logger, prefix = 'kafka') {
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...rest } = log;
       const fields = { kafka: rest };
-      if (level === logLevel.ERROR) logger.error(fields, `kafka: ${message}`);
-      else if (level === logLevel.WARN) logger.warn(fields, `kafka: ${message}`);
-      else logger.debug(fields, `kafka: ${message}`);
+      if (level === logLevel.ERROR) logger.error(fields, `${prefix}: ${message}`);
+      else if (level === logLevel.WARN) logger.warn(fields, `${prefix}: ${message}`);
+      else logger.debug(fields, `${prefix}: ${message}`);
     };
 }
 
@@ -40,7 +41,7 @@ export function createProducer(opts: { brokers: string[]; clientId: string; logg
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
     logLevel: logLevel.WARN,
-    logCreator: logCreator(opts.logger),
+    logCreator: kafkaLogCreator(opts.logger),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 5_000 },
   });
   const producer = kafka.producer({

@@ -43,4 +43,22 @@ describe('custom webhook headers', () => {
     assert.deepEqual(deliverableHeaders({ 'X-A': '1', 'webhook-id': 'x', 'x-b': 'a\r\nb', 'bad name': 'v' }), { 'x-a': '1' });
     assert.equal(customHeadersSize({ 'x-a': '12', 'x-b': '3' }), 3 + 2 + 3 + 1);
   });
+
+  it('keeps names that are also Object.prototype members as ordinary headers', () => {
+    const box = new SecretBox(randomBytes(32).toString('base64'));
+    // JSON.parse gives `__proto__` as an own property, as a request body would.
+    const headers: Record<string, string> = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t"}');
+    const opened = openCustomHeaders(box, sealCustomHeaders(box, headers));
+    assert.deepEqual(Object.entries(opened), [
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+      ['toString', 't'],
+    ]);
+    assert.equal(Object.getPrototypeOf(opened), Object.prototype);
+    assert.deepEqual(Object.entries(deliverableHeaders(opened)), [
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+      ['tostring', 't'],
+    ]);
+  });
 });

@@ -70,12 +70,10 @@ export function openCustomHeaders(box: SecretBox, sealed: string | null): Record
   if (sealed === null) return {};
   const parsed: unknown = JSON.parse(box.open(sealed));
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('sealed custom headers are not an object');
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parsed)) {
-    if (typeof value !== 'string') throw new Error('a sealed custom header value is not a string');
-    out[name] = value;
-  }
-  return out;
+  const entries = Object.entries(parsed);
+  if (entries.some(([, value]) => typeof value !== 'string')) throw new Error('a sealed custom header value is not a string');
+  // fromEntries defines own properties: `__proto__` stays a header rather than setting the prototype.
+  return Object.fromEntries(entries);
 }
 
 /**
@@ -83,9 +81,9 @@ export function openCustomHeaders(box: SecretBox, sealed: string | null): Record
  * The API already refuses those; this holds whatever the row says (a hand-edited row, an older rule).
  */
 export function deliverableHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (isValidHeaderName(name) && !isReservedHeaderName(name) && isValidHeaderValue(value)) out[name.toLowerCase()] = value;
-  }
-  return out;
+  return Object.fromEntries(
+    Object.entries(headers)
+      .filter(([name, value]) => isValidHeaderName(name) && !isReservedHeaderName(name) && isValidHeaderValue(value))
+      .map(([name, value]) => [name.toLowerCase(), value]),
+  );
 }

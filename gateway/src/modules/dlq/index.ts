@@ -25,7 +25,10 @@ export function dlqModule(auth: ReturnType<typeof authPlugin>, deadLetters: Dead
     .post('/:id/replay', ({ params, principal }) => deadLetters.replay(principal.userId, params.id), {
       auth: ['admin'],
       params: DeadLetterIdParams,
-      response: { 200: ReplayResultView, ...authErrors, ...problems(404) },
-      detail: secured('Replay a dead letter to its stage’s retry topic (once: a second replay sends nothing)', tags),
+      response: { 200: ReplayResultView, ...authErrors, ...problems(404, 409) },
+      detail: secured(
+        'Replay a dead letter to its stage’s retry topic (once: a later replay sends nothing; 409 while one is in progress)',
+        tags,
+      ),
     });
 }

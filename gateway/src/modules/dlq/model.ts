@@ -4,9 +4,7 @@
  */
 import { t } from 'elysia';
 import { STAGE_NAMES } from '../../dlq/topics';
-import { Int, QueryInt } from '../../schema';
-
-const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
+import { Int, Nullable, QueryInt } from '../../schema';
 
 export const DeadLetterIdParams = t.Object({ id: t.String({ format: 'uuid' }) });
 

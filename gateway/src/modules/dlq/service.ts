@@ -1,8 +1,11 @@
 /**
  * Dead letters for administrators: list them (newest first, by stage, order or replay state), read one
- * with its headers and decoded payload, and replay one to its stage's retry topic. A replay sends at
- * most once per entry: the row is locked, Kafka's acknowledgement awaited, and the replay and its audit
- * row recorded in that same transaction; a failed send rolls it all back.
+ * with its headers and decoded payload, and replay one to its stage's retry topic. A replay is recorded
+ * once per entry and sent at least once: the row is locked (NOWAIT: a concurrent replay answers 409 at
+ * once rather than waiting out the statement timeout), Kafka's acknowledgement awaited, and the replay and
+ * its audit row recorded in that same transaction. A failed or timed-out send rolls the record back, yet
+ * the message may have reached Kafka (the producer is not idempotent); sending it again is harmless since
+ * the stage de-duplicates by event id.
  */
 import {
   CARRIED_HEADERS,
@@ -14,7 +17,7 @@ import {
   retryTopic,
   StageInputs,
 } from '@orders/contracts';
-import type { Sql } from '@orders/platform';
+import { PgErrorCodes, pgErrorCode, type Sql } from '@orders/platform';
 import type { Producer } from 'kafkajs';
 import { recordAdminAction } from '../../audit';
 import type { DeadLetterRow } from '../../dlq/record';
@@ -109,13 +112,21 @@ export class DeadLetters {
 
   /**
    * Sends the entry's key, value and event headers to its stage's retry topic with a fresh budget
-   * (attempt 0, due now), so only that stage processes it again. Idempotent per entry.
+   * (attempt 0, due now), so only that stage processes it again. Recorded once per entry.
    */
   async replay(actorId: string, id: string): Promise<ReplayResultView> {
     return this.sql.begin(async (tx) => {
       const [row] = await tx<DetailRow[]>`
         SELECT ${tx.unsafe(COLUMNS)}, headers, key, value FROM dead_letters
-        WHERE id = ${id} AND namespace = ${this.namespace} FOR UPDATE`;
+        WHERE id = ${id} AND namespace = ${this.namespace} FOR UPDATE NOWAIT`.catch((err: unknown) => {
+        if (pgErrorCode(err) !== PgErrorCodes.lockNotAvailable) throw err;
+        throw new DomainError(
+          'conflict',
+          GatewayErrorCodes.dlqReplayInProgress,
+          'Replay in progress',
+          'A replay of this entry is in progress; read the entry again once it has finished.',
+        );
+      });
       if (!row) throw notFound(id);
       const group = row.consumer_group as ConsumerGroup;
       const topic = namespaced(retryTopic(group), this.namespace);
@@ -138,7 +149,8 @@ export class DeadLetters {
           'unavailable',
           GatewayErrorCodes.dlqReplayUnavailable,
           'Replay not sent',
-          `Kafka did not acknowledge the replay (${err instanceof Error ? err.message : 'unknown error'}); nothing was recorded, try again.`,
+          `Kafka did not acknowledge the replay (${err instanceof Error ? err.message : 'unknown error'}); nothing was recorded, ` +
+            'but the message may have been sent. Try again: a repeat is harmless, the stage de-duplicates by event id.',
           { headers: { 'retry-after': '5' } },
         );
       }

@@ -4,7 +4,15 @@
  * shown once, and stored sealed; the dispatcher (workers) opens them to sign. Custom headers and the rate
  * limit are checked and sealed by options.ts.
  */
-import { type DestinationPolicy, generateSecret, type Principal, type SecretBox, type Sql, UnsafeDestinationError } from '@orders/platform';
+import {
+  type DestinationPolicy,
+  generateSecret,
+  type Logger,
+  type Principal,
+  type SecretBox,
+  type Sql,
+  UnsafeDestinationError,
+} from '@orders/platform';
 import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
 import { newId } from '../../ids';
@@ -18,6 +26,7 @@ export class WebhookEndpoints {
     private readonly box: SecretBox,
     private readonly policy: DestinationPolicy,
     private readonly overlapSeconds: number,
+    private readonly logger: Logger,
   ) {}
 
   /** The URL's form, then where it resolves to: refused with a clear 422 rather than failing later. */
@@ -42,7 +51,7 @@ export class WebhookEndpoints {
   }
 
   private view(principal: Principal, row: EndpointRow): EndpointView {
-    return toView(row, viewHeaders(this.box, principal, row));
+    return toView(row, viewHeaders(this.box, principal, row, this.logger));
   }
 
   async create(principal: Principal, body: CreateEndpointBody): Promise<EndpointView & { secret: string }> {
@@ -74,7 +83,16 @@ export class WebhookEndpoints {
   }
 
   async update(principal: Principal, id: string, body: UpdateEndpointBody): Promise<EndpointView> {
-    await findEndpoint(this.sql, principal, id);
+    const ep = await findEndpoint(this.sql, principal, id);
+    // Where deliveries go and the headers they carry (possibly the customer's credentials) are the
+    // owner's alone: an admin who could change either could send those headers to a URL of their own.
+    if (ep.user_id !== principal.userId && (body.url !== undefined || body.headers !== undefined))
+      throw new DomainError(
+        'forbidden',
+        GatewayErrorCodes.forbidden,
+        'Forbidden',
+        'Only the endpoint’s owner may change its url or headers.',
+      );
     const options = checkOptions(this.box, body);
     const url = body.url === undefined ? undefined : await this.checkUrl(body.url);
     // Both options may be set to null (no headers, unlimited): "given" is told apart from "left out".

@@ -2,7 +2,7 @@
 import { WEBHOOK_EVENT_TYPES } from '@orders/contracts';
 import { CUSTOM_HEADER_LIMITS, HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN } from '@orders/platform/webhooks/custom-headers';
 import { t } from 'elysia';
-import { Int, QueryInt } from '../../schema';
+import { Int, Nullable, QueryInt } from '../../schema';
 
 const Url = t.String({ minLength: 8, maxLength: 2048, description: 'https URL (http only for allowlisted local hosts in dev/test)' });
 const EventTypes = t.Array(t.UnionEnum(WEBHOOK_EVENT_TYPES as [string, ...string[]]), { minItems: 1, maxItems: 20, uniqueItems: true });
@@ -89,8 +89,6 @@ export const DeliveriesQuery = t.Object(
   { additionalProperties: false },
 );
 
-const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
-
 export const EndpointView = t.Object({
   id: t.String({ format: 'uuid' }),
   userId: t.String({ format: 'uuid' }),
@@ -101,6 +99,9 @@ export const EndpointView = t.Object({
   headers: t.Record(t.String(), Nullable(t.String()), {
     description: 'The custom headers, names lower-case; a value is null when withheld (an admin reading another user’s endpoint)',
   }),
+  headersUnreadable: t.Optional(
+    t.Boolean({ description: 'Present (true) when the stored headers cannot be opened: `headers` is then empty; set them again' }),
+  ),
   rateLimitPerSecond: Nullable(Int({ minimum: 1, maximum: 1_000 })),
   status: t.UnionEnum(['active', 'paused', 'disabled']),
   disabledReason: Nullable(t.String()),

@@ -3,9 +3,11 @@
  * dispatcher owns refused, names equal but for case, the total size; stored lower-case and sealed) and
  * the per-endpoint rate limit's range. Also how the headers read back: the owner gets names and values
  * (their own data, which the portal edits); an admin reading another user's endpoint gets the names
- * only, since a value may be a credential for the customer's receiver.
+ * only, since a value may be a credential for the customer's receiver. A set that cannot be opened (its
+ * key left the ring, a damaged row) reads back empty and flagged, so the endpoint stays readable and the
+ * owner can set the headers again.
  */
-import type { FieldError, Principal, SecretBox } from '@orders/platform';
+import type { FieldError, Logger, Principal, SecretBox } from '@orders/platform';
 import {
   CUSTOM_HEADER_LIMITS,
   customHeadersSize,
@@ -37,7 +39,8 @@ export function checkOptions(box: SecretBox, input: OptionsInput): CheckedOption
   const problems: (FieldError & { code: GatewayErrorCode })[] = [];
   const out: CheckedOptions = {};
   if (input.headers !== undefined) {
-    const normalized: Record<string, string> = {};
+    // A Map: names such as `__proto__` or `constructor` are names like any other.
+    const normalized = new Map<string, string>();
     for (const [name, value] of Object.entries(input.headers)) {
       const lower = name.toLowerCase();
       const field = `/headers/${lower}`;
@@ -47,13 +50,13 @@ export function checkOptions(box: SecretBox, input: OptionsInput): CheckedOption
           code: GatewayErrorCodes.webhookHeaderRefused,
           message: 'is set by the dispatcher and cannot be overridden',
         });
-      else if (lower in normalized)
+      else if (normalized.has(lower))
         problems.push({
           field,
           code: GatewayErrorCodes.webhookHeadersInvalid,
           message: 'is given twice (names are compared ignoring case)',
         });
-      else normalized[lower] = value;
+      else normalized.set(lower, value);
     }
     if (customHeadersSize(input.headers) > CUSTOM_HEADER_LIMITS.maxTotalBytes)
       problems.push({
@@ -62,7 +65,7 @@ export function checkOptions(box: SecretBox, input: OptionsInput): CheckedOption
         message: `names and values together exceed ${CUSTOM_HEADER_LIMITS.maxTotalBytes} bytes`,
       });
     if (problems.length === 0) {
-      const sorted = Object.fromEntries(Object.entries(normalized).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const sorted = Object.fromEntries([...normalized].sort(([a], [b]) => (a < b ? -1 : 1)));
       out.headersSealed = sealCustomHeaders(box, sorted);
     }
   }
@@ -84,9 +87,18 @@ export function checkOptions(box: SecretBox, input: OptionsInput): CheckedOption
   return out;
 }
 
+export type HeadersView = Pick<EndpointView, 'headers' | 'headersUnreadable'>;
+
 /** The headers as `principal` may read them back (see the module header). */
-export function viewHeaders(box: SecretBox, principal: Principal, row: EndpointRow): EndpointView['headers'] {
-  const headers = openCustomHeaders(box, row.headers_sealed);
-  if (principal.userId === row.user_id) return headers;
-  return Object.fromEntries(Object.keys(headers).map((name) => [name, null]));
+export function viewHeaders(box: SecretBox, principal: Principal, row: EndpointRow, logger: Logger): HeadersView {
+  let headers: Record<string, string>;
+  try {
+    headers = openCustomHeaders(box, row.headers_sealed);
+  } catch (err) {
+    // The endpoint id and the reason only: never the sealed or opened value.
+    logger.warn({ endpointId: row.id, reason: err instanceof Error ? err.message : String(err) }, 'custom headers cannot be opened');
+    return { headers: {}, headersUnreadable: true };
+  }
+  if (principal.userId === row.user_id) return { headers };
+  return { headers: Object.fromEntries(Object.keys(headers).map((name) => [name, null])) };
 }

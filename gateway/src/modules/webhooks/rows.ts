@@ -47,7 +47,7 @@ export const ENDPOINT_COLUMNS = `id, user_id, url, description, event_types, ord
 export const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** The view; `headers` are the opened custom headers as the reader may see them. */
-export function toView(r: EndpointRow, headers: EndpointView['headers']): EndpointView {
+export function toView(r: EndpointRow, headers: Pick<EndpointView, 'headers' | 'headersUnreadable'>): EndpointView {
   return {
     id: r.id,
     userId: r.user_id,
@@ -55,7 +55,7 @@ export function toView(r: EndpointRow, headers: EndpointView['headers']): Endpoi
     description: r.description,
     eventTypes: r.event_types,
     ordered: r.ordered,
-    headers,
+    ...headers,
     rateLimitPerSecond: r.rate_limit_per_second,
     status: r.status,
     disabledReason: r.disabled_reason,
