@@ -5,9 +5,9 @@
  * nginx), the rendered nginx.conf, and an env file generated from the local secrets unless a `.env`
  * exists at the repository root.
  */
-import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { clusterId } from '../local/components/kafka.mjs';
 import { jwtKeyFiles, localSecret, pgPassword, webhookKeyFile } from '../local/config.mjs';
 import { writeKeyValueFile } from '../local/lib/key-value-file.mjs';
 import { run } from '../local/lib/proc.mjs';
@@ -104,7 +104,7 @@ export function prepareStage(cfg, d, overrides = {}, keepNginx = false) {
       CERTS_DIR: certificates(cfg),
       TRUSTED_PROXIES: '172.30.0.2',
       REDIS_PASSWORD: localSecret(cfg, 'redis-password'),
-      KAFKA_CLUSTER_ID: localSecret(cfg, 'kafka-cluster-id', () => randomBytes(16).toString('base64url')),
+      KAFKA_CLUSTER_ID: localSecret(cfg, 'kafka-cluster-id', clusterId),
       // dev and staging run the simulator; prod must be told its real provider (prod.yml refuses to start
       // without PAYMENT_PROVIDER_URL).
       ...(stage === 'prod' ? {} : { PAYMENT_PROVIDER_URL: 'http://payment-provider:8070' }),

@@ -113,9 +113,16 @@ function writeNodeProperties(cfg) {
   return p.properties;
 }
 
-/** A Kafka cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints). */
+/**
+ * A Kafka cluster id: 16 random bytes, base64url without padding (what `StorageTool random-uuid` prints).
+ * Never one starting with `-`, as Kafka's own `Uuid.randomUuid()` avoids: the storage tool's argument parser
+ * reads `-t -abc…` as an option and refuses to format (one fresh clone in 64 failed to start its stack).
+ */
 export function clusterId() {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** @param {import('../config.mjs').StackConfig} cfg @param {string} mainClass @param {string[]} args */
