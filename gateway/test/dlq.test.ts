@@ -261,6 +261,9 @@ describe('dead-letter index', () => {
       const group = namespaced(DLQ_INDEXER_GROUP, ns);
       for (const g of [ConsumerGroups.payment, ConsumerGroups.validator])
         await admin.setOffsets({ groupId: group, topic: topic(deadLetterTopic(g)), partitions: [{ partition: 0, offset: '0' }] });
+      // The group really starts from the beginning again (else this case could pass without re-reading).
+      const committed = await admin.fetchOffsets({ groupId: group, topics: [topic(deadLetterTopic(ConsumerGroups.payment))] });
+      expect(committed[0]?.partitions.map((p) => p.offset)).toEqual(['0']);
       indexer = startIndexer();
       // A third message behind the first on the same partition: once it is indexed, the first was read again.
       await deadLetter(ConsumerGroups.payment, randomUUID(), Buffer.from('third'));

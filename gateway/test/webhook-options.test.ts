@@ -209,8 +209,27 @@ test('names that are Object.prototype members are ordinary names', async () => {
   expect(ep.headers).toEqual({ constructor: 'c', 'x-tostring': 't' });
 });
 
-test('the OpenAPI document describes both options', async () => {
-  const doc = JSON.stringify((await gw.call('GET', '/openapi.json')).json);
-  expect(doc).toContain('rateLimitPerSecond');
-  expect(doc).toContain('patternProperties');
+test('the OpenAPI document describes both options on the request bodies', async () => {
+  const doc = (await gw.call('GET', '/openapi.json')).json as {
+    paths: Record<
+      string,
+      Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>
+    >;
+  };
+  for (const [path, method] of [
+    ['/api/v1/webhooks', 'post'],
+    ['/api/v1/webhooks/{id}', 'patch'],
+  ] as const) {
+    const body = doc.paths[path]?.[method]?.requestBody?.content['application/json']?.schema.properties ?? {};
+    expect({
+      path,
+      options: Object.keys(body)
+        .filter((k) => k === 'headers' || k === 'rateLimitPerSecond')
+        .sort(),
+    }).toEqual({
+      path,
+      options: ['headers', 'rateLimitPerSecond'],
+    });
+    expect(JSON.stringify(body.headers)).toContain('patternProperties');
+  }
 });
