@@ -22,7 +22,12 @@ const { cfg, registry, stackReadyMs } = await bootstrap();
 const mode = testMode(cfg, registry);
 recreateDatabase(cfg, mode.database);
 prepareData(cfg, { database: mode.database, namespace: mode.namespace, seed: 'dev', resetTopics: true });
-const only = process.argv.slice(2);
+// `npm test -- gateway ops -- test/x.test.ts`: the suites named (by prefix), and after a second `--`, what
+// their test runner gets (one file, a name filter) instead of everything.
+const argv = process.argv.slice(2);
+const split = argv.indexOf('--');
+const only = split < 0 ? argv : argv.slice(0, split);
+const passThrough = split < 0 ? [] : argv.slice(split + 1);
 const selected = (/** @type {string} */ name) => only.length === 0 || only.some((o) => name.startsWith(o));
 // The 3-master Redis Cluster the platform and ws-edge suites use (the limiter, the feed, an edge on Cluster).
 const clusterNodes = selected('platform') || selected('ws-edge') ? await redisCluster.up(cfg) : [];
@@ -66,7 +71,8 @@ const results = [];
 for (const [name, cmd, args] of suites) {
   const started = Date.now();
   process.stdout.write(`\n━━ ${name} ━━\n`);
-  const res = spawnSync(/** @type {string} */ (cmd), /** @type {string[]} */ (args), { cwd: cfg.root, env, stdio: 'inherit' });
+  const runArgs = passThrough.length > 0 && cmd === 'npm' ? [...args, '--', ...passThrough] : args;
+  const res = spawnSync(/** @type {string} */ (cmd), /** @type {string[]} */ (runArgs), { cwd: cfg.root, env, stdio: 'inherit' });
   results.push([/** @type {string} */ (name), res.status === 0, Date.now() - started]);
 }
 

@@ -1,12 +1,13 @@
 /**
  * The tracking page: sign in (or create an account), the product list, placing an order, and every
  * order's status timeline kept live by the WebSocket feed. This file holds the page's state and flow;
- * api.ts talks to the REST API (errors are its problem+json `detail`), render.ts builds the DOM, feed.ts
+ * pages/shared/api.ts talks to the REST API (errors are its problem+json `detail`), render.ts builds the DOM, feed.ts
  * keeps the socket. One request at a time per action.
  */
 import type { StatusUpdate } from '@orders/contracts';
-import { createApi, type HistoryEntry, type Order, type Product } from './api';
+import { createApi } from '../../pages/shared/api';
 import { OrderFeed } from './feed';
+import type { HistoryEntry, Order, Product } from './model';
 import { $, productRow, renderOrder, say, showFeedState } from './render';
 
 const config = document.body.dataset;

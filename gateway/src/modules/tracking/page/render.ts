@@ -4,26 +4,13 @@
  * no requests here.
  */
 
-import type { HistoryEntry, Order, Product } from './api';
+import { $, el, money, time } from '../../pages/shared/dom';
 import type { FeedState } from './feed';
+import type { HistoryEntry, Order, Product } from './model';
+
+export { $, say } from '../../pages/shared/dom';
 
 const FINAL = new Set(['shipped', 'cancelled', 'rejected', 'failed']);
-
-export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string) => {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-};
-const money = (cents: number, currency: string) => new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(cents / 100);
-const time = (iso: string | number) => new Date(iso).toLocaleTimeString();
-
-export function say(text: string, isError = false) {
-  const status = $('notice');
-  status.textContent = text;
-  status.classList.toggle('error', isError);
-}
 
 export function showFeedState(state: FeedState, detail: string) {
   const indicator = $('feed-state');

@@ -1,8 +1,9 @@
 /**
- * The tracking page's client of the REST API on this origin: the session (a token pair kept in
- * sessionStorage), a fresh access token on demand (one refresh at a time, through the rotating refresh
- * token), authenticated JSON calls that refresh once on a 401, and problem+json answers turned into an
- * error whose message is their `detail`. No DOM here: app.ts renders.
+ * The pages' client of the REST API on this origin (the tracking page, the webhook portal, the operator
+ * console): the session (a token pair kept in sessionStorage, so the pages of one origin share it within
+ * a tab), a fresh access token on demand (one refresh at a time, through the rotating refresh token),
+ * authenticated JSON calls that refresh once on a 401, and problem+json answers turned into an error
+ * whose message is their `detail` and whose `code` is theirs. No DOM here: each page renders.
  */
 
 export interface Session {
@@ -12,37 +13,22 @@ export interface Session {
   /** Epoch ms at which the access token expires. */
   expiresAt: number;
 }
-export interface Product {
-  sku: string;
-  name: string;
-  priceCents: number;
-  currency: string;
-  stock: number;
-}
-export interface Order {
-  id: string;
-  status: string;
-  statusReason: string | null;
-  totalCents: number;
-  currency: string;
-  version: number;
-  createdAt: string;
-  items: { sku: string; quantity: number }[];
-}
-export interface HistoryEntry {
-  toStatus: string;
-  reason: string | null;
-  version: number;
-  occurredAt: string;
-}
-
 const SESSION_KEY = 'orders.session';
 
-export class ApiError extends Error {}
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    /** The problem's `code` (e.g. AUTH_FORBIDDEN), when the API sent one; the HTTP status otherwise. */
+    readonly code: string = '',
+    readonly status = 0,
+  ) {
+    super(message);
+  }
+}
 
 async function problem(res: Response): Promise<ApiError> {
   const body = await res.json().catch(() => ({}));
-  return new ApiError(body.detail ?? body.title ?? `${res.status} ${res.statusText}`);
+  return new ApiError(body.detail ?? body.title ?? `${res.status} ${res.statusText}`, body.code ?? String(res.status), res.status);
 }
 
 const postJson = (path: string, body: unknown) =>
@@ -105,6 +91,7 @@ export function createApi(hooks: { sessionEnded(reason: string): void }) {
       return call(path, init, true);
     }
     if (!res.ok) throw await problem(res);
+    if (res.status === 204) return undefined as T;
     return res.json() as Promise<T>;
   }
 
