@@ -71,7 +71,7 @@ const results = [];
 for (const [name, cmd, args] of suites) {
   const started = Date.now();
   process.stdout.write(`\n━━ ${name} ━━\n`);
-  const runArgs = passThrough.length > 0 && cmd === 'npm' ? [...args, '--', ...passThrough] : args;
+  const runArgs = passThrough.length > 0 && cmd === 'npm' ? [.../** @type {string[]} */ (args), '--', ...passThrough] : args;
   const res = spawnSync(/** @type {string} */ (cmd), /** @type {string[]} */ (runArgs), { cwd: cfg.root, env, stdio: 'inherit' });
   results.push([/** @type {string} */ (name), res.status === 0, Date.now() - started]);
 }
