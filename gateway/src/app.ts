@@ -19,6 +19,7 @@ import { healthModule } from './modules/health/index';
 import { OrderCommands } from './modules/orders/commands';
 import { ordersModule } from './modules/orders/index';
 import { OrderQueries } from './modules/orders/queries';
+import { portalModule } from './modules/portal/index';
 import { productsModule } from './modules/products/index';
 import { trackingModule } from './modules/tracking/index';
 import { WebhookDeliveries } from './modules/webhooks/deliveries';
@@ -85,6 +86,7 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     .get('/openapi.json', () => openApiDocument(app))
     .get('/docs', docsPage)
     .use(trackingModule(env.TRACKING_WS_URL))
+    .use(portalModule())
     .use(jsonBody(env.BODY_LIMIT_BYTES))
     .use(
       healthModule(

@@ -65,8 +65,10 @@ export function pageModule({ name, path, dir, placeholders = {}, connect = [] }:
     'cache-control': 'no-cache',
   };
   const send = (body: string, type: string) => new Response(body, { headers: { ...security, 'content-type': type } });
+  // A page is not part of the API: kept out of the OpenAPI document (and so out of its conformance run).
+  const hidden = { detail: { hide: true } };
   return new Elysia({ name, normalize: false })
-    .get(path, () => send(html, 'text/html; charset=utf-8'))
-    .get(`${path}/app.css`, () => send(css, 'text/css; charset=utf-8'))
-    .get(`${path}/app.js`, async () => send(await script(), 'text/javascript; charset=utf-8'));
+    .get(path, () => send(html, 'text/html; charset=utf-8'), hidden)
+    .get(`${path}/app.css`, () => send(css, 'text/css; charset=utf-8'), hidden)
+    .get(`${path}/app.js`, async () => send(await script(), 'text/javascript; charset=utf-8'), hidden);
 }

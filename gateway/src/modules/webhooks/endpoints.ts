@@ -16,6 +16,7 @@ import {
 import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
 import { newId } from '../../ids';
+import { type HealthRow, withHealth } from './health';
 import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from './model';
 import { checkOptions, viewHeaders } from './options';
 import { ENDPOINT_COLUMNS, type EndpointRow, findEndpoint, iso, notFound, ownerFilter, toView } from './rows';
@@ -50,7 +51,7 @@ export class WebhookEndpoints {
     }
   }
 
-  private view(principal: Principal, row: EndpointRow): EndpointView {
+  private view(principal: Principal, row: EndpointRow & HealthRow): EndpointView {
     return toView(row, viewHeaders(this.box, principal, row, this.logger));
   }
 
@@ -58,19 +59,26 @@ export class WebhookEndpoints {
     const options = checkOptions(this.box, body);
     const url = await this.checkUrl(body.url);
     const secret = generateSecret();
-    const [row] = await this.sql<EndpointRow[]>`
+    const [row] = await withHealth(
+      this.sql,
+      this.sql`
       INSERT INTO webhook_endpoints (id, user_id, url, description, event_types, ordered, secret_sealed, headers_sealed, rate_limit_per_second)
       VALUES (${newId()}, ${principal.userId}, ${url}, ${body.description ?? ''}, ${body.eventTypes}, ${body.ordered ?? false},
               ${this.box.seal(secret)}, ${options.headersSealed ?? null}, ${options.rateLimitPerSecond ?? null})
-      RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`;
-    return { ...this.view(principal, row as EndpointRow), secret };
+      RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`,
+    );
+    return { ...this.view(principal, row as EndpointRow & HealthRow), secret };
   }
 
   async list(principal: Principal, limit: number, cursor?: string) {
-    const rows = await this.sql<EndpointRow[]>`
+    // The page is chosen first (in the CTE), so only its endpoints' health is read.
+    const rows = await withHealth(
+      this.sql,
+      this.sql`
       SELECT ${this.sql.unsafe(ENDPOINT_COLUMNS)} FROM webhook_endpoints
       WHERE true ${ownerFilter(this.sql, principal)} ${cursor ? this.sql`AND id < ${cursor}` : this.sql``}
-      ORDER BY id DESC LIMIT ${limit + 1}`;
+      ORDER BY id DESC LIMIT ${limit + 1}`,
+    );
     const page = rows.slice(0, limit);
     return {
       items: page.map((r) => this.view(principal, r)),
@@ -79,7 +87,12 @@ export class WebhookEndpoints {
   }
 
   async get(principal: Principal, id: string): Promise<EndpointView> {
-    return this.view(principal, await findEndpoint(this.sql, principal, id));
+    const [row] = await withHealth(
+      this.sql,
+      this.sql`SELECT ${this.sql.unsafe(ENDPOINT_COLUMNS)} FROM webhook_endpoints WHERE id = ${id} ${ownerFilter(this.sql, principal)}`,
+    );
+    if (!row) throw notFound('webhook endpoint', id);
+    return this.view(principal, row);
   }
 
   async update(principal: Principal, id: string, body: UpdateEndpointBody): Promise<EndpointView> {
@@ -98,7 +111,9 @@ export class WebhookEndpoints {
     // Both options may be set to null (no headers, unlimited): "given" is told apart from "left out".
     const headersGiven = options.headersSealed !== undefined;
     const rateGiven = options.rateLimitPerSecond !== undefined;
-    const [row] = await this.sql<EndpointRow[]>`
+    const [row] = await withHealth(
+      this.sql,
+      this.sql`
       UPDATE webhook_endpoints SET
         url = coalesce(${url ?? null}, url),
         description = coalesce(${body.description ?? null}, description),
@@ -108,7 +123,8 @@ export class WebhookEndpoints {
         rate_limit_per_second = CASE WHEN ${rateGiven} THEN ${options.rateLimitPerSecond ?? null}::integer ELSE rate_limit_per_second END,
         version = version + 1, updated_at = now()
       WHERE id = ${id} ${ownerFilter(this.sql, principal)}
-      RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`;
+      RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`,
+    );
     if (!row) throw notFound('webhook endpoint', id);
     return this.view(principal, row);
   }
@@ -128,7 +144,9 @@ export class WebhookEndpoints {
         'Endpoint disabled',
         `It was disabled (${ep.disabled_reason}); resume it instead.`,
       );
-    const [row] = await this.sql<EndpointRow[]>`
+    const [row] = await withHealth(
+      this.sql,
+      this.sql`
       UPDATE webhook_endpoints SET status = ${to},
         disabled_reason = NULL,
         consecutive_failures = CASE WHEN ${to} = 'active' THEN 0 ELSE consecutive_failures END,
@@ -136,7 +154,8 @@ export class WebhookEndpoints {
         blocked_until = CASE WHEN ${to} = 'active' THEN NULL ELSE blocked_until END,
         version = version + 1, updated_at = now()
       WHERE id = ${id}
-      RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`;
+      RETURNING ${this.sql.unsafe(ENDPOINT_COLUMNS)}`,
+    );
     if (!row) throw notFound('webhook endpoint', id);
     if (to === 'active') await this.sql`SELECT pg_notify('webhooks', '')`;
     return this.view(principal, row);

@@ -89,6 +89,21 @@ export const DeliveriesQuery = t.Object(
   { additionalProperties: false },
 );
 
+export const EndpointHealth = t.Object(
+  {
+    recentMessages: Int({ description: 'How many messages the figures cover: the newest, at most 100' }),
+    succeeded: Int(),
+    failed: Int({ description: 'Failed for good (the schedule ran out, or 410 Gone)' }),
+    pending: Int(),
+    successRate: Nullable(t.Number({ minimum: 0, maximum: 1, description: 'succeeded / (succeeded + failed); null until one finished' })),
+    lastAttemptAt: Nullable(t.String({ format: 'date-time', description: 'When the newest attempt at those messages started' })),
+    lastStatusCode: Nullable(Int({ description: 'Its HTTP status; null when it got no answer (or none was made)' })),
+    lastOutcome: Nullable(t.UnionEnum(['succeeded', 'failed'])),
+  },
+  { description: 'How the endpoint’s newest messages (at most 100) fared' },
+);
+export type EndpointHealth = typeof EndpointHealth.static;
+
 export const EndpointView = t.Object({
   id: t.String({ format: 'uuid' }),
   userId: t.String({ format: 'uuid' }),
@@ -107,6 +122,13 @@ export const EndpointView = t.Object({
   disabledReason: Nullable(t.String()),
   consecutiveFailures: Int(),
   failingSince: Nullable(t.String({ format: 'date-time' })),
+  blockedUntil: Nullable(
+    t.String({
+      format: 'date-time',
+      description: 'The breaker’s pause (after a run of failures, or a Retry-After): no deliveries until then',
+    }),
+  ),
+  health: EndpointHealth,
   previousSecretExpiresAt: Nullable(t.String({ format: 'date-time', description: 'While set, the old secret signs too' })),
   createdAt: t.String({ format: 'date-time' }),
   updatedAt: t.String({ format: 'date-time' }),

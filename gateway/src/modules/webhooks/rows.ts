@@ -6,6 +6,7 @@
 import type { Principal, Sql } from '@orders/platform';
 import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
+import { type HealthRow, toHealth } from './health';
 import type { EndpointView, MessageView } from './model';
 
 export interface EndpointRow {
@@ -22,6 +23,8 @@ export interface EndpointRow {
   disabled_reason: string | null;
   consecutive_failures: number;
   failing_since: Date | null;
+  /** The breaker's pause, while it lasts (null once it has passed). */
+  blocked_until: Date | null;
   previous_expires_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -42,12 +45,13 @@ export interface MessageRow {
 }
 
 export const ENDPOINT_COLUMNS = `id, user_id, url, description, event_types, ordered, headers_sealed, rate_limit_per_second, status, disabled_reason, consecutive_failures,
-  failing_since, CASE WHEN previous_expires_at > now() THEN previous_expires_at END AS previous_expires_at, created_at, updated_at`;
+  failing_since, CASE WHEN blocked_until > now() THEN blocked_until END AS blocked_until,
+  CASE WHEN previous_expires_at > now() THEN previous_expires_at END AS previous_expires_at, created_at, updated_at`;
 
 export const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** The view; `headers` are the opened custom headers as the reader may see them. */
-export function toView(r: EndpointRow, headers: Pick<EndpointView, 'headers' | 'headersUnreadable'>): EndpointView {
+/** The view (health.ts's `withHealth` adds the health columns); `headers` as the reader may see them. */
+export function toView(r: EndpointRow & HealthRow, headers: Pick<EndpointView, 'headers' | 'headersUnreadable'>): EndpointView {
   return {
     id: r.id,
     userId: r.user_id,
@@ -61,6 +65,8 @@ export function toView(r: EndpointRow, headers: Pick<EndpointView, 'headers' | '
     disabledReason: r.disabled_reason,
     consecutiveFailures: r.consecutive_failures,
     failingSince: iso(r.failing_since),
+    blockedUntil: iso(r.blocked_until),
+    health: toHealth(r),
     previousSecretExpiresAt: iso(r.previous_expires_at),
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
