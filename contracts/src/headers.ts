@@ -32,6 +32,12 @@ export const DeadLetterHeaders = {
   originalOffset: 'dlq-original-offset',
   /** On a dead letter replayed to its stage's retry topic: where it came from, `topic/partition/offset`. */
   replayedFrom: 'dlq-replayed-from',
+  /**
+   * On an event an operator re-drove from the pipeline view (POST /api/v1/admin/pipeline/orders/:id/redrive)
+   * to the retry topic of the stage it waits on: the administrator's user id. Not a dead letter, but
+   * the same kind of mark: it was sent again by hand.
+   */
+  redrivenBy: 'pipeline-redriven-by',
 } as const;
 
 /** The headers that travel with an event to its retry and dead-letter topics. */

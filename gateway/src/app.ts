@@ -19,6 +19,8 @@ import { healthModule } from './modules/health/index';
 import { OrderCommands } from './modules/orders/commands';
 import { ordersModule } from './modules/orders/index';
 import { OrderQueries } from './modules/orders/queries';
+import { pipelineModule } from './modules/pipeline/index';
+import { PipelineService } from './modules/pipeline/service';
 import { portalModule } from './modules/portal/index';
 import { productsModule } from './modules/products/index';
 import { trackingModule } from './modules/tracking/index';
@@ -106,6 +108,18 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     .use(ordersModule(auth, orderCommands, orderQueries))
     .use(adminModule(auth, orderCommands, orderQueries))
     .use(dlqModule(auth, new DeadLetters(deps.sql, deps.kafka.producer, deps.codec, env.NAMESPACE)))
+    .use(
+      pipelineModule(
+        auth,
+        new PipelineService({
+          sql: deps.sql,
+          producer: deps.kafka.producer,
+          codec: deps.codec,
+          namespace: env.NAMESPACE,
+          thresholds: env.pipelineThresholds,
+        }),
+      ),
+    )
     .use(webhooksModule(auth, webhookEndpoints, webhookDeliveries));
   if (env.DEV_TOKENS) app.use(devTokenModule(auth, new DevTokenService(deps.sql, deps.sign)));
   return app;

@@ -20,6 +20,7 @@ import {
   redisSpec,
   webhookSpec,
 } from '@orders/platform';
+import { parseStuckThresholds } from './modules/pipeline/stages';
 
 const spec = {
   ...commonSpec,
@@ -82,6 +83,12 @@ const spec = {
   WEBHOOK_ROTATION_OVERLAP_SECONDS: int({ default: 24 * 3600, min: 0, max: 7 * 24 * 3600 }),
   /** The dead-letter indexer (gateway/src/dlq/indexer.ts): off, no gateway fills the admin DLQ index. */
   DLQ_INDEXER_ENABLED: bool({ default: true }),
+  /** The pipeline view (modules/pipeline): an order waiting on a stage longer than this is stuck. */
+  PIPELINE_STUCK_AFTER_MS: int({ default: 60_000, min: 1 }),
+  /** Per-stage overrides of that threshold: `payment=120000,fulfillment=300000` (stages: validator, payment, inventory, fulfillment). */
+  PIPELINE_STUCK_THRESHOLDS: optionalStr(),
+  /** How often the gateway refreshes the orders_stuck gauges (one scan of orders each time); 0: never. */
+  PIPELINE_WATCH_INTERVAL_MS: int({ default: 15_000, min: 0 }),
   /** Where the tracking page (/track) finds the WebSocket edge; unset: `/ws/orders` on the page's own origin. */
   TRACKING_WS_URL: optionalStr(),
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside DEPLOY_STAGE=dev. */
@@ -102,6 +109,10 @@ export function loadEnv(source: Record<string, string | undefined>) {
   const jwtSigningKey = fromInlineOrFile(env.JWT_SIGNING_KEY, env.JWT_SIGNING_KEY_FILE, 'JWT_SIGNING_KEY', problems);
   if (env.DEV_TOKENS && env.DEPLOY_STAGE !== 'dev' && env.DEPLOY_STAGE !== 'test')
     problems.push(`DEV_TOKENS must stay off outside dev (DEPLOY_STAGE is ${env.DEPLOY_STAGE})`);
+  const pipelineThresholds = parseStuckThresholds(env.PIPELINE_STUCK_AFTER_MS, env.PIPELINE_STUCK_THRESHOLDS, problems);
+  // Each refresh scans orders (no index on status, on purpose): a second apart at the least.
+  if (env.PIPELINE_WATCH_INTERVAL_MS > 0 && env.PIPELINE_WATCH_INTERVAL_MS < 1_000)
+    problems.push('PIPELINE_WATCH_INTERVAL_MS must be 0 (off) or at least 1000');
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...env, jwtPublicKeys, jwtSigningKey, webhookKey, rateLimits, trustedProxies };
+  return { ...env, jwtPublicKeys, jwtSigningKey, webhookKey, rateLimits, trustedProxies, pipelineThresholds };
 }

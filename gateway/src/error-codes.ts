@@ -47,6 +47,12 @@ export const GatewayErrorCodes = {
   dlqBadCursor: 'DLQ_BAD_CURSOR',
   dlqReplayUnavailable: 'DLQ_REPLAY_UNAVAILABLE',
   dlqReplayInProgress: 'DLQ_REPLAY_IN_PROGRESS',
+  // The pipeline view (admin).
+  pipelineOrderNotFound: 'PIPELINE_ORDER_NOT_FOUND',
+  pipelineBadCursor: 'PIPELINE_BAD_CURSOR',
+  pipelineOrderFinal: 'PIPELINE_ORDER_FINAL',
+  pipelineRedriveUnrecorded: 'PIPELINE_REDRIVE_UNRECORDED',
+  pipelineRedriveUnavailable: 'PIPELINE_REDRIVE_UNAVAILABLE',
 } as const;
 
 export type GatewayErrorCode = (typeof GatewayErrorCodes)[keyof typeof GatewayErrorCodes];

@@ -6,6 +6,8 @@ import { createDeps } from './deps';
 import { DeadLetterIndexer } from './dlq/indexer';
 import { loadEnv } from './env';
 import { startMaintenance } from './maintenance';
+import { readOverview } from './modules/pipeline/overview';
+import { PipelineWatch } from './modules/pipeline/watch';
 import { Retention } from './retention';
 import { gatewayShutdown } from './shutdown';
 
@@ -31,6 +33,9 @@ const retention = new Retention(
   metrics,
 );
 const stopMaintenance = startMaintenance(retention, logger, env.RETENTION_INTERVAL_MS);
+const stopPipelineWatch = new PipelineWatch(() => readOverview(deps.sql, env.pipelineThresholds), metrics, logger).start(
+  env.PIPELINE_WATCH_INTERVAL_MS,
+);
 const indexer = env.DLQ_INDEXER_ENABLED
   ? new DeadLetterIndexer({
       sql: deps.sql,
@@ -48,6 +53,7 @@ const shutdown = gatewayShutdown({
   deps,
   inflight,
   stopMaintenance,
+  stopPipelineWatch,
   stopIndexer: async () => indexer?.stop(),
 });
 const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping, inflight });

@@ -13,6 +13,7 @@ export function gatewayShutdown(opts: {
   deps: GatewayDeps;
   inflight: { value: number };
   stopMaintenance: () => Promise<void>;
+  stopPipelineWatch: () => Promise<void>;
   stopIndexer: () => Promise<void>;
 }): Shutdown {
   const s = createShutdown({ logger: opts.logger, timeoutMs: opts.timeoutMs });
@@ -30,6 +31,7 @@ export function gatewayShutdown(opts: {
   s.add('finish order writes', () => opts.deps.writer.idle());
   s.add('stop the outbox publisher', () => opts.deps.outbox.stop());
   s.add('stop maintenance', opts.stopMaintenance);
+  s.add('stop the pipeline watch', opts.stopPipelineWatch);
   s.add('stop the dead-letter indexer', opts.stopIndexer);
   s.add('disconnect kafka', async () => {
     await opts.deps.kafka.closeAdmin();

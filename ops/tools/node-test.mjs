@@ -5,6 +5,7 @@
  * loader. Node 20's test runner does not expand globs itself, hence this small wrapper.
  *
  *   node ../ops/tools/node-test.mjs src test
+ *   node ../ops/tools/node-test.mjs src test test/x.test.ts   (files named: only those)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -21,8 +22,11 @@ function find(dir) {
   });
 }
 
-const dirs = process.argv.slice(2);
-const files = dirs.flatMap(find).sort();
+// `npm test -w workers -- test/x.test.ts` appends files to the package's folders: then only those files run.
+const args = process.argv.slice(2);
+const named = args.filter((a) => a.endsWith('.test.ts') && existsSync(a) && statSync(a).isFile());
+const dirs = named.length > 0 ? [] : args;
+const files = named.length > 0 ? named : dirs.flatMap(find).sort();
 if (files.length === 0) {
   process.stderr.write(`no *.test.ts files under ${dirs.join(', ')}\n`);
   process.exit(1);

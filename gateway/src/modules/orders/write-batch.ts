@@ -50,7 +50,9 @@ export function lockKey(userId: string, key: string): string {
  *   whose first request is still being written elsewhere is `in_flight`;
  * - the keys' records are inserted; one that already exists (`ON CONFLICT DO NOTHING` returns nothing)
  *   is `key_exists`, and its order is not written;
- * - every other order goes in with its lines, its first history entry and its outbox event.
+ * - every other order goes in with its lines, its first history entry and its outbox event; the history
+ *   entry names that event (order.placed), like every later entry names the event that caused it, so
+ *   the operator view can rebuild and re-drive it (modules/pipeline/recorded.ts).
  * The whole batch is one JSON parameter: constant SQL text (one prepared statement whatever the batch
  * size), and PostgreSQL's C JSON parser instead of per-value parameter encoding in JavaScript. Foreign
  * keys are checked at the end of the statement, when the orders of the batch exist. The results line up
@@ -122,15 +124,18 @@ export async function writeBatch(sql: Sql, drafts: OrderDraft[]): Promise<WriteR
       FROM jsonb_populate_recordset(NULL::order_items, (SELECT b->'items' FROM batch))
       WHERE order_id IN (SELECT id FROM o)
     ),
+    ev AS (
+      SELECT * FROM jsonb_to_recordset((SELECT b->'outbox' FROM batch))
+        AS x(event_id uuid, event_type text, aggregate_id uuid, payload jsonb, headers jsonb)
+    ),
     h AS (
-      INSERT INTO order_status_history (order_id, from_status, to_status, version, occurred_at)
-      SELECT id, NULL, 'pending', 1, created_at FROM o
+      INSERT INTO order_status_history (order_id, from_status, to_status, version, event_id, occurred_at)
+      SELECT o.id, NULL, 'pending', 1, ev.event_id, o.created_at
+      FROM o LEFT JOIN ev ON ev.aggregate_id = o.id AND ev.event_type = 'order.placed'
     ),
     ob AS (
       INSERT INTO outbox (event_id, event_type, aggregate_id, payload, headers)
-      SELECT event_id, event_type, aggregate_id, payload, headers
-      FROM jsonb_to_recordset((SELECT b->'outbox' FROM batch))
-        AS x(event_id uuid, event_type text, aggregate_id uuid, payload jsonb, headers jsonb)
+      SELECT event_id, event_type, aggregate_id, payload, headers FROM ev
       WHERE aggregate_id IN (SELECT id FROM o)
       RETURNING 1
     )

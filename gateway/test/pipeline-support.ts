@@ -1,0 +1,82 @@
+/**
+ * Fixtures for the pipeline view's suites: orders placed through the API, then moved along the pipeline
+ * the way the workers would (no workers run here): a stage's processed-event record with the outputs it
+ * emitted (as workers/src/runtime/write.ts writes it), and the projector's status change with its history
+ * row, dated as far back as the case needs.
+ */
+import { randomUUID } from 'node:crypto';
+import { type ConsumerGroup, type EventPayloads, type EventType, Topics } from '@orders/contracts';
+import { samplePayloads } from '@orders/contracts/testing/samples';
+import type { Gateway } from './support';
+
+export const MINUTE = 60_000;
+
+/** A recorded output as the runtime stores it (workers/src/runtime/stage.ts EventOutput). */
+export interface RecordedOutput {
+  kind: 'event';
+  topic: string;
+  type: EventType;
+  key: string;
+  payload: EventPayloads[EventType];
+}
+
+export interface Placed {
+  id: string;
+  userId: string;
+  placedId: string;
+  placed: EventPayloads['order.placed'];
+}
+
+export function pipelineFixtures(gw: Gateway) {
+  /** A new order through POST /api/v1/orders; its order.placed as the outbox holds it. */
+  async function place(customer: { accessToken: string; userId: string }): Promise<Placed> {
+    const r = await gw.call('POST', '/api/v1/orders', {
+      token: customer.accessToken,
+      body: { items: [{ sku: 'MUG-BLUE', quantity: 2 }], paymentMethodToken: 'pm_tok_visa_4242' },
+    });
+    if (r.status !== 201) throw new Error(`order not placed: ${r.status} ${JSON.stringify(r.json)}`);
+    const id = String(r.json.id);
+    const [row] = await gw.sql<{ event_id: string; payload: EventPayloads['order.placed'] }[]>`
+      SELECT event_id, payload FROM outbox WHERE aggregate_id = ${id} AND event_type = 'order.placed'`;
+    if (!row) throw new Error('no order.placed in the outbox');
+    return { id, userId: customer.userId, placedId: row.event_id, placed: row.payload };
+  }
+
+  /** An event a stage emits for the order, with a fresh id. */
+  function output<K extends EventType>(
+    type: K,
+    order: { id: string; userId: string },
+    extra: Partial<EventPayloads[K]> = {},
+  ): RecordedOutput {
+    const payload = { ...samplePayloads[type], eventId: randomUUID(), orderId: order.id, userId: order.userId, ...extra };
+    return { kind: 'event', topic: Topics.orderEvents, type, key: order.id, payload: payload as EventPayloads[EventType] };
+  }
+
+  /** What a stage records for an input it processed. */
+  async function record(group: ConsumerGroup, inputId: string, inputType: string, outputs: RecordedOutput[], processedAt?: Date) {
+    await gw.sql`
+      INSERT INTO processed_events (consumer_group, event_id, event_type, outputs, processed_at)
+      VALUES (${group}, ${inputId}, ${inputType}, ${gw.sql.json(outputs as never)}, ${processedAt ?? new Date()})`;
+  }
+
+  /** What the projector does for a status change: the order's row and a history row, `ageMs` ago. */
+  async function move(orderId: string, to: string, opts: { ageMs: number; eventId?: string | null }) {
+    const [o] = await gw.sql<{ from: string; version: number; at: Date }[]>`
+      WITH old AS (SELECT status FROM orders WHERE id = ${orderId})
+      UPDATE orders SET status = ${to}, version = version + 1, updated_at = now() - ${opts.ageMs} * interval '1 millisecond'
+      WHERE id = ${orderId}
+      RETURNING (SELECT status FROM old) AS from, version, updated_at AS at`;
+    if (!o) throw new Error(`no order ${orderId}`);
+    await gw.sql`
+      INSERT INTO order_status_history (order_id, from_status, to_status, version, event_id, occurred_at)
+      VALUES (${orderId}, ${o.from}, ${to}, ${o.version}, ${opts.eventId ?? null}, ${o.at})`;
+    return o.at;
+  }
+
+  /** Sets how long ago the order entered its status (no history change). */
+  async function age(orderId: string, ageMs: number) {
+    await gw.sql`UPDATE orders SET updated_at = now() - ${ageMs} * interval '1 millisecond' WHERE id = ${orderId}`;
+  }
+
+  return { place, output, record, move, age };
+}
