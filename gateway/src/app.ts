@@ -16,6 +16,7 @@ import { dlqModule } from './modules/dlq/index';
 import { DeadLetters } from './modules/dlq/service';
 import { docsPage, openApiDocument } from './modules/docs/index';
 import { healthModule } from './modules/health/index';
+import { operatorModule } from './modules/operator/index';
 import { OrderCommands } from './modules/orders/commands';
 import { ordersModule } from './modules/orders/index';
 import { OrderQueries } from './modules/orders/queries';
@@ -89,6 +90,7 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     .get('/docs', docsPage)
     .use(trackingModule(env.TRACKING_WS_URL))
     .use(portalModule())
+    .use(operatorModule())
     .use(jsonBody(env.BODY_LIMIT_BYTES))
     .use(
       healthModule(
