@@ -71,6 +71,8 @@ const spec = {
   DEDUP_RESEND_WINDOW_MS: int({ default: 900_000, min: 1_000 }),
   /** Finished webhook messages and their attempts (the delivery log customers browse). */
   WEBHOOK_RETENTION_MS: int({ default: 7 * 24 * 3_600_000, min: 1_000 }),
+  /** Indexed dead letters (replayed or not); longer than the dead-letter topics keep them (a month). */
+  DEAD_LETTER_RETENTION_MS: int({ default: 90 * 24 * 3_600_000, min: 1_000 }),
   /** Rows per delete statement, and statements per table per run. */
   RETENTION_BATCH: int({ default: 5_000, min: 1, max: 100_000 }),
   RETENTION_MAX_BATCHES: int({ default: 20, min: 1, max: 1_000 }),

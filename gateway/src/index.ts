@@ -26,6 +26,7 @@ const retention = new Retention(
     dedupMinAgeMs: env.DEDUP_MIN_AGE_MS,
     resendWindowMs: env.DEDUP_RESEND_WINDOW_MS,
     webhookRetentionMs: env.WEBHOOK_RETENTION_MS,
+    deadLetterRetentionMs: env.DEAD_LETTER_RETENTION_MS,
     batch: env.RETENTION_BATCH,
     maxBatches: env.RETENTION_MAX_BATCHES,
   },

@@ -10,7 +10,8 @@ export function startMaintenance(retention: Retention, logger: Logger, intervalM
   const run = async () => {
     try {
       const r = await retention.run();
-      if (r.processedEvents + r.webhookMessages + r.idempotencyKeys + r.refreshTokens > 0) logger.info(r, 'retention: rows removed');
+      if (r.processedEvents + r.webhookMessages + r.deadLetters + r.idempotencyKeys + r.refreshTokens > 0)
+        logger.info(r, 'retention: rows removed');
     } catch (err) {
       logger.warn({ err }, 'retention run failed; will retry');
     }

@@ -17,6 +17,10 @@
  * - **Webhook messages** that are finished (succeeded or failed for good), with their attempts, after
  *   WEBHOOK_RETENTION_MS; they are also the fan-out's dedup (one message per endpoint and event), so the
  *   same committed-offset proof is asked of the webhooks stage first.
+ * - **Dead letters** indexed for operators (`dead_letters`, raw message included) after
+ *   DEAD_LETTER_RETENTION_MS (90 days), replayed or not: the index outlives the dead-letter topics (a
+ *   month), so an entry can still be read and replayed after Kafka has dropped its message, and is not
+ *   indexed again once removed (its message is gone by then). Only this gateway's namespace.
  * - **Idempotency records** past their expiry (at least 24 h) and **refresh tokens** a day past theirs:
  *   PostgreSQL alone decides those, so they go first and a Kafka outage does not hold them back.
  *
@@ -32,6 +36,7 @@ export interface RetentionOptions {
   dedupMinAgeMs: number;
   resendWindowMs: number;
   webhookRetentionMs: number;
+  deadLetterRetentionMs: number;
   batch: number;
   maxBatches: number;
 }
@@ -39,6 +44,7 @@ export interface RetentionOptions {
 export interface RetentionReport {
   processedEvents: number;
   webhookMessages: number;
+  deadLetters: number;
   idempotencyKeys: number;
   refreshTokens: number;
   /** Stages whose records had to stay: their consumers have not committed past the horizon. */
@@ -52,6 +58,7 @@ export class Retention {
   private readonly dedupMinAgeMs: number;
   private readonly resendWindowMs: number;
   private readonly webhookRetentionMs: number;
+  private readonly deadLetterRetentionMs: number;
   /** Rows per delete statement, and statements per table per run. */
   private readonly batch: number;
   private readonly maxBatches: number;
@@ -67,6 +74,7 @@ export class Retention {
     this.dedupMinAgeMs = options.dedupMinAgeMs;
     this.resendWindowMs = options.resendWindowMs;
     this.webhookRetentionMs = options.webhookRetentionMs;
+    this.deadLetterRetentionMs = options.deadLetterRetentionMs;
     this.batch = options.batch;
     this.maxBatches = options.maxBatches;
     this.deleted = metrics.counter('retention_deleted_rows_total', 'Rows removed by retention', ['table']);
@@ -106,7 +114,14 @@ export class Retention {
   async run(now = Date.now()): Promise<RetentionReport> {
     const sql = this.sql;
     const batch = this.batch;
-    const report: RetentionReport = { processedEvents: 0, webhookMessages: 0, idempotencyKeys: 0, refreshTokens: 0, waiting: [] };
+    const report: RetentionReport = {
+      processedEvents: 0,
+      webhookMessages: 0,
+      deadLetters: 0,
+      idempotencyKeys: 0,
+      refreshTokens: 0,
+      waiting: [],
+    };
     // What needs PostgreSQL alone goes first: a Kafka outage must not stop it.
     report.idempotencyKeys = await this.drain(
       'idempotency_keys',
@@ -118,6 +133,13 @@ export class Retention {
       () => sql`
         DELETE FROM refresh_tokens WHERE ctid IN (
           SELECT ctid FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT ${batch})`,
+    );
+    const deadLettersBefore = new Date(now - this.deadLetterRetentionMs);
+    report.deadLetters = await this.drain(
+      'dead_letters',
+      () => sql`
+        DELETE FROM dead_letters WHERE id IN (
+          SELECT id FROM dead_letters WHERE namespace = ${this.namespace} AND dead_lettered_at < ${deadLettersBefore} LIMIT ${batch})`,
     );
     // Dedup records: a record can be asked for again by a redelivery to its own stage, or by a copy of
     // its event: re-emitted by the stage upstream when that stage's input is redelivered, or re-sent by

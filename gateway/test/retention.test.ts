@@ -54,6 +54,7 @@ function retention(overrides: Partial<ConstructorParameters<typeof Retention>[2]
       dedupMinAgeMs: 60 * MIN,
       resendWindowMs: 10 * MIN,
       webhookRetentionMs: 7 * 24 * 60 * MIN,
+      deadLetterRetentionMs: 90 * 24 * 60 * MIN,
       batch: 2,
       maxBatches: 1_000,
       ...overrides,
@@ -250,5 +251,29 @@ describe('retention of webhook messages and expired records', () => {
     await retention().run();
     const keys = await gw.sql<{ key: string }[]>`SELECT key FROM idempotency_keys WHERE user_id = ${u.userId}`;
     expect(keys.map((k) => k.key)).toEqual(['kept']);
+  });
+
+  test('indexed dead letters go after their retention, replayed or not, in this namespace only', async () => {
+    const insert = async (namespace: string, daysAgo: number, replayed: boolean) => {
+      const id = randomUUID();
+      const by = replayed ? (await gw.user()).userId : null;
+      await gw.sql`
+        INSERT INTO dead_letters (id, namespace, topic, kafka_partition, kafka_offset, stage, consumer_group, dead_lettered_at,
+                                  replayed_at, replayed_by)
+        VALUES (${id}, ${namespace}, ${topic(deadLetterTopic(ConsumerGroups.payment))}, 0, ${Math.floor(Math.random() * 1e12)},
+                'payment', ${ConsumerGroups.payment}, now() - ${daysAgo} * interval '1 day',
+                ${replayed ? new Date() : null}, ${by})`;
+      return id;
+    };
+    const old = await insert(ns, 91, false);
+    const oldReplayed = await insert(ns, 120, true);
+    const recent = await insert(ns, 89, false);
+    const otherNamespace = await insert(`${ns}x`, 200, false);
+    const report = await retention().run();
+    expect(report.deadLetters).toBe(2);
+    const left = await gw.sql<
+      { id: string }[]
+    >`SELECT id FROM dead_letters WHERE id IN ${gw.sql([old, oldReplayed, recent, otherNamespace])}`;
+    expect(left.map((r) => r.id).sort()).toEqual([recent, otherNamespace].sort());
   });
 });
