@@ -39,6 +39,8 @@ export type Api = ReturnType<typeof createApi>;
 /** `sessionEnded`: the API refused the refresh token (the page signs out, showing `reason`). */
 export function createApi(hooks: { sessionEnded(reason: string): void }) {
   let session: Session | null = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+  /** Bumped by every sign-in and sign-out (not by a token refresh, which keeps the same person signed in). */
+  let generation = 0;
 
   function saveSession(s: Session | null) {
     session = s;
@@ -96,8 +98,14 @@ export function createApi(hooks: { sessionEnded(reason: string): void }) {
   }
 
   return {
-    /** The signed-in session, or null; compared by identity to drop answers that arrive after a sign-out. */
+    /** The signed-in session, or null. */
     session: () => session,
+    /**
+     * Which sign-in this is: read it before a call and compare after, to drop an answer (a list, a secret)
+     * that arrives after its user signed out, maybe with someone else signed in since. A token refresh in
+     * between does not change it (comparing sessions by identity did, and dropped good answers).
+     */
+    signInNumber: () => generation,
     accessToken,
     /** An authenticated JSON call; a 401 refreshes the token and tries once more. */
     call,
@@ -111,6 +119,7 @@ export function createApi(hooks: { sessionEnded(reason: string): void }) {
       const res = await postJson('/api/v1/auth/login', { email, password });
       if (!res.ok) throw await problem(res);
       storePair(email, await res.json());
+      generation++;
     },
 
     /** Ends the session on the server (not waited for) and forgets it here. */
@@ -118,6 +127,7 @@ export function createApi(hooks: { sessionEnded(reason: string): void }) {
       const s = session;
       if (s) void postJson('/api/v1/auth/logout', { refreshToken: s.refreshToken });
       saveSession(null);
+      generation++;
     },
   };
 }

@@ -56,11 +56,11 @@ function signOut(reason = 'Signed out.') {
 
 let loads = 0;
 async function loadEndpoints() {
-  const asked = api.session();
+  const asked = api.signInNumber();
   const load = ++loads;
   const page = await api.call<Page<Endpoint>>(`${WEBHOOKS}?limit=100`);
   // A late answer for a session that ended, or overtaken by a newer read.
-  if (api.session() !== asked || load !== loads) return;
+  if (api.signInNumber() !== asked || load !== loads) return;
   endpoints = page.items;
   draw();
 }
@@ -75,8 +75,15 @@ function replace(ep: Endpoint) {
   draw();
 }
 
+/**
+ * Whether the sign-in an action started under is still the current one: an answer that arrives after its
+ * user signed out (maybe with someone else signed in since) is dropped, a secret above all.
+ */
+const stillSignedIn = (asked: number) => api.signInNumber() === asked;
+
 async function save(e: SubmitEvent) {
   e.preventDefault();
+  const asked = api.signInNumber();
   const input = readForm();
   if (typeof input === 'string') return say(input, true);
   const editing = editedEndpoint();
@@ -87,11 +94,14 @@ async function save(e: SubmitEvent) {
       const body = changes(editing, input);
       if (Object.keys(body).length === 0) say('Nothing changed.');
       else {
-        replace(await api.call<Endpoint>(path(editing), { method: 'PATCH', body: JSON.stringify(body) }));
+        const saved = await api.call<Endpoint>(path(editing), { method: 'PATCH', body: JSON.stringify(body) });
+        if (!stillSignedIn(asked)) return;
+        replace(saved);
         say(`Saved the changes to ${editing.url}.`);
       }
     } else {
       const created = await api.call<Endpoint & { secret: string }>(WEBHOOKS, { method: 'POST', body: JSON.stringify(input) });
+      if (!stillSignedIn(asked)) return;
       endpoints = [created, ...endpoints];
       draw();
       showSecret(created.secret, created.url, null);
@@ -99,7 +109,7 @@ async function save(e: SubmitEvent) {
     }
     closeForm();
   } catch (err) {
-    report(err);
+    if (stillSignedIn(asked)) report(err);
   } finally {
     button.disabled = false;
   }
@@ -107,7 +117,9 @@ async function save(e: SubmitEvent) {
 
 async function remove(ep: Endpoint) {
   if (!window.confirm(`Delete the endpoint ${ep.url} and all its deliveries? This cannot be undone.`)) return;
+  const asked = api.signInNumber();
   await api.call<void>(path(ep), { method: 'DELETE' });
+  if (!stillSignedIn(asked)) return;
   if (deliveries.endpointId === ep.id) deliveries.close();
   if (editedEndpoint()?.id === ep.id) closeForm();
   endpoints = endpoints.filter((e) => e.id !== ep.id);
@@ -116,6 +128,7 @@ async function remove(ep: Endpoint) {
 }
 
 async function run(action: EndpointAction, ep: Endpoint) {
+  const asked = api.signInNumber();
   switch (action) {
     case 'deliveries':
       await deliveries.open(ep);
@@ -127,6 +140,7 @@ async function run(action: EndpointAction, ep: Endpoint) {
     case 'pause':
     case 'resume': {
       const updated = await api.call<Endpoint>(path(ep, `/${action}`), { method: 'POST' });
+      if (!stillSignedIn(asked)) return;
       replace(updated);
       say(`${ep.url} is ${updated.status === 'active' ? 'active again' : updated.status}.`);
       return announce(`Endpoint ${updated.status}.`);
@@ -136,12 +150,14 @@ async function run(action: EndpointAction, ep: Endpoint) {
         method: 'POST',
         body: JSON.stringify({}),
       });
+      if (!stillSignedIn(asked)) return;
       showSecret(rotated.secret, ep.url, rotated.previousSecretExpiresAt);
       say(`A new secret for ${ep.url}.`);
       return loadEndpoints();
     }
     case 'test':
       await api.call(path(ep, '/test'), { method: 'POST' });
+      if (!stillSignedIn(asked)) return;
       say(`A test event is on its way to ${ep.url}.`);
       if (deliveries.endpointId === ep.id) await deliveries.queued();
       else await deliveries.open(ep);

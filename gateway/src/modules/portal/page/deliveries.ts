@@ -24,6 +24,8 @@ export class DeliveriesPanel {
   private detail: MessageDetail | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private polls = 0;
+  /** A look was due while the tab was hidden: taken when it is visible again. */
+  private dueWhenVisible = false;
   /** Bumped on every open and close: answers for an earlier view are dropped. */
   private generation = 0;
 
@@ -36,6 +38,11 @@ export class DeliveriesPanel {
     $('more-deliveries').addEventListener('click', () => void this.guard(() => this.more()));
     $('refresh-deliveries').addEventListener('click', () => void this.guard(() => this.reload(true)));
     $('close-deliveries').addEventListener('click', () => this.close());
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden || !this.dueWhenVisible) return;
+      this.dueWhenVisible = false;
+      if (this.endpoint) void this.guard(() => this.reload());
+    });
     $('close-detail').addEventListener('click', () => this.closeDetail());
     $('redeliver-one').addEventListener('click', () => {
       if (this.openId) void this.guard(() => this.redeliver(this.openId as string));
@@ -76,6 +83,7 @@ export class DeliveriesPanel {
   close() {
     this.generation++;
     clearTimeout(this.timer);
+    this.dueWhenVisible = false;
     this.endpoint = null;
     this.items = [];
     this.nextCursor = null;
@@ -179,14 +187,18 @@ export class DeliveriesPanel {
     await this.reload(true);
   }
 
-  /** Another look soon while anything shown is pending; none otherwise. */
+  /** Another look soon while anything shown is pending and the tab is visible; none otherwise. */
   private schedule(fresh: boolean) {
     clearTimeout(this.timer);
     if (fresh) this.polls = 0;
     const pending = this.items.some((m) => m.status === 'pending') || this.detail?.status === 'pending';
     if (!pending || !this.endpoint) return;
     const delay = POLL_MS[Math.min(this.polls++, POLL_MS.length - 1)];
-    this.timer = setTimeout(() => void this.guard(() => this.reload()), delay);
+    this.timer = setTimeout(() => {
+      // A hidden tab polls nothing (a delivery can stay pending for hours of backoff): looked at on return.
+      if (document.hidden) this.dueWhenVisible = true;
+      else void this.guard(() => this.reload());
+    }, delay);
   }
 
   /** A new delivery was queued (a test event): show it and follow it. */

@@ -83,12 +83,12 @@ function remember(order: Order, timeline: HistoryEntry[]) {
 }
 
 async function fetchOrder(id: string) {
-  const asked = api.session();
+  const asked = api.signInNumber();
   const [order, history] = await Promise.all([
     api.call<Order>(`/api/v1/orders/${id}`),
     api.call<{ entries: HistoryEntry[] }>(`/api/v1/orders/${id}/history`),
   ]);
-  if (api.session() !== asked) return; // a late answer for a session that ended
+  if (api.signInNumber() !== asked) return; // a late answer for a session that ended
   remember(order, history.entries);
 }
 
