@@ -9,6 +9,7 @@ import { namespaced } from '@orders/contracts';
 import type { Logger, Metrics, Sql } from '@orders/platform';
 import { type Consumer, Kafka, logLevel } from 'kafkajs';
 import { kafkaLogCreator } from '../outbox/producer';
+import { registerLz4 } from './lz4';
 import { type DeadLetterRow, toDeadLetterRow } from './record';
 import { DLQ_INDEXER_GROUP, deadLetterTopics } from './topics';
 
@@ -47,6 +48,9 @@ const COLUMNS = [
 /** How long a stop waits for the consumer to leave its group. */
 const STOP_TIMEOUT_MS = 5_000;
 
+/** How long the indexer waits after a crash kafkajs does not restart from, before it starts again. */
+const CRASH_PAUSE_MS = 5_000;
+
 export class DeadLetterIndexer {
   private readonly consumer: Consumer;
   private readonly indexed;
@@ -54,6 +58,8 @@ export class DeadLetterIndexer {
   private stopped = false;
 
   constructor(private readonly opts: IndexerOptions) {
+    // The stages' dead letters come LZ4-compressed from their librdkafka producers.
+    registerLz4();
     const kafka = new Kafka({
       clientId: `${opts.clientId}-dlq-indexer`,
       brokers: opts.brokers,
@@ -71,10 +77,16 @@ export class DeadLetterIndexer {
       sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
     });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) =>
-      opts.logger.error({ err: payload.error.message, restart: payload.restart }, 'dlq indexer consumer crashed'),
-    );
     this.indexed = opts.metrics.counter('dlq_indexed_total', 'Dead-letter messages indexed (new rows)', ['stage']);
+    const crashes = opts.metrics.counter('dlq_indexer_crashes_total', 'Times the dead-letter indexer stopped on an error', []);
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      crashes.inc();
+      opts.logger.error({ err: payload.error.message, restart: payload.restart }, 'dlq indexer consumer crashed');
+      // kafkajs restarts the consumer itself after a retriable error only; after any other (a batch it
+      // cannot decode was one: LZ4 before lz4.ts) it stays stopped for good, and nothing was indexed until
+      // the gateway restarted. Start again after a pause: offsets are committed only after their rows.
+      if (!payload.restart && !this.stopped) this.running = this.restartAfterCrash();
+    });
   }
 
   /**
@@ -96,6 +108,12 @@ export class DeadLetterIndexer {
         for (let left = delayMs; left > 0 && !this.stopped; left -= 100) await Bun.sleep(Math.min(100, left));
       }
     }
+  }
+
+  private async restartAfterCrash(): Promise<void> {
+    await this.consumer.disconnect().catch(() => {});
+    for (let left = CRASH_PAUSE_MS; left > 0 && !this.stopped; left -= 100) await Bun.sleep(Math.min(100, left));
+    await this.startUntilRunning();
   }
 
   private async run(): Promise<void> {
