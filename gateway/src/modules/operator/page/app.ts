@@ -74,10 +74,10 @@ function failed(err: unknown) {
 // ── the refresh: overview, stuck page, diagnosis, one after the other ─────────────────────────
 
 async function refresh() {
-  const asked = api.session();
-  if (!asked) return;
+  if (!api.session()) return;
+  const asked = api.signInNumber();
   // A late answer for a session that ended (or a diagnosis that was closed) is dropped.
-  const current = () => api.session() === asked;
+  const current = () => api.signInNumber() === asked;
   try {
     const overview = await api.call<PipelineOverview>('/api/v1/admin/pipeline');
     if (!current()) return;
@@ -116,7 +116,11 @@ async function loadDiagnosis(orderId: string, current: () => boolean) {
 // ── actions ───────────────────────────────────────────────────────────────────────────────────
 
 function open(orderId: string) {
-  if (selected !== orderId) clearDetail();
+  if (selected !== orderId) {
+    // Nothing of the order shown before may be acted on while this one loads (its Re-drive least of all).
+    diagnosis = null;
+    clearDetail();
+  }
   selected = orderId;
   $('detail').hidden = false;
   $('detail-title').textContent = `Order ${orderId} (loading…)`;
@@ -132,19 +136,23 @@ function close() {
 /** Asks first (a modal dialog), then re-publishes the event the order's stage waits for. */
 function confirmRedrive() {
   const d = diagnosis;
-  if (!d?.redrive.possible) return;
+  if (!d?.redrive.possible || d.order.id !== selected) return;
   $('confirm-text').textContent =
     `Order ${d.order.id} waits in ${d.order.status} for ${d.stage ?? 'its stage'}. ` +
     `Its ${d.redrive.eventType ?? 'last'} event is sent again to ${d.stage ?? 'that stage'}, which skips it if it has processed it already.`;
   const dialog = $<HTMLDialogElement>('confirm-redrive');
   dialog.returnValue = '';
-  dialog.addEventListener('close', () => dialog.returnValue === 'confirm' && void redrive(d.order.id), { once: true });
+  dialog.addEventListener('close', () => dialog.returnValue === 'confirm' && selected === d.order.id && void redrive(d.order.id), {
+    once: true,
+  });
   dialog.showModal();
 }
 
 async function redrive(orderId: string) {
   const button = $<HTMLButtonElement>('redrive');
   button.disabled = true;
+  // A refresh while the re-drive is in flight must not enable the button again (a second send, a second audit row).
+  button.dataset.busy = 'true';
   try {
     const r = await api.call<RedriveResult>(`/api/v1/admin/pipeline/orders/${encodeURIComponent(orderId)}/redrive`, { method: 'POST' });
     const result = $('redrive-result');
@@ -154,6 +162,7 @@ async function redrive(orderId: string) {
   } catch (err) {
     failed(err);
   } finally {
+    delete button.dataset.busy;
     await refresher.now();
   }
 }

@@ -20,7 +20,7 @@ export function renderDetail(d: OrderDiagnosis, replay: (entry: DeadLetterView, 
   renderLastEvent(d);
   renderDeadLetters(d.deadLetters, replay);
   const redrive = $<HTMLButtonElement>('redrive');
-  redrive.disabled = !d.redrive.possible;
+  redrive.disabled = !d.redrive.possible || redrive.dataset.busy === 'true';
   $('redrive-reason').textContent = d.redrive.possible
     ? `Publishes the order’s ${d.redrive.eventType ?? 'last'} event again for ${d.stage ?? 'its stage'}.`
     : `Not possible: ${d.redrive.reason ?? 'the API gave no reason'}.`;
@@ -34,6 +34,8 @@ export function clearDetail(): void {
   for (const id of ['facts', 'timeline', 'dead-letters']) $(id).replaceChildren();
   $('last-event').textContent = '';
   $('redrive-result').textContent = '';
+  $<HTMLButtonElement>('redrive').disabled = true;
+  $('redrive-reason').textContent = '';
 }
 
 function renderFacts(d: OrderDiagnosis): void {
