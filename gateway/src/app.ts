@@ -21,7 +21,7 @@ import { OrderCommands } from './modules/orders/commands';
 import { ordersModule } from './modules/orders/index';
 import { OrderQueries } from './modules/orders/queries';
 import { pipelineModule } from './modules/pipeline/index';
-import { PipelineService } from './modules/pipeline/service';
+import { type PipelineService, pipelineService } from './modules/pipeline/service';
 import { portalModule } from './modules/portal/index';
 import { productsModule } from './modules/products/index';
 import { trackingModule } from './modules/tracking/index';
@@ -42,9 +42,11 @@ export interface AppContext {
   isStopping: () => boolean;
   /** Shared with shutdown: how many requests are being handled. */
   inflight?: { value: number };
+  /** Shared with the pipeline watch (index.ts), so both use one overview read; built here when absent. */
+  pipeline?: PipelineService;
 }
 
-export function createApp({ env, deps, logger, metrics, isStopping, inflight }: AppContext) {
+export function createApp({ env, deps, logger, metrics, isStopping, inflight, pipeline }: AppContext) {
   const auth = authPlugin(deps.verify, deps.limits);
   const orderCommands = new OrderCommands(
     deps.sql,
@@ -110,18 +112,7 @@ export function createApp({ env, deps, logger, metrics, isStopping, inflight }: 
     .use(ordersModule(auth, orderCommands, orderQueries))
     .use(adminModule(auth, orderCommands, orderQueries))
     .use(dlqModule(auth, new DeadLetters(deps.sql, deps.kafka.producer, deps.codec, env.NAMESPACE)))
-    .use(
-      pipelineModule(
-        auth,
-        new PipelineService({
-          sql: deps.sql,
-          producer: deps.kafka.producer,
-          codec: deps.codec,
-          namespace: env.NAMESPACE,
-          thresholds: env.pipelineThresholds,
-        }),
-      ),
-    )
+    .use(pipelineModule(auth, pipeline ?? pipelineService(env, deps, logger)))
     .use(webhooksModule(auth, webhookEndpoints, webhookDeliveries));
   if (env.DEV_TOKENS) app.use(devTokenModule(auth, new DevTokenService(deps.sql, deps.sign)));
   return app;

@@ -6,7 +6,7 @@ import { createDeps } from './deps';
 import { DeadLetterIndexer } from './dlq/indexer';
 import { loadEnv } from './env';
 import { startMaintenance } from './maintenance';
-import { readOverview } from './modules/pipeline/overview';
+import { pipelineService } from './modules/pipeline/service';
 import { PipelineWatch } from './modules/pipeline/watch';
 import { Retention } from './retention';
 import { gatewayShutdown } from './shutdown';
@@ -34,9 +34,9 @@ const retention = new Retention(
   metrics,
 );
 const stopMaintenance = startMaintenance(retention, logger, env.RETENTION_INTERVAL_MS);
-const stopPipelineWatch = new PipelineWatch(() => readOverview(deps.sql, env.pipelineThresholds), metrics, logger).start(
-  env.PIPELINE_WATCH_INTERVAL_MS,
-);
+// One service for the API and the watch: they share its overview read (one scan of orders per interval).
+const pipeline = pipelineService(env, deps, logger);
+const stopPipelineWatch = new PipelineWatch(() => pipeline.overview(), metrics, logger).start(env.PIPELINE_WATCH_INTERVAL_MS);
 const indexer = env.DLQ_INDEXER_ENABLED
   ? new DeadLetterIndexer({
       sql: deps.sql,
@@ -57,7 +57,7 @@ const shutdown = gatewayShutdown({
   stopPipelineWatch,
   stopIndexer: async () => indexer?.stop(),
 });
-const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping, inflight });
+const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping, inflight, pipeline });
 app.listen(listenOptions(env));
 server = app.server ?? undefined;
 deps.outbox.start();

@@ -1,12 +1,15 @@
 /**
  * One order in the pipeline view against the real PostgreSQL: its timeline, the event that moved it
- * into its status and whether the waiting stage has processed it, its dead letters, and whether (and
- * why not) it can be re-driven. Thresholds here: 1 h, payment 10 min.
+ * into its status and whether the waiting stage has processed it (none for a pending order its customer
+ * changed, and why), its dead letters, and whether (and why not) it can be re-driven, decided by primary
+ * key only: what only the re-drive's search could find is "possible", with a note. Thresholds here: 1 h,
+ * payment 10 min.
  */
 import { beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { ConsumerGroups } from '@orders/contracts';
-import { MINUTE, pipelineFixtures } from './pipeline-support';
+import { PipelineService } from '../src/modules/pipeline/service';
+import { capturingLogger, hooked, MINUTE, pipelineFixtures } from './pipeline-support';
 import { suiteGateway } from './support';
 
 const ns = `plo${randomUUID().slice(0, 8)}`;
@@ -46,7 +49,8 @@ describe('an order in the pipeline view', () => {
       thresholdMs: 10 * MINUTE,
       stuck: true,
       lastEvent: { eventId: verdict.payload.eventId, eventType: 'order.validated', processedByNextStage: false },
-      redrive: { possible: true, eventType: 'order.validated', reason: null },
+      lastEventReason: null,
+      redrive: { possible: true, eventType: 'order.validated', reason: null, note: null },
     });
     expect(Math.abs(Number(r.json.ageMs) - 20 * MINUTE)).toBeLessThan(MINUTE);
     expect((r.json.timeline as Record<string, unknown>[]).map((t) => [t.fromStatus, t.toStatus, t.version, t.eventId])).toEqual([
@@ -71,9 +75,13 @@ describe('an order in the pipeline view', () => {
       thresholdMs: 60 * MINUTE,
       stuck: false,
       lastEvent: { eventId: o.placedId, eventType: 'order.placed', processedByNextStage: false },
-      redrive: { possible: true, eventType: 'order.placed', reason: null },
+      lastEventReason: null,
+      redrive: { possible: true, eventType: 'order.placed', reason: null, note: null },
       deadLetters: [],
     });
+    // The validator judged order.placed; then the customer changes the order: the validator now waits on
+    // that change's order.updated, not on the order.placed it has processed (no "the projector lags").
+    await fx.record(ConsumerGroups.validator, o.placedId, 'order.placed', [fx.output('order.validated', o)]);
     const changed = await gw.call('PATCH', `/api/v1/orders/${o.id}`, {
       token: customer.accessToken,
       headers: { 'if-match': '"1"' },
@@ -81,15 +89,62 @@ describe('an order in the pipeline view', () => {
     });
     expect(changed.status).toBe(200);
     const after = await view(o.id);
-    expect(after.json.redrive).toMatchObject({ possible: false, eventType: 'order.placed' });
+    expect(after.json).toMatchObject({ order: { status: 'pending', revision: 2 }, stage: 'validator', lastEvent: null });
+    expect(String(after.json.lastEventReason)).toContain('order.updated');
+    expect(after.json.redrive).toMatchObject({ possible: false, eventType: 'order.placed', note: null });
     expect(String((after.json.redrive as { reason: string }).reason)).toContain('changed while pending');
+  });
+
+  test('changed while pending, then validated: re-drive possible, its event searched for only when re-driving', async () => {
+    const customer = await gw.user();
+    const o = await fx.place(customer);
+    const changed = await gw.call('PATCH', `/api/v1/orders/${o.id}`, {
+      token: customer.accessToken,
+      headers: { 'if-match': '"1"' },
+      body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] },
+    });
+    expect(changed.status).toBe(200);
+    const [updated] = await gw.sql<{ event_id: string }[]>`
+      SELECT event_id FROM outbox WHERE aggregate_id = ${o.id} AND event_type = 'order.updated'`;
+    const verdict = fx.output('order.validated', o, { revision: 2 });
+    await fx.record(ConsumerGroups.validator, String(updated?.event_id), 'order.updated', [verdict]);
+    await fx.move(o.id, 'validated', { ageMs: MINUTE, eventId: verdict.payload.eventId });
+    const r = await view(o.id);
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({
+      stage: 'payment',
+      lastEvent: { eventId: verdict.payload.eventId, eventType: 'order.validated' },
+      redrive: { possible: true, eventType: 'order.validated', reason: null },
+    });
+    expect(String((r.json.redrive as { note: string }).note)).toContain('re-drive searches');
+
+    // The diagnosis never runs the search, so a failing one cannot fail it.
+    const searches: string[] = [];
+    const sql = hooked(gw.sql, /processed_at BETWEEN/, () => {
+      searches.push('search');
+      return Promise.reject(new Error('search failed'));
+    });
+    const service = new PipelineService({
+      sql,
+      producer: { send: async () => [] },
+      codec: gw.deps.codec,
+      namespace: ns,
+      thresholds: gw.env.pipelineThresholds,
+      logger: capturingLogger().logger,
+    });
+    expect((await service.order(o.id)).redrive).toMatchObject({ possible: true, eventType: 'order.validated' });
+    expect(searches).toHaveLength(0);
   });
 
   test('records gone: not re-drivable, and the reason says so', async () => {
     const o = await fx.place(await gw.user());
     await fx.move(o.id, 'validated', { ageMs: MINUTE, eventId: randomUUID() });
     const r = await view(o.id);
-    expect(r.json).toMatchObject({ stage: 'payment', stuck: false, redrive: { possible: false, eventType: 'order.validated' } });
+    expect(r.json).toMatchObject({
+      stage: 'payment',
+      stuck: false,
+      redrive: { possible: false, eventType: 'order.validated', note: null },
+    });
     expect(String((r.json.redrive as { reason: string }).reason)).toContain('no longer recorded');
   });
 
@@ -104,7 +159,8 @@ describe('an order in the pipeline view', () => {
       thresholdMs: null,
       stuck: false,
       lastEvent: { eventId: shipped, eventType: 'order.shipped', processedByNextStage: false },
-      redrive: { possible: false, eventType: null },
+      lastEventReason: null,
+      redrive: { possible: false, eventType: null, note: null },
     });
     expect(String((r.json.redrive as { reason: string }).reason)).toContain('shipped');
   });

@@ -2,17 +2,19 @@
  * Re-driving an order against real Kafka and PostgreSQL: the exact recorded event (same id, same bytes)
  * goes to the waiting stage's retry topic, due at once with a fresh budget, marked as re-driven, and is
  * audited; twice sends the same event (which the stage de-duplicates); what is final, unrecorded or
- * changed is refused (409); a send Kafka does not acknowledge is a 503 with nothing audited. Its topics
- * live in a namespace of its own.
+ * changed is refused (409) with nothing sent; a send Kafka does not acknowledge is a 503 with nothing
+ * audited, an audit row that cannot be written after the send a logged 500; the order, its history and
+ * its items are read as one snapshot. Its topics live in a namespace of its own.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { ConsumerGroups, DeadLetterHeaders, EventHeaders, namespaced, RetryHeaders, retryTopic, Topics } from '@orders/contracts';
+import { createLogger, createMetrics, type Sql } from '@orders/platform';
 import { eventually } from '@orders/platform/testing';
-import { type Admin, type Consumer, Kafka, logLevel } from 'kafkajs';
-import { DomainError } from '../src/errors';
+import { type Admin, type Consumer, Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { createApp } from '../src/app';
 import { PipelineService } from '../src/modules/pipeline/service';
-import { MINUTE, pipelineFixtures } from './pipeline-support';
+import { capturingLogger, hooked, MINUTE, pipelineFixtures } from './pipeline-support';
 import { suiteGateway } from './support';
 
 const ns = `plr${randomUUID().slice(0, 8)}`;
@@ -24,6 +26,7 @@ const validatorRetry = topic(retryTopic(ConsumerGroups.validator));
 const paymentRetry = topic(retryTopic(ConsumerGroups.payment));
 let admin: Admin;
 let consumer: Consumer;
+let producer: Producer;
 let actor: { accessToken: string; userId: string };
 const seen: { topic: string; key: string; value: Buffer; headers: Record<string, string> }[] = [];
 
@@ -41,11 +44,14 @@ beforeAll(async () => {
       seen.push({ topic, key: String(message.key), value: message.value as Buffer, headers });
     },
   });
+  producer = kafka.producer();
+  await producer.connect();
   actor = await gw.user('admin');
 }, KAFKA_MS);
 
 afterAll(async () => {
   await consumer?.disconnect();
+  await producer?.disconnect();
   await admin.deleteTopics({ topics: [validatorRetry, paymentRetry] }).catch(() => {});
   await admin?.disconnect();
 }, KAFKA_MS);
@@ -59,6 +65,55 @@ const sentFor = (orderId: string, n: number) =>
 const audits = (orderId: string) =>
   gw.sql<{ actor_id: string; detail: Record<string, unknown> }[]>`
     SELECT actor_id, detail FROM admin_audit WHERE action = 'order.redriven' AND target = ${orderId} ORDER BY id`;
+
+/**
+ * Everything sent to `topic` so far has been seen: a marker sent now has arrived (the test's topics have
+ * one partition, read in order), so whatever is not in `seen` by then was never sent.
+ */
+async function drained(topic: string) {
+  const key = `marker-${randomUUID()}`;
+  await producer.send({ topic, acks: -1, messages: [{ key, value: 'marker' }] });
+  await eventually(() => seen.some((m) => m.key === key), { what: `the marker on ${topic}`, timeoutMs: 20_000 });
+}
+
+/** A pipeline service over `sql` whose producer keeps what it is given (or refuses, with `refuse`). */
+function serviceWith(opts: { sql?: Sql; refuse?: boolean; logger?: ReturnType<typeof capturingLogger>['logger'] } = {}) {
+  const sent: { topic: string; messages: Message[] }[] = [];
+  const service = new PipelineService({
+    sql: opts.sql ?? gw.sql,
+    producer: {
+      send: async (record) => {
+        if (opts.refuse) throw new Error('broker down');
+        sent.push({ topic: record.topic, messages: record.messages });
+        return [];
+      },
+    },
+    codec: gw.deps.codec,
+    namespace: ns,
+    thresholds: gw.env.pipelineThresholds,
+    logger: opts.logger ?? capturingLogger().logger,
+  });
+  return { service, sent };
+}
+
+/** POST …/redrive through the gateway's app with `pipeline` in place of its own. */
+async function redriveThrough(pipeline: PipelineService, id: string) {
+  const app = createApp({
+    env: gw.env,
+    deps: gw.deps,
+    logger: createLogger({ service: 'gateway-test', level: 'silent' }),
+    metrics: createMetrics('gateway', { defaultMetrics: false }),
+    isStopping: () => false,
+    pipeline,
+  });
+  const res = await app.handle(
+    new Request(`http://localhost/api/v1/admin/pipeline/orders/${id}/redrive`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${actor.accessToken}` },
+    }),
+  );
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
+}
 
 /** An order the validator judged (its verdict recorded) and the projector made `validated`. */
 async function validatedOrder() {
@@ -118,6 +173,8 @@ describe('re-drive', () => {
       expect(gone.json.code).toBe('PIPELINE_REDRIVE_UNRECORDED');
       expect(String(gone.json.detail)).toContain('no longer recorded');
       expect(await audits(o.id)).toHaveLength(2);
+      await drained(paymentRetry);
+      expect(seen.filter((m) => m.key === o.id)).toHaveLength(2);
     },
     KAFKA_MS,
   );
@@ -137,6 +194,55 @@ describe('re-drive', () => {
     },
     KAFKA_MS,
   );
+
+  test(
+    'pending without a payment token and with two items: order.placed rebuilt byte for byte',
+    async () => {
+      const o = await fx.place(await gw.user(), {
+        items: [
+          { sku: 'MUG-BLUE', quantity: 1 },
+          { sku: 'SOCKS-3PACK', quantity: 3 },
+        ],
+      });
+      expect(o.placed.paymentMethodToken).toBeNull();
+      expect(o.placed.items).toHaveLength(2);
+      const r = await redrive(o.id);
+      expect(r.status).toBe(202);
+      const [sent] = await sentFor(o.id, 1);
+      expect(sent?.topic).toBe(validatorRetry);
+      expect(sent?.value.equals(gw.deps.codec.encode('order.placed', o.placed))).toBe(true);
+    },
+    KAFKA_MS,
+  );
+
+  test('order, history and items are one snapshot: an edit committed between the reads is not mixed in', async () => {
+    const customer = await gw.user();
+    const o = await fx.place(customer);
+    let edited = 0;
+    // The customer's edit commits right after the order row is read, before its items are.
+    const sql = hooked(gw.sql, /FROM orders WHERE id =/, async (run) => {
+      const rows = await run();
+      if (edited++ === 0) {
+        const r = await gw.call('PATCH', `/api/v1/orders/${o.id}`, {
+          token: customer.accessToken,
+          headers: { 'if-match': '"1"' },
+          body: { items: [{ sku: 'CAP-BLACK', quantity: 5 }] },
+        });
+        expect(r.status).toBe(200);
+      }
+      return rows;
+    });
+    const { service, sent } = serviceWith({ sql });
+    const result = await service.redrive(actor.userId, o.id);
+    expect(edited).toBe(1);
+    const [{ revision } = { revision: 0 }] = await gw.sql<{ revision: number }[]>`SELECT revision FROM orders WHERE id = ${o.id}`;
+    expect(revision).toBe(2);
+    // The order as it was at revision 1, items included: exactly the order.placed the outbox held.
+    expect(result).toMatchObject({ stage: 'validator', eventId: o.placedId });
+    expect(sent).toHaveLength(1);
+    expect((sent[0]?.messages[0]?.value as Buffer).equals(gw.deps.codec.encode('order.placed', o.placed))).toBe(true);
+    expect(await audits(o.id)).toHaveLength(1);
+  });
 
   test(
     'an order changed while pending: its verdict is found around the change when the chain misses',
@@ -166,6 +272,62 @@ describe('re-drive', () => {
     KAFKA_MS,
   );
 
+  test(
+    'the search looks between the previous change and the projector’s: a projector 10 minutes behind, within the hour cap',
+    async () => {
+      // Placed 30 min ago, changed, the change validated 20 min ago, the projector applying that 10 min ago.
+      const customer = await gw.user();
+      const o = await fx.place(customer);
+      const changed = await gw.call('PATCH', `/api/v1/orders/${o.id}`, {
+        token: customer.accessToken,
+        headers: { 'if-match': '"1"' },
+        body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] },
+      });
+      expect(changed.status).toBe(200);
+      await gw.sql`UPDATE order_status_history SET occurred_at = now() - interval '30 minutes' WHERE order_id = ${o.id}`;
+      const [updated] = await gw.sql<{ event_id: string }[]>`
+        SELECT event_id FROM outbox WHERE aggregate_id = ${o.id} AND event_type = 'order.updated'`;
+      const verdict = fx.output('order.validated', o, { revision: 2 });
+      await fx.record(ConsumerGroups.validator, String(updated?.event_id), 'order.updated', [verdict], new Date(Date.now() - 20 * MINUTE));
+      await fx.move(o.id, 'validated', { ageMs: 10 * MINUTE, eventId: verdict.payload.eventId });
+      const r = await redrive(o.id);
+      expect(r.status).toBe(202);
+      expect(r.json.eventId).toBe(verdict.payload.eventId);
+      const [sent] = await sentFor(o.id, 1);
+      expect((await gw.deps.codec.decode(sent?.value as Buffer)).payload).toEqual(verdict.payload);
+
+      // Bounded: a verdict recorded more than an hour before the projector applied it is not searched for.
+      const late = await fx.place(customer);
+      expect(
+        (
+          await gw.call('PATCH', `/api/v1/orders/${late.id}`, {
+            token: customer.accessToken,
+            headers: { 'if-match': '"1"' },
+            body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] },
+          })
+        ).status,
+      ).toBe(200);
+      await gw.sql`UPDATE order_status_history SET occurred_at = now() - interval '3 hours' WHERE order_id = ${late.id}`;
+      const [lateUpdated] = await gw.sql<{ event_id: string }[]>`
+        SELECT event_id FROM outbox WHERE aggregate_id = ${late.id} AND event_type = 'order.updated'`;
+      const lateVerdict = fx.output('order.validated', late, { revision: 2 });
+      await fx.record(
+        ConsumerGroups.validator,
+        String(lateUpdated?.event_id),
+        'order.updated',
+        [lateVerdict],
+        new Date(Date.now() - 150 * MINUTE),
+      );
+      await fx.move(late.id, 'validated', { ageMs: 10 * MINUTE, eventId: lateVerdict.payload.eventId });
+      const refused = await redrive(late.id);
+      expect(refused.status).toBe(409);
+      expect(refused.json.code).toBe('PIPELINE_REDRIVE_UNRECORDED');
+      await drained(paymentRetry);
+      expect(seen.filter((m) => m.key === late.id)).toHaveLength(0);
+    },
+    KAFKA_MS,
+  );
+
   test('refused: final (409), changed while pending (409), unknown (404)', async () => {
     const customer = await gw.user();
     const shipped = await fx.place(customer);
@@ -184,19 +346,38 @@ describe('re-drive', () => {
     for (const id of [shipped.id, pending.id]) expect(await audits(id)).toHaveLength(0);
   });
 
-  test('a re-drive Kafka does not acknowledge is a 503, with nothing audited', async () => {
+  test('a re-drive Kafka does not acknowledge is a 503 (problem+json, retry-after), with nothing audited', async () => {
     const o = await validatedOrder();
-    const failing = new PipelineService({
-      sql: gw.sql,
-      producer: { send: async () => Promise.reject(new Error('broker down')) },
-      codec: gw.deps.codec,
-      namespace: ns,
-      thresholds: gw.env.pipelineThresholds,
-    });
-    const err = await failing.redrive(actor.userId, o.id).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DomainError);
-    expect((err as DomainError).kind).toBe('unavailable');
-    expect((err as DomainError).code).toBe('PIPELINE_REDRIVE_UNAVAILABLE');
+    const r = await redriveThrough(serviceWith({ refuse: true }).service, o.id);
+    expect(r.status).toBe(503);
+    expect(r.headers.get('content-type')).toContain('application/problem+json');
+    expect(r.headers.get('retry-after')).toBe('5');
+    expect(r.json).toMatchObject({ status: 503, code: 'PIPELINE_REDRIVE_UNAVAILABLE' });
     expect(await audits(o.id)).toHaveLength(0);
+  });
+
+  test('sent but its audit row not written: a 500, logged at error level with actor, order, event and topic', async () => {
+    const o = await fx.place(await gw.user());
+    const { logger, logged } = capturingLogger();
+    const sql = hooked(gw.sql, /INSERT INTO admin_audit/, () => Promise.reject(new Error('audit table unavailable')));
+    const { service, sent } = serviceWith({ sql, logger });
+    const r = await redriveThrough(service, o.id);
+    expect(r.status).toBe(500);
+    expect(r.headers.get('content-type')).toContain('application/problem+json');
+    expect(r.headers.get('retry-after')).toBeNull();
+    expect(String(r.json.detail)).toContain(`was sent to ${validatorRetry}`);
+    expect(sent).toHaveLength(1);
+    expect(await audits(o.id)).toHaveLength(0);
+    const errors = logged.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.args[0]).toMatchObject({
+      actorId: actor.userId,
+      orderId: o.id,
+      eventId: o.placedId,
+      eventType: 'order.placed',
+      topic: validatorRetry,
+    });
+    // Never the event itself: order.placed carries the payment token.
+    expect(JSON.stringify(errors[0]?.args, (_k, v) => (v instanceof Error ? v.message : v))).not.toContain('pm_tok_');
   });
 });

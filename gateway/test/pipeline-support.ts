@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ConsumerGroup, type EventPayloads, type EventType, Topics } from '@orders/contracts';
 import { samplePayloads } from '@orders/contracts/testing/samples';
+import type { Logger, Sql } from '@orders/platform';
 import type { Gateway } from './support';
 
 export const MINUTE = 60_000;
@@ -28,11 +29,11 @@ export interface Placed {
 }
 
 export function pipelineFixtures(gw: Gateway) {
-  /** A new order through POST /api/v1/orders; its order.placed as the outbox holds it. */
-  async function place(customer: { accessToken: string; userId: string }): Promise<Placed> {
+  /** A new order through POST /api/v1/orders (two mugs and a card unless `body` says otherwise); its order.placed as the outbox holds it. */
+  async function place(customer: { accessToken: string; userId: string }, body?: Record<string, unknown>): Promise<Placed> {
     const r = await gw.call('POST', '/api/v1/orders', {
       token: customer.accessToken,
-      body: { items: [{ sku: 'MUG-BLUE', quantity: 2 }], paymentMethodToken: 'pm_tok_visa_4242' },
+      body: body ?? { items: [{ sku: 'MUG-BLUE', quantity: 2 }], paymentMethodToken: 'pm_tok_visa_4242' },
     });
     if (r.status !== 201) throw new Error(`order not placed: ${r.status} ${JSON.stringify(r.json)}`);
     const id = String(r.json.id);
@@ -79,4 +80,43 @@ export function pipelineFixtures(gw: Gateway) {
   }
 
   return { place, output, record, move, age };
+}
+
+/**
+ * `sql`, and every transaction begun from it, with the statements whose text matches `match` run through
+ * `around` (given the statement to run): to make one kind of statement fail, or to commit something
+ * between two reads.
+ */
+export function hooked(sql: Sql, match: RegExp, around: (run: () => Promise<unknown>) => Promise<unknown>): Sql {
+  const wrap = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      apply(fn, self, args: unknown[]) {
+        const strings = args[0];
+        const text = Array.isArray(strings) && 'raw' in strings ? strings.join('$') : '';
+        const run = () => Reflect.apply(fn as (...a: unknown[]) => Promise<unknown>, self, args);
+        return match.test(text) ? around(run) : run();
+      },
+      get(t, key) {
+        const value: unknown = Reflect.get(t, key);
+        if (typeof value !== 'function') return value;
+        if (key !== 'begin') return value.bind(t);
+        return (...args: unknown[]) => {
+          const body = args.pop() as (tx: object) => unknown;
+          return value.call(t, ...args, (tx: object) => body(wrap(tx)));
+        };
+      },
+    });
+  return wrap(sql);
+}
+
+/** A logger that keeps what is logged at error and warn level. */
+export function capturingLogger() {
+  const logged: { level: 'error' | 'warn'; args: unknown[] }[] = [];
+  const logger = {
+    error: (...args: unknown[]) => logged.push({ level: 'error', args }),
+    warn: (...args: unknown[]) => logged.push({ level: 'warn', args }),
+    info: () => {},
+    debug: () => {},
+  } as unknown as Logger;
+  return { logger, logged };
 }

@@ -72,13 +72,14 @@ describe('overview', () => {
     await fx.move(b.id, 'validated', { ageMs: 20 * MINUTE, eventId: randomUUID() });
     await fx.move(c.id, 'validated', { ageMs: MINUTE, eventId: randomUUID() });
     await fx.move(d.id, 'shipped', { ageMs: 0, eventId: randomUUID() });
-    // Consoles share one read for up to 2 s (service.ts): wait for one generated after the changes.
-    const changedAt = Date.now();
+    // Consoles share one read (service.ts): wait for one generated after the changes, by the database's
+    // clock, which generatedAt is read from.
+    const [{ now: changedAt } = { now: new Date(Number.NaN) }] = await gw.sql<{ now: Date }[]>`SELECT now() AS now`;
     let r = await api('');
     await eventually(
       async () => {
         r = await api('');
-        return r.status === 200 && Date.parse(String(r.json.generatedAt)) >= changedAt;
+        return r.status === 200 && Date.parse(String(r.json.generatedAt)) >= changedAt.getTime();
       },
       { what: 'an overview read after the changes', timeoutMs: 10_000, everyMs: 250 },
     );
@@ -140,6 +141,8 @@ describe('overview', () => {
 describe('stuck list', () => {
   test('only orders past their stage’s threshold, oldest first, page by page', async () => {
     const customer = await gw.user();
+    const stuckPending = await fx.place(customer);
+    await fx.age(stuckPending.id, 120 * MINUTE);
     const ages = [50, 40, 30, 20, 5];
     const orders = await Promise.all(ages.map(() => fx.place(customer)));
     for (const [n, o] of orders.entries()) await fx.move(o.id, 'validated', { ageMs: (ages[n] ?? 0) * MINUTE, eventId: randomUUID() });
@@ -162,8 +165,10 @@ describe('stuck list', () => {
       expect(Math.abs(s.ageMs - (ages[n] ?? 0) * MINUTE)).toBeLessThan(MINUTE);
     }
     for (const s of seen) expect(s.ageMs).toBeGreaterThan(10 * MINUTE);
-    const validator = await api('/stuck?stage=validator&limit=200');
-    expect((validator.json.items as typeof seen).every((s) => s.stage === 'validator' && s.status === 'pending')).toBe(true);
+    const validator = (await api('/stuck?stage=validator&limit=200')).json.items as typeof seen;
+    expect(validator.length).toBeGreaterThan(0);
+    expect(validator.map((s) => s.orderId)).toContain(stuckPending.id);
+    expect(validator.every((s) => s.stage === 'validator' && s.status === 'pending')).toBe(true);
   });
 
   test('all stages at once, each with its own threshold, oldest first', async () => {
@@ -203,26 +208,50 @@ describe('configuration', () => {
 });
 
 describe('gauges', () => {
-  test('a refresh sets orders_stuck and the oldest age per stage; a failed one is logged, not thrown', async () => {
+  test('a refresh sets orders_stuck, the oldest age per stage and the last success; a failed one is logged, not thrown', async () => {
+    // Its own stuck orders: one on payment (20 min, over its 10), one pending for 25 h.
+    const customer = await gw.user();
+    const [onPayment, pending] = await Promise.all([fx.place(customer), fx.place(customer)]);
+    if (!onPayment || !pending) throw new Error('orders not placed');
+    await fx.move(onPayment.id, 'validated', { ageMs: 20 * MINUTE, eventId: randomUUID() });
+    await fx.age(pending.id, 25 * 60 * MINUTE);
     const metrics = createMetrics('pipeline-test', { defaultMetrics: false });
     const warnings: unknown[] = [];
     const logger = { warn: (...args: unknown[]) => warnings.push(args) } as unknown as Logger;
     const read = () => readOverview(gw.sql, gw.env.pipelineThresholds);
-    await new PipelineWatch(read, metrics, logger).refresh();
+    const render = async (m: typeof metrics) => (await m.render()).body;
+    const value = (text: string, name: string, stage?: string) =>
+      Number(
+        (stage
+          ? new RegExp(`^${name}\\{[^}]*stage="${stage}"[^}]*\\} (\\S+)$`, 'm')
+          : new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm')
+        ).exec(text)?.[1],
+      );
+    const LAST = 'orders_pipeline_watch_last_success_timestamp_seconds';
+    const watch = new PipelineWatch(read, metrics, logger);
+    // No watch has run: no last success at all (not a 0 that reads as "never").
+    expect(value(await render(metrics), LAST)).toBeNaN();
+    const before = Date.now() / 1000;
+    await watch.refresh();
     const overview = await read();
-    const text = (await metrics.render()).body;
-    const value = (name: string, stage: string) =>
-      Number(new RegExp(`^${name}\\{[^}]*stage="${stage}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
-    expect(value('orders_stuck', 'payment')).toBe(stageOf(overview, 'payment').stuck);
-    expect(value('orders_stuck', 'payment')).toBeGreaterThan(0);
-    expect(value('orders_stage_oldest_age_seconds', 'validator')).toBeGreaterThanOrEqual(24 * 3600);
+    const text = await render(metrics);
+    expect(value(text, 'orders_stuck', 'payment')).toBe(stageOf(overview, 'payment').stuck);
+    expect(value(text, 'orders_stuck', 'payment')).toBeGreaterThan(0);
+    expect(value(text, 'orders_stage_oldest_age_seconds', 'validator')).toBeGreaterThanOrEqual(25 * 3600);
+    expect(value(text, LAST)).toBeGreaterThanOrEqual(before - 1);
+    expect(value(text, LAST)).toBeLessThanOrEqual(Date.now() / 1000 + 1);
     expect(warnings).toHaveLength(0);
-    const failing = new PipelineWatch(
-      () => Promise.reject(new Error('db down')),
-      createMetrics('pipeline-test-2', { defaultMetrics: false }),
-      logger,
-    );
+
+    const failingMetrics = createMetrics('pipeline-test-2', { defaultMetrics: false });
+    const failing = new PipelineWatch(() => Promise.reject(new Error('db down')), failingMetrics, logger);
     await failing.refresh();
     expect(warnings).toHaveLength(1);
+    expect(value(await render(failingMetrics), LAST)).toBeNaN();
+    // Started, a watch that never succeeds reports its start, so it goes stale (PipelineWatchStale).
+    const startedAt = Date.now() / 1000;
+    await failing.start(60_000)();
+    expect(warnings).toHaveLength(2);
+    expect(value(await render(failingMetrics), LAST)).toBeGreaterThanOrEqual(startedAt - 1);
+    expect(value(await render(failingMetrics), 'orders_stuck', 'payment')).toBeNaN();
   });
 });

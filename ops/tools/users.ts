@@ -12,8 +12,9 @@
  * REDIS_CLUSTER_NODES, and NAMESPACE): a demoted administrator's tokens stop working now, not when they
  * expire, and the new role applies from the next sign-in. DATABASE_URL and those are read through
  * validated specs. Exit codes: 0 done (or nothing to change), 1 failed (unknown email, database
- * unreachable; or the role changed but its sessions could not be ended at once: then its access tokens
- * keep working until they expire, 15 minutes at most), 2 usage or configuration.
+ * unreachable, the user's row locked by another transaction for longer than 5 s; or the role changed but
+ * its sessions could not be ended at once: then its access tokens keep working until they expire, 15
+ * minutes at most), 2 usage or configuration.
  */
 import { createLogger } from '@orders/platform';
 import { ACCESS_TOKEN_TTL_SECONDS } from '@orders/platform/auth/jwt';
@@ -28,6 +29,10 @@ const USAGE = `usage: npm run users -- promote EMAIL
 environment: DATABASE_URL; REDIS_URL or REDIS_CLUSTER_NODES and NAMESPACE (to end the user's sessions at once)`;
 /** The actor recorded for this tool: no user, a person at a terminal with database access. */
 const CLI_ACTOR = '00000000-0000-0000-0000-000000000000';
+
+/** How long the role change waits for the user's row; PostgreSQL's lock_not_available when it runs out. */
+const LOCK_TIMEOUT = '5s';
+const LOCK_NOT_AVAILABLE = '55P03';
 
 class UsageError extends Error {}
 class Failure extends Error {}
@@ -63,7 +68,17 @@ async function main(argv: string[]): Promise<number> {
   });
   try {
     const outcome = await sql.begin(async (tx) => {
-      const [user] = await tx<{ id: string; role: string }[]>`SELECT id, role FROM users WHERE email = ${args.email} FOR UPDATE`;
+      // The row may be locked by a sign-in or another role change: wait a little, never indefinitely.
+      await tx.unsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      const [user] = await tx<{ id: string; role: string }[]>`SELECT id, role FROM users WHERE email = ${args.email} FOR UPDATE`.catch(
+        (err: unknown) => {
+          if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE)
+            throw new Failure(
+              `the account ${args.email} stayed locked by another transaction for ${LOCK_TIMEOUT}: nothing changed, try again`,
+            );
+          throw err;
+        },
+      );
       if (!user) throw new Failure(`no account with email ${args.email}`);
       if (user.role === role) return { id: user.id, changed: false, sessions: [] as string[] };
       await tx`UPDATE users SET role = ${role} WHERE id = ${user.id}`;

@@ -105,11 +105,27 @@ export const PipelineOrderView = t.Object({
   stuck: t.Boolean(),
   timeline: t.Array(TimelineEntryView, { description: 'Oldest first' }),
   lastEvent: Nullable(LastEventView),
+  lastEventReason: Nullable(
+    t.String({
+      description:
+        'Why lastEvent is null (null when it is set). A pending order changed by its customer (revision > 1) has none: the ' +
+        'validator waits on that change’s order.updated, which is not recorded (its id is unknown), rather than on the ' +
+        'order.placed of the creation row.',
+    }),
+  ),
   deadLetters: t.Array(DeadLetterView, { description: 'Newest first, at most 20' }),
   redrive: t.Object({
     possible: t.Boolean(),
     eventType: Nullable(t.String({ description: 'What a re-drive would send' })),
     reason: Nullable(t.String({ description: 'Why it is not possible' })),
+    note: Nullable(
+      t.String({
+        description:
+          'Set when `possible` is not yet certain: the diagnosis reads by primary key only, and this order’s event can only ' +
+          'be found by the bounded search of its producer’s records (an order changed while pending), which runs when it is ' +
+          're-driven; that re-drive may still answer 409 if the records are gone. Null otherwise.',
+      }),
+    ),
   }),
 });
 export type PipelineOrderView = typeof PipelineOrderView.static;

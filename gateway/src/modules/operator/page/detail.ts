@@ -22,7 +22,7 @@ export function renderDetail(d: OrderDiagnosis, replay: (entry: DeadLetterView, 
   const redrive = $<HTMLButtonElement>('redrive');
   redrive.disabled = !d.redrive.possible || redrive.dataset.busy === 'true';
   $('redrive-reason').textContent = d.redrive.possible
-    ? `Publishes the order’s ${d.redrive.eventType ?? 'last'} event again for ${d.stage ?? 'its stage'}.`
+    ? `Publishes the order’s ${d.redrive.eventType ?? 'last'} event again for ${d.stage ?? 'its stage'}.${d.redrive.note ? ` ${d.redrive.note}` : ''}`
     : `Not possible: ${d.redrive.reason ?? 'the API gave no reason'}.`;
 }
 
@@ -82,7 +82,7 @@ function renderLastEvent(d: OrderDiagnosis): void {
   const p = $('last-event');
   const e = d.lastEvent;
   if (!e) {
-    p.textContent = 'No event recorded for this order.';
+    p.textContent = d.lastEventReason ?? 'No event recorded for this order.';
     delete p.dataset.processed;
     return;
   }
