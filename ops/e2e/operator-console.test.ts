@@ -11,6 +11,7 @@
  * console's "administrators only" notice first. Screenshots of the overview, of the order's diagnosis
  * and of the dead letter are kept in .local/artifacts/.
  */
+
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -35,6 +36,7 @@ import {
   CHROMIUM,
   consolePage,
   deadLetterOf,
+  findStuck,
   firstMessage,
   header,
   launchChromium,
@@ -169,7 +171,8 @@ describe('the operator console in Chromium', () => {
     const operatorId = await promote(email);
     await signIn(page, email, PASSWORD);
     const row = `#stuck tr[data-order-id="${orderId}"]`;
-    await page.waitForSelector(`${row}[data-stage="payment"][data-status="validated"]`, { timeout: 20_000 });
+    await findStuck(page, 'payment', orderId);
+    await page.waitForSelector(`${row}[data-stage="payment"][data-status="validated"]`, { timeout: 10_000 });
     await page.waitForSelector('#stages tr[data-stage="payment"] td.stuck.alert', { timeout: 10_000 });
     expect(Number(await page.textContent('#statuses li[data-status="validated"] strong'))).toBeGreaterThanOrEqual(1);
     expect(await page.textContent('#updated')).toStartWith('Updated at ');
@@ -253,7 +256,9 @@ describe('the operator console in Chromium', () => {
     const operatorId = await promote(email);
     await page.goto(`${gatewayUrl}/operator`);
     await signIn(page, email, PASSWORD);
-    await page.click(`button[aria-label="Open order ${orderId}"]`, { timeout: 20_000 });
+    // Opened by its id, as from the dead-letter alert (the stuck list is the other test's way in).
+    await page.fill('#find-order-id', orderId);
+    await page.click('#find-order button[type="submit"]');
     await page.waitForSelector(`#detail[data-order-id="${orderId}"][data-status="validated"]`, { timeout: 10_000 });
     const row = `#dead-letters tr[data-dlq-id="${entry.id}"]`;
     await page.waitForSelector(`${row}[data-replayed="false"]`, { timeout: 10_000 });

@@ -49,6 +49,25 @@ export async function signIn(page: Page, email: string, password: string): Promi
 }
 
 /** A second workers process running only the payment stage (its own metrics port beside the first's). */
+/**
+ * Finds an order in the stuck list of one stage, paging on while it is not on the page shown: the test
+ * database holds the other suites' orders too, and older stuck ones come first.
+ */
+export async function findStuck(page: Page, stage: string, orderId: string): Promise<void> {
+  await page.selectOption('#stage-filter', stage);
+  const row = `#stuck tr[data-order-id="${orderId}"][data-stage="${stage}"]`;
+  await eventually(
+    async () => {
+      if (await page.$(row)) return true;
+      // Filtered meanwhile only once the rows shown are all of the stage; then on to the next page.
+      const others = await page.$$eval('#stuck tr', (rows, s) => rows.filter((r) => (r as HTMLElement).dataset.stage !== s).length, stage);
+      if (others === 0 && (await page.isEnabled('#next-page'))) await page.click('#next-page');
+      return false;
+    },
+    { what: `order ${orderId} in the stuck list of ${stage}`, timeoutMs: 30_000, everyMs: 250 },
+  );
+}
+
 export async function startPaymentStage(): Promise<Services> {
   const ports = { ...mode.ports, workerMetricsPort: mode.ports.workerMetricsPort + 1 };
   const s = await startServices(

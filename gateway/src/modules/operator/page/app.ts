@@ -198,5 +198,11 @@ $('stage-filter').addEventListener('change', (e) => {
 $('prev-page').addEventListener('click', () => stuck.previousPage() && void refresher.now());
 $('next-page').addEventListener('click', () => stuck.nextPage() && void refresher.now());
 $('close-detail').addEventListener('click', close);
+// Any order by its id (from a ticket, an alert, a dead letter), stuck or not.
+$('find-order').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $<HTMLInputElement>('find-order-id');
+  open(input.value.trim().toLowerCase());
+});
 $('redrive').addEventListener('click', confirmRedrive);
 if (api.session()) showApp();
