@@ -15,6 +15,7 @@ export const GatewayErrorCodes = {
   ordersDuplicateSku: 'ORDERS_DUPLICATE_SKU',
   ordersUnknownSku: 'ORDERS_UNKNOWN_SKU',
   ordersMixedCurrency: 'ORDERS_MIXED_CURRENCY',
+  ordersOutOfStock: 'ORDERS_OUT_OF_STOCK',
   ordersTotalTooLarge: 'ORDERS_TOTAL_TOO_LARGE',
   ordersBusy: 'ORDERS_BUSY',
   ordersVersionMismatch: 'ORDERS_VERSION_MISMATCH',

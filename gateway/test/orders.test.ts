@@ -82,6 +82,21 @@ describe('POST /api/v1/orders', () => {
     expect(dup.json.code).toBe('ORDERS_DUPLICATE_SKU');
   });
 
+  test('refuses a line asking for more than is in stock with 409 ORDERS_OUT_OF_STOCK, writing nothing', async () => {
+    const sku = `SCARCE-${randomUUID().slice(0, 8)}`.toUpperCase();
+    await gw.sql`INSERT INTO products (sku, name, price_cents, currency, stock) VALUES (${sku}, 'Scarce', 500, 'EUR', 2)`;
+    const u = await gw.user();
+    const tooMany = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [mug, { sku, quantity: 3 }] } });
+    expect(tooMany.status).toBe(409);
+    expect(tooMany.headers.get('content-type')).toStartWith('application/problem+json');
+    expect(tooMany.json).toMatchObject({ code: 'ORDERS_OUT_OF_STOCK', skus: [{ sku, requested: 3, inStock: 2 }] });
+    expect(String(tooMany.json.detail)).toContain(`${sku} (2 left, 3 asked)`);
+    expect(await counts(u.userId)).toEqual({ orders: 0, items: 0, history: 0, outbox: 0 });
+    // What is there can be ordered: the inventory stage, not this check, reserves it.
+    const ok = await gw.call('POST', '/api/v1/orders', { token: u.accessToken, body: { items: [{ sku, quantity: 2 }] } });
+    expect(ok.status).toBe(201);
+  });
+
   test('refuses bodies that are not JSON, too large (also when chunked), or empty', async () => {
     const u = await gw.user();
     const text = await gw.call('POST', '/api/v1/orders', {

@@ -1,6 +1,11 @@
 /**
  * Pricing an order from the catalogue: prices and totals are computed here, never taken from the
- * client. Refuses duplicate lines, unknown or withdrawn products, mixed currencies and totals out of range.
+ * client. Refuses duplicate lines, unknown or withdrawn products, mixed currencies and totals out of range,
+ * and (409) a line asking for more than the catalogue has in stock right now: a sold-out product is refused
+ * at once, clearly, instead of being accepted and failed by the inventory stage a moment later. The stock
+ * read here may be up to CATALOGUE_CACHE_MS old; the inventory stage's reservation stays the one that
+ * decides (it never oversells), so an order accepted here can still fail there when others took the last
+ * units meanwhile.
  */
 import { GatewayErrorCodes } from '../../error-codes';
 import { DomainError } from '../../errors';
@@ -32,6 +37,17 @@ export async function priceLines(products: ProductsService, items: { sku: string
     throw new DomainError('unprocessable', GatewayErrorCodes.ordersUnknownSku, 'Unknown product', `Not sold here: ${unknown.join(', ')}.`, {
       skus: unknown,
     });
+  }
+  const short = items.filter((i) => (prices.get(i.sku)?.stock ?? 0) < i.quantity);
+  if (short.length > 0) {
+    const left = short.map((i) => ({ sku: i.sku, requested: i.quantity, inStock: prices.get(i.sku)?.stock ?? 0 }));
+    throw new DomainError(
+      'conflict',
+      GatewayErrorCodes.ordersOutOfStock,
+      'Out of stock',
+      `Not enough in stock: ${left.map((l) => `${l.sku} (${l.inStock} left, ${l.requested} asked)`).join(', ')}.`,
+      { skus: left },
+    );
   }
   const currencies = new Set(skus.map((s) => prices.get(s)?.currency));
   if (currencies.size > 1) {

@@ -24,6 +24,8 @@ export interface PriceEntry {
   priceCents: number;
   currency: string;
   active: boolean;
+  /** Units in stock when read (the inventory stage reserves for real; this only refuses what is gone). */
+  stock: number;
 }
 
 const COLUMNS = 'sku, name, price_cents, currency, stock, active, updated_at';
@@ -62,9 +64,11 @@ export class ProductsService {
       else missing.push(sku);
     }
     if (missing.length > 0) {
-      const rows = await this.sql<{ sku: string; price_cents: number; currency: string; active: boolean }[]>`
-        SELECT sku, price_cents, currency, active FROM products WHERE sku IN ${this.sql(missing)}`;
-      const found = new Map(rows.map((r) => [r.sku, { sku: r.sku, priceCents: r.price_cents, currency: r.currency, active: r.active }]));
+      const rows = await this.sql<{ sku: string; price_cents: number; currency: string; active: boolean; stock: number }[]>`
+        SELECT sku, price_cents, currency, active, stock FROM products WHERE sku IN ${this.sql(missing)}`;
+      const found = new Map(
+        rows.map((r) => [r.sku, { sku: r.sku, priceCents: r.price_cents, currency: r.currency, active: r.active, stock: r.stock }]),
+      );
       for (const sku of missing) {
         const entry = found.get(sku) ?? null;
         out.set(sku, entry);
