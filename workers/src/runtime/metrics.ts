@@ -10,7 +10,12 @@ export function stageMetrics(metrics: Metrics) {
       'stage',
       'phase',
     ]),
-    lag: metrics.gauge('worker_consumer_lag', 'Messages behind the partition high watermark', ['stage', 'topic', 'partition']),
+    // Set by lag.ts every few seconds for each assigned partition, batches or not; a revoked partition's series goes.
+    lag: metrics.gauge(
+      'worker_consumer_lag',
+      'Messages of an assigned partition the stage has not processed yet: broker high watermark minus its next offset',
+      ['stage', 'topic', 'partition'],
+    ),
     batchFailures: metrics.counter(
       'worker_batch_failures_total',
       'Batches that failed as a whole and are tried again in place (mostly a dependency outage: database, provider)',

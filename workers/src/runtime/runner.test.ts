@@ -1,15 +1,15 @@
 /**
  * Unit tests of the consumer loop with a fake librdkafka consumer and a fake pipeline (the real ones are
  * exercised end to end in test/): batches across partitions, order within a partition, a partition never
- * in two batches at once, a failed batch tried again in place before anything behind it is stored, and
- * the bound on messages held.
+ * in two batches at once, a failed batch tried again in place before anything behind it is stored, the
+ * bound on messages held, and the consumer lag measured from the broker while the stage is stalled.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConsumerGroups, Events, Topics } from '@orders/contracts';
 import { createLogger, createMetrics } from '@orders/platform';
 import { eventually } from '@orders/platform/testing';
-import type Kafka from 'node-rdkafka';
+import Kafka from 'node-rdkafka';
 import { stageMetrics } from './metrics';
 import type { Outcome, Pipeline } from './pipeline';
 import { StageRunner } from './runner';
@@ -27,14 +27,28 @@ function message(partition: number, offset: number): Kafka.Message {
   return { topic: 'orders.events', partition, offset, value: Buffer.from('x'), size: 1 };
 }
 
-/** Hands out the queued messages a consume call at a time, and records what was stored. */
+/**
+ * Hands out the queued messages a consume call at a time, and records what was stored. As a broker for
+ * the lag sampler: the partitions assigned, their watermarks and committed offsets (-1001: none), each
+ * answered after a few milliseconds, like a round trip.
+ */
 class FakeConsumer {
   readonly stored: { partition: number; offset: number }[] = [];
   maxAsked = 0;
+  assigned: Kafka.TopicPartition[] = [];
+  readonly high = new Map<number, number>();
+  readonly low = new Map<number, number>();
+  readonly committedOffsets = new Map<number, number>();
+  watermarkQueries = 0;
+  queriesInFlight = 0;
+  maxQueriesInFlight = 0;
+  rebalance: (err: { code: number }, assignment: Kafka.TopicPartition[]) => void = () => {};
   constructor(private readonly queue: Kafka.Message[]) {}
   setDefaultConsumeTimeout() {}
   subscribe() {}
-  on() {}
+  on(event: string, listener: (err: { code: number }, assignment: Kafka.TopicPartition[]) => void) {
+    if (event === 'rebalance') this.rebalance = listener;
+  }
   consume(n: number, cb: (err: Error | null, messages: Kafka.Message[]) => void) {
     this.maxAsked = Math.max(this.maxAsked, n);
     const batch = this.queue.splice(0, n);
@@ -43,8 +57,27 @@ class FakeConsumer {
   offsetsStore(tps: { partition: number; offset: number }[]) {
     this.stored.push(...tps.map(({ partition, offset }) => ({ partition, offset })));
   }
-  getWatermarkOffsets() {
-    return { highOffset: 0, lowOffset: 0 };
+  assignments() {
+    return this.assigned;
+  }
+  queryWatermarkOffsets(_topic: string, partition: number, _timeout: number, cb: (err: Error | null, o: Kafka.WatermarkOffsets) => void) {
+    this.watermarkQueries += 1;
+    this.queriesInFlight += 1;
+    this.maxQueriesInFlight = Math.max(this.maxQueriesInFlight, this.queriesInFlight);
+    setTimeout(() => {
+      this.queriesInFlight -= 1;
+      cb(null, { lowOffset: this.low.get(partition) ?? 0, highOffset: this.high.get(partition) ?? 0 });
+    }, 2);
+  }
+  committed(tps: Kafka.TopicPartition[], _timeout: number, cb: (err: Error | null, offsets: Kafka.TopicPartitionOffset[]) => void) {
+    setTimeout(
+      () =>
+        cb(
+          null,
+          tps.map((tp) => ({ ...tp, offset: this.committedOffsets.get(tp.partition) ?? -1001 })),
+        ),
+      2,
+    );
   }
   commitSync() {}
   disconnect(cb: () => void) {
@@ -55,7 +88,13 @@ class FakeConsumer {
 function runner(
   consumer: FakeConsumer,
   run: (messages: Kafka.Message[]) => Promise<Outcome[]>,
-  opts: { batchSize?: number; maxBuffered?: number; concurrentBatches?: number; metrics?: ReturnType<typeof stageMetrics> } = {},
+  opts: {
+    batchSize?: number;
+    maxBuffered?: number;
+    concurrentBatches?: number;
+    metrics?: ReturnType<typeof stageMetrics>;
+    lagIntervalMs?: number;
+  } = {},
 ) {
   const pipeline = { run } as unknown as Pipeline;
   return new StageRunner(stage, consumer as unknown as Kafka.KafkaConsumer, pipeline, {
@@ -67,6 +106,7 @@ function runner(
     consumeTimeoutMs: 10,
     logger: createLogger({ service: 'runner-test', level: 'silent' }),
     metrics: opts.metrics ?? stageMetrics(createMetrics('runner-test', { defaultMetrics: false })),
+    lagIntervalMs: opts.lagIntervalMs,
   });
 }
 
@@ -81,6 +121,15 @@ function gate(): { held: Promise<void>; release: () => void } {
 
 const stored = (consumer: FakeConsumer, partition: number, offset: number) =>
   consumer.stored.some((s) => s.partition === partition && s.offset === offset);
+
+/** The lag gauge's value per partition (`undefined`: no series). */
+async function lagOf(metrics: ReturnType<typeof stageMetrics>): Promise<Record<string, number>> {
+  return Object.fromEntries(
+    (await metrics.lag.get()).values.map((v) => [`${v.labels.stage} ${v.labels.topic}/${v.labels.partition}`, v.value]),
+  );
+}
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 describe('the stage runner', () => {
   it('takes several partitions into one batch, each in order, and stores the offset of each', async () => {
@@ -199,5 +248,74 @@ describe('the stage runner', () => {
     await r.stop();
     assert.ok(peak <= 6, `at most 6 messages in the pipeline at once, saw ${peak}`);
     assert.ok(consumer.maxAsked <= 6);
+  });
+
+  it('measures lag from the broker on a timer, so it keeps growing while every batch fails (a stalled stage)', async () => {
+    // Partition 0 committed up to 2, partition 1 never committed (the stage starts at its low watermark, 1).
+    const consumer = new FakeConsumer([message(0, 2), message(0, 3), message(1, 1), message(0, 4), message(1, 2)]);
+    consumer.assigned = [
+      { topic: 'orders.events', partition: 0 },
+      { topic: 'orders.events', partition: 1 },
+    ];
+    consumer.high.set(0, 5).set(1, 3);
+    consumer.low.set(1, 1);
+    consumer.committedOffsets.set(0, 2);
+    const metrics = stageMetrics(createMetrics('runner-test', { defaultMetrics: false }));
+    let runs = 0;
+    const r = runner(
+      consumer,
+      async () => {
+        runs += 1;
+        throw new Error('the payment provider is down');
+      },
+      { metrics, lagIntervalMs: 20 },
+    );
+    r.start();
+    // Every message is fetched (position 5 and 3), none processed: the lag counts from the committed
+    // offset, and from the low watermark where nothing was ever committed.
+    await eventually(async () => (await lagOf(metrics))['test orders.events/0'] === 3, { what: 'partition 0 three behind' });
+    assert.equal((await lagOf(metrics))['test orders.events/1'], 2);
+    // More arrives while the stage is stuck: the gauge follows the broker, no batch needed.
+    consumer.high.set(0, 12_005).set(1, 7);
+    await eventually(async () => (await lagOf(metrics))['test orders.events/0'] === 12_003, { what: 'the lag grown with the backlog' });
+    assert.equal((await lagOf(metrics))['test orders.events/1'], 6);
+    assert.ok(runs >= 1, 'batches were tried');
+    assert.deepEqual(consumer.stored, [], 'nothing processed');
+    assert.equal(consumer.maxQueriesInFlight, 1, 'one round trip at a time, ticks never overlap');
+    await r.stop();
+    // Stopped: no more round trips, and the runner's series are gone.
+    const queries = consumer.watermarkQueries;
+    await sleep(80);
+    assert.equal(consumer.watermarkQueries, queries);
+    assert.deepEqual(await lagOf(metrics), {});
+  });
+
+  it('counts lag from the offset it stored once it processes, and drops a revoked partition at once', async () => {
+    const consumer = new FakeConsumer([message(0, 0), message(0, 1), message(0, 2), message(1, 0)]);
+    consumer.assigned = [
+      { topic: 'orders.events', partition: 0 },
+      { topic: 'orders.events', partition: 1 },
+    ];
+    consumer.high.set(0, 10).set(1, 4);
+    const metrics = stageMetrics(createMetrics('runner-test', { defaultMetrics: false }));
+    const r = runner(consumer, async (ms) => ms.map(() => 'handled'), { metrics, lagIntervalMs: 20, batchSize: 10 });
+    r.start();
+    await eventually(() => stored(consumer, 0, 3) && stored(consumer, 1, 1), { what: 'both partitions processed' });
+    // Nothing was ever committed (the fake does not commit): the offsets stored count, not the low watermark.
+    await eventually(
+      async () => {
+        const lag = await lagOf(metrics);
+        return lag['test orders.events/0'] === 7 && lag['test orders.events/1'] === 3;
+      },
+      { what: 'lag from the stored offsets' },
+    );
+    // Partition 1 is revoked (the event comes before librdkafka unassigns it).
+    const revoked = [{ topic: 'orders.events', partition: 1 }];
+    consumer.rebalance({ code: Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS }, revoked);
+    consumer.assigned = [{ topic: 'orders.events', partition: 0 }];
+    assert.deepEqual(await lagOf(metrics), { 'test orders.events/0': 7 });
+    await sleep(80);
+    assert.deepEqual(await lagOf(metrics), { 'test orders.events/0': 7 }, 'not set again by a later tick');
+    await r.stop();
   });
 });

@@ -15,6 +15,8 @@
  * Offsets are stored only after an event's effect is committed and its outputs (or its failure) are
  * durably sent on; librdkafka commits stored offsets in the background and once more when stopping.
  * A crash or a rebalance therefore re-delivers, never skips; the pipeline makes re-delivery harmless.
+ * Consumer lag is measured on a timer from the broker and the offsets stored (lag.ts), not per batch:
+ * a stalled stage's lag keeps growing.
  *
  * A little over 250 lines on purpose: the fetch loop, the batch scheduler and the offset bookkeeping share
  * one consumer's state and its rebalance callbacks; the per-partition queues are already apart
@@ -28,6 +30,7 @@ import Kafka from 'node-rdkafka';
 import { headerMap } from './headers';
 import type { Outcome } from './item';
 import { consumeBatch } from './kafka';
+import { LagSampler } from './lag';
 import type { StageMetrics } from './metrics';
 import { PartitionQueues, partitionKey } from './partition-queues';
 import type { Pipeline } from './pipeline';
@@ -46,6 +49,8 @@ export interface RunnerOptions {
   consumeTimeoutMs: number;
   logger: Logger;
   metrics: StageMetrics;
+  /** How often the consumer lag is measured (lag.ts); 5 s unless told. */
+  lagIntervalMs?: number;
 }
 
 export class StageRunner {
@@ -63,12 +68,13 @@ export class StageRunner {
   private readonly metrics: StageMetrics;
   private readonly log: Logger;
   private readonly label: string;
+  private readonly lag: LagSampler;
 
   constructor(
     readonly stage: Stage,
     private readonly consumer: Kafka.KafkaConsumer,
     private readonly pipeline: Pipeline,
-    { mode, namespace, batchSize, concurrentBatches, maxBuffered, consumeTimeoutMs, logger, metrics }: RunnerOptions,
+    { mode, namespace, batchSize, concurrentBatches, maxBuffered, consumeTimeoutMs, logger, metrics, lagIntervalMs }: RunnerOptions,
   ) {
     this.mode = mode;
     this.namespace = namespace;
@@ -79,6 +85,7 @@ export class StageRunner {
     this.metrics = metrics;
     this.label = mode === 'main' ? stage.name : `${stage.name}.retry`;
     this.log = logger.child({ stage: this.label });
+    this.lag = new LagSampler(consumer, { label: this.label, gauge: metrics.lag, logger: this.log, intervalMs: lagIntervalMs });
   }
 
   get name(): string {
@@ -97,12 +104,16 @@ export class StageRunner {
     const topics = this.mode === 'main' ? this.stage.topics : [retryTopic(this.stage.group as ConsumerGroup)];
     this.consumer.subscribe(topics.map((t) => namespaced(t, this.namespace)));
     // Revoked partitions: drop what was fetched for them and not started (the new owner fetches it again
-    // from the committed offset); the batch in flight finishes, and its offsets are refused.
+    // from the committed offset); the batch in flight finishes, and its offsets are refused. Their lag
+    // series go too (the new owner reports them).
     this.consumer.on('rebalance', (err, assignment) => {
-      if (err?.code !== Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) return;
+      const revoked = err?.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS;
+      if (revoked || err?.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) this.lag.rebalanced(assignment, revoked);
+      if (!revoked) return;
       for (const tp of assignment) if (this.queues.drop(partitionKey(tp))) this.wake();
     });
     this.loop = this.run();
+    this.lag.start();
   }
 
   isAssigned(): boolean {
@@ -113,7 +124,7 @@ export class StageRunner {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake();
-    await this.loop;
+    await Promise.all([this.loop, this.lag.stop()]);
     try {
       this.consumer.commitSync(null);
     } catch (err) {
@@ -199,16 +210,13 @@ export class StageRunner {
     // that partition come again.
     const done = new Map<string, Kafka.Message>();
     const halted = new Set<string>();
-    const newest = new Map<string, Kafka.Message>();
     messages.forEach((m, n) => {
       const key = partitionKey(m);
-      newest.set(key, m);
       if (halted.has(key)) return;
       if (outcomes[n] === 'abandoned') halted.add(key);
       else done.set(key, m);
     });
     for (const m of done.values()) this.storeOffset(m);
-    for (const m of newest.values()) this.updateLag(m);
   }
 
   /** Retries run one at a time per partition, each no earlier than its not-before time. */
@@ -232,12 +240,14 @@ export class StageRunner {
   }
 
   /**
-   * Stores the next offset to commit. After a rebalance took the partition away librdkafka refuses (the
-   * partition is not assigned any more): the new owner re-delivers from the last commit, harmlessly.
+   * Stores the next offset to commit (and tells the lag sampler: it is the next offset to process). After
+   * a rebalance took the partition away librdkafka refuses (the partition is not assigned any more): the
+   * new owner re-delivers from the last commit, harmlessly.
    */
   private storeOffset(message: Kafka.Message): boolean {
     try {
       this.consumer.offsetsStore([{ topic: message.topic, partition: message.partition, offset: message.offset + 1 }]);
+      this.lag.stored(message.topic, message.partition, message.offset + 1);
       return true;
     } catch (err) {
       this.log.info(
@@ -245,18 +255,6 @@ export class StageRunner {
         'offset not stored (partition revoked); the new owner re-delivers',
       );
       return false;
-    }
-  }
-
-  private updateLag(message: Kafka.Message): void {
-    try {
-      const { highOffset } = this.consumer.getWatermarkOffsets(message.topic, message.partition);
-      this.metrics.lag.set(
-        { stage: this.label, topic: message.topic, partition: String(message.partition) },
-        Math.max(0, highOffset - message.offset - 1),
-      );
-    } catch {
-      // Watermarks are cached from fetches; none yet is fine.
     }
   }
 }
