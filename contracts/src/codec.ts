@@ -20,7 +20,10 @@ interface ReaderFor {
   resolver: ReturnType<avro.Type['createResolver']> | undefined;
 }
 
-/** `traceparent`: the W3C trace context the consumer read from the message's headers, when it had one. */
+/**
+ * `traceparent`: the W3C trace context the consumer read from the message's headers, when it had one; the
+ * workers' runtime then replaces it with its own stage span's context, which the event's outputs carry on.
+ */
 export type DecodedEvent = AnyEvent & { schemaId: number; traceparent?: string };
 
 export class EventCodec {

@@ -18,6 +18,7 @@ import {
   parseEnv,
   parseTrustedProxies,
   redisSpec,
+  tracingSpec,
   webhookSpec,
 } from '@orders/platform';
 import { parseStuckThresholds } from './modules/pipeline/stages';
@@ -95,6 +96,8 @@ const spec = {
   TRACKING_WS_URL: optionalStr(),
   /** The dev-only token endpoint (`POST /api/v1/auth/dev-token`); refused outside DEPLOY_STAGE=dev. */
   DEV_TOKENS: bool({ default: false }),
+  // OpenTelemetry tracing: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (platform/src/tracing).
+  ...tracingSpec,
 };
 
 export type GatewayEnv = ReturnType<typeof loadEnv>;

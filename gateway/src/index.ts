@@ -1,5 +1,5 @@
 /** Starts the gateway: configuration, clients, app, listen, graceful shutdown. */
-import { createLogger, createMetrics } from '@orders/platform';
+import { createLogger, createMetrics, startTracing } from '@orders/platform';
 import type { Server } from 'bun';
 import { createApp, listenOptions } from './app';
 import { createDeps } from './deps';
@@ -14,6 +14,7 @@ import { gatewayShutdown } from './shutdown';
 const env = loadEnv(process.env);
 const logger = createLogger({ service: 'gateway', level: env.LOG_LEVEL });
 const metrics = createMetrics('gateway');
+const tracing = await startTracing('gateway', env, { logger, metrics });
 const deps = await createDeps(env, logger, metrics);
 
 let server: Server<unknown> | undefined;
@@ -57,6 +58,8 @@ const shutdown = gatewayShutdown({
   stopPipelineWatch,
   stopIndexer: async () => indexer?.stop(),
 });
+// Last: the spans of everything drained above go out too (bounded: the backend may be gone).
+shutdown.add('flush traces', () => tracing.shutdown(2_000));
 const app = createApp({ env, deps, logger, metrics, isStopping: () => shutdown.stopping, inflight, pipeline });
 app.listen(listenOptions(env));
 server = app.server ?? undefined;

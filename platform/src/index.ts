@@ -14,4 +14,5 @@ export * from './ratelimit/index';
 export * from './shutdown';
 export * from './status-feed/index';
 export * from './trace';
+export * from './tracing/index';
 export * from './webhooks/index';

@@ -2,6 +2,8 @@
  * W3C Trace Context (https://www.w3.org/TR/trace-context/): the `traceparent` header carried from the
  * HTTP request through the outbox and Kafka headers into the workers, and on into webhook deliveries.
  * Each hop keeps the trace id and takes a new span id; an absent or malformed parent starts a trace.
+ * With tracing on, the hop's span id is a recorded span's (platform/src/tracing); without it, the same
+ * propagation happens here, with nothing recorded.
  */
 import { randomFillSync } from 'node:crypto';
 
@@ -24,7 +26,12 @@ export function parseTraceparent(value: string | null | undefined): TraceContext
 /** A `traceparent` for the next hop: the parent's trace with a new span, or a new sampled trace. */
 export function childTraceparent(parent: string | null | undefined): string {
   const p = parseTraceparent(parent);
-  return `00-${p?.traceId ?? randomHex(16)}-${randomHex(8)}-${p?.flags ?? '01'}`;
+  return p ? `00-${p.traceId}-${randomHex(8)}-${p.flags}` : rootTraceparent(true);
+}
+
+/** A new trace's first hop (sampled or not: a tracer that left the new trace out says so downstream). */
+export function rootTraceparent(sampled: boolean): string {
+  return `00-${randomHex(16)}-${randomHex(8)}-${sampled ? '01' : '00'}`;
 }
 
 // Span ids are made for every event a stage emits: drawn from a pooled buffer, filled a few hundred ids
@@ -40,6 +47,16 @@ function randomHex(bytes: number): string {
   const hex = pool.toString('hex', offset, offset + bytes);
   offset += bytes;
   return hex;
+}
+
+/** A `traceparent` for a span's own context (the next hop's parent). */
+export function formatTraceparent(traceId: string, spanId: string, sampled: boolean): string {
+  return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
+}
+
+/** Whether a parsed context asks for its trace to be recorded (the `sampled` bit of its flags). */
+export function isSampled(context: TraceContext): boolean {
+  return (Number.parseInt(context.flags, 16) & 1) === 1;
 }
 
 /** The trace id of a `traceparent`, for log lines. */

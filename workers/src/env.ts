@@ -14,6 +14,7 @@ import {
   port,
   redisSpec,
   str,
+  tracingSpec,
   url,
   webhookSpec,
 } from '@orders/platform';
@@ -77,6 +78,8 @@ const spec = {
   WEBHOOK_DISABLE_AFTER_MS: int({ default: 5 * 24 * 3_600_000, min: 0 }),
   METRICS_HOST: str({ default: '127.0.0.1' }),
   METRICS_PORT: port({ default: 9400 }),
+  // OpenTelemetry tracing: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (platform/src/tracing).
+  ...tracingSpec,
 };
 
 export function loadEnv(source: Record<string, string | undefined>) {

@@ -12,6 +12,7 @@ import {
   feedKeys,
   SecretBox,
   StatusFeedPublisher,
+  startTracing,
 } from '@orders/platform';
 import { loadEnv } from './env';
 import { assembleStage } from './runtime/assemble';
@@ -28,6 +29,7 @@ import { WebhookSender } from './stages/webhooks/sender';
 const env = loadEnv(process.env);
 const logger = createLogger({ service: 'workers', level: env.LOG_LEVEL });
 const metrics = createMetrics('workers');
+const tracing = await startTracing('workers', env, { logger, metrics });
 
 // Two consumers per stage (its topics and its retry topic), each waiting on a pool thread.
 const poolNeeded = threadPoolNeeded(env.stages.length * 2);
@@ -123,6 +125,8 @@ const http = await startHttp({
   }),
 });
 const shutdown = workersShutdown({ logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, runners, producer, redis, sql, http, scorer, sender });
+// Last: the spans of everything drained above go out too (bounded: the backend may be gone).
+shutdown.add('flush traces', () => tracing.shutdown(2_000));
 shutdown.listen();
 for (const r of runners) r.start();
 await sender?.start();

@@ -6,9 +6,13 @@
  *
  * A row is deleted only after Kafka acknowledged it. A crash between the two re-sends it: duplicates
  * are possible and harmless (consumers de-duplicate on the event id); loss is not.
+ *
+ * With tracing on, each row's send is a producer span, the child of the request's context the row
+ * carries, ended at Kafka's acknowledgement; the message's `traceparent` header is that span's, so the
+ * stages that consume it are its children.
  */
 import { type EventCodec, EventHeaders, type EventPayloads, type EventType, isEventType } from '@orders/contracts';
-import type { Logger, Metrics, Sql } from '@orders/platform';
+import { Attr, type Logger, type Metrics, processTracer, type Span, type Sql, type Tracer } from '@orders/platform';
 import type { Producer } from 'kafkajs';
 
 export interface OutboxOptions {
@@ -138,23 +142,36 @@ export class OutboxPublisher {
       if (rows.length === 0) return 0;
       const messages = [];
       const poison: { id: number; error: string }[] = [];
+      const tracer = processTracer();
+      const spans: Span[] = [];
       for (const row of rows) {
+        const span = tracer.enabled ? sendSpan(tracer, row, topic) : undefined;
         try {
           if (!isEventType(row.event_type)) throw new Error(`unknown event type ${row.event_type}`);
           const type: EventType = row.event_type;
           const value = codec.encode(type, row.payload as EventPayloads[typeof type]);
+          // A recorded span is the next hop's parent; otherwise the row's context goes on as it is.
+          const trace = span?.recording ? { [EventHeaders.traceparent]: span.traceparent } : {};
           messages.push({
             key: row.aggregate_id,
             value,
-            headers: { ...row.headers, [EventHeaders.eventId]: row.event_id, [EventHeaders.eventType]: row.event_type },
+            headers: { ...row.headers, ...trace, [EventHeaders.eventId]: row.event_id, [EventHeaders.eventType]: row.event_type },
           });
+          if (span) spans.push(span);
         } catch (err) {
+          span?.fail(err).end();
           // A row that cannot be encoded is a bug, not a transient failure: set it aside (with the reason)
           // instead of blocking every row behind it: a row with a `last_error` is out of every sweep.
           poison.push({ id: row.id, error: err instanceof Error ? err.message : String(err) });
         }
       }
-      if (messages.length > 0) await producer.send({ topic, messages, acks: -1 });
+      try {
+        if (messages.length > 0) await producer.send({ topic, messages, acks: -1 });
+      } catch (err) {
+        for (const span of spans) span.fail(err).end();
+        throw err;
+      }
+      for (const span of spans) span.end();
       const sentIds = rows.filter((r) => !poison.some((p) => p.id === r.id)).map((r) => r.id);
       if (sentIds.length > 0) await tx`DELETE FROM outbox WHERE id IN ${tx(sentIds)}`;
       for (const p of poison) {
@@ -168,4 +185,18 @@ export class OutboxPublisher {
       return rows.length;
     });
   }
+}
+
+/** One row's send: a producer span under the request's context the row carries. */
+function sendSpan(tracer: Tracer, row: OutboxRow & { created_at: Date }, topic: string): Span {
+  return tracer.start(`publish ${row.event_type}`, 'producer', row.headers[EventHeaders.traceparent], {
+    [Attr.messagingSystem]: 'kafka',
+    [Attr.messagingOperation]: 'send',
+    [Attr.messagingDestination]: topic,
+    [Attr.messagingMessageId]: row.event_id,
+    [Attr.eventType]: row.event_type,
+    [Attr.orderId]: row.aggregate_id,
+    // How long the row waited in the outbox after its commit.
+    'orders.outbox.wait_ms': Date.now() - row.created_at.getTime(),
+  });
 }

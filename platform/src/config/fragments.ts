@@ -2,7 +2,7 @@
  * The configuration the services share, declared once: each service's `env.ts` spreads the fragments it
  * needs into its own spec, so a variable has one name, one default and one validation everywhere.
  */
-import { bool, int, list, oneOf, optionalStr, port, renamedFrom, str, url } from './env';
+import { bool, int, list, num, oneOf, optionalStr, port, renamedFrom, str, url } from './env';
 
 /** Fields almost every service has. */
 export const commonSpec = {
@@ -69,4 +69,30 @@ export const clientFacingSpec = {
   TRUSTED_PROXIES: list({ default: [], minItems: 0 }),
   /** Rate limiting (the limits themselves: RATE_LIMIT_* and RATE_LIMITS_FILE, see platform/ratelimit/config.ts). */
   RATE_LIMIT_ENABLED: bool({ default: true }),
+};
+
+/**
+ * Tracing (platform/src/tracing): OpenTelemetry spans sent over OTLP/HTTP, off (no SDK at all) while no
+ * endpoint is set. OpenTelemetry's own variable names, so a collector's or an operator's habits apply;
+ * the two times are in milliseconds, as the OpenTelemetry spec has them.
+ */
+export const tracingSpec = {
+  /** The OTLP/HTTP base URL (spans go to `<url>/v1/traces`), e.g. the local Jaeger's `http://127.0.0.1:4318`. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: url({ protocols: ['http:', 'https:'], default: '' }),
+  /** `service.name` in the backend; empty: the service's own name (gateway, workers). */
+  OTEL_SERVICE_NAME: optionalStr(),
+  /**
+   * Share of new traces recorded (parent-based: a request that arrives with a `traceparent` follows its
+   * sampled flag, and so does every hop downstream). 0.1 by default: recording every request cost the
+   * gateway's cheapest one (a cached read) more than the 5 % budget, one in ten costs ~1 %. The local
+   * stack records every trace (1).
+   */
+  OTEL_TRACES_SAMPLER_ARG: num({ default: 0.1, min: 0, max: 1 }),
+  /** Longest a finished span waits before its batch is sent (ms). */
+  OTEL_BSP_SCHEDULE_DELAY: int({ default: 5_000, min: 0, max: 600_000 }),
+  /** Spans held for export; beyond it new ones are dropped (counted), never waited for. */
+  OTEL_BSP_MAX_QUEUE_SIZE: int({ default: 2_048, min: 1, max: 1_000_000 }),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int({ default: 512, min: 1, max: 100_000 }),
+  /** Longest one export request may take (ms). */
+  OTEL_BSP_EXPORT_TIMEOUT: int({ default: 10_000, min: 100, max: 600_000 }),
 };

@@ -3,6 +3,7 @@
  * what became of it (its outcome) and what it emits. The pipeline and its writer fill it in as they go.
  */
 import type { DecodedEvent } from '@orders/contracts';
+import type { Span } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
 import type { Output } from './stage';
 
@@ -15,4 +16,6 @@ export interface Item {
   outputs?: Output[];
   error?: unknown;
   prepared?: unknown;
+  /** The stage's span for this event (spans.ts); its context is what the event's outputs carry. */
+  span?: Span;
 }

@@ -24,7 +24,7 @@ import {
   type EventType,
   isEventType,
 } from '@orders/contracts';
-import { childTraceparent, type Logger, type Sql, type StatusFeedPublisher } from '@orders/platform';
+import type { Logger, Sql, StatusFeedPublisher } from '@orders/platform';
 import type Kafka from 'node-rdkafka';
 import { OutputEmitter } from './emit';
 import { header } from './headers';
@@ -33,6 +33,7 @@ import type { DeliveringProducer } from './kafka';
 import { isOutage } from './outage';
 import { recordedOutputs } from './processed-events';
 import type { Router } from './routing';
+import { endStageSpans, startStageSpans } from './spans';
 import { isDeciding, type Prepared, type Stage } from './stage';
 import { BatchWriter } from './write';
 
@@ -79,6 +80,19 @@ export class Pipeline {
   async run(messages: Kafka.Message[], attempt: number): Promise<Outcome[]> {
     const items: Item[] = messages.map((message) => ({ message }));
     await this.decode(items);
+    // Each event the stage works on is a span from here to its outcome (spans.ts).
+    startStageSpans(this.stage.name, items, attempt);
+    try {
+      const outcomes = await this.process(items, attempt);
+      endStageSpans(items);
+      return outcomes;
+    } catch (err) {
+      endStageSpans(items, err);
+      throw err;
+    }
+  }
+
+  private async process(items: Item[], attempt: number): Promise<Outcome[]> {
     this.markRepeats(items);
     const live = items.filter((i) => i.event && !i.outcome);
     // Duplicates are found by the claim itself; a stage whose `prepare` has effects outside the database
@@ -102,10 +116,9 @@ export class Pipeline {
     if (down) throw down.error;
     // Emit in message order: outputs of duplicates and of freshly handled events.
     const emitting = items.filter((i) => (i.outcome === 'handled' || i.outcome === 'duplicate') && i.outputs && i.outputs.length > 0);
-    // Each output continues its input's trace (a new span of it), so a request can be followed downstream.
-    const sendings = emitting.flatMap((i) =>
-      (i.outputs ?? []).map((output) => ({ output, trace: childTraceparent(i.event?.traceparent) })),
-    );
+    // Each output continues its input's trace as a child of the stage's span for it (its event carries
+    // that span's context: spans.ts), so a request can be followed downstream.
+    const sendings = emitting.flatMap((i) => (i.outputs ?? []).map((output) => ({ output, trace: i.event?.traceparent ?? '' })));
     if (!(await this.emitter.emitAll(sendings))) {
       for (const i of emitting) i.outcome = 'abandoned';
     }

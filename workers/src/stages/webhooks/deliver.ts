@@ -2,11 +2,15 @@
  * One webhook attempt on the wire: the endpoint's custom headers, then the Standard Webhooks headers
  * (every valid secret signs; they always win) and one POST with a timeout. Redirects are not followed (only 2xx is success); the connection goes to an address
  * checked at connect time (SSRF: DestinationPolicy); what is read back is bounded.
+ *
+ * With tracing on, an attempt is a client span, the child of the message's context (the fan-out's span
+ * for the event), with the endpoint, the attempt number and the answer's status; the receiver gets that
+ * span's `traceparent`. Off, it gets the message's context as it is.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { type DestinationPolicy, sign, UnsafeDestinationError } from '@orders/platform';
+import { Attr, type DestinationPolicy, processTracer, sign, UnsafeDestinationError } from '@orders/platform';
 import { deliverableHeaders } from '@orders/platform/webhooks/custom-headers';
 import type { Claimed } from './claim';
 
@@ -24,14 +28,64 @@ const RESPONSE_READ = 64 * 1_024;
 const USER_AGENT = 'order-platform-webhooks/1.0';
 const noNul = (text: string) => text.replaceAll('\u0000', '');
 
+export interface Destination {
+  policy: DestinationPolicy;
+  timeoutMs: number;
+}
+
+/** One attempt at a claimed message: signed, sent, and traced (a client span when tracing is on). */
+export async function attempt(
+  m: Claimed,
+  secrets: string[],
+  custom: Record<string, string>,
+  destination: Destination,
+): Promise<AttemptResult> {
+  const tracer = processTracer();
+  if (!tracer.enabled) {
+    const { body, headers } = signedRequest(m, secrets, custom);
+    return post(m.url, headers, body, destination);
+  }
+  const span = tracer.start('POST webhook', 'client', m.traceparent, {
+    [Attr.httpMethod]: 'POST',
+    [Attr.serverAddress]: hostOf(m.url),
+    [Attr.webhookEndpoint]: m.endpoint_id,
+    [Attr.webhookMessage]: m.id,
+    [Attr.attempt]: m.attempts + 1,
+  });
+  try {
+    const { body, headers } = signedRequest(m, secrets, custom, span.recording ? span.traceparent : m.traceparent);
+    const result = await post(m.url, headers, body, destination);
+    if (span.recording) {
+      span.set({ [Attr.httpStatus]: result.status });
+      if (result.status === undefined || result.status < 200 || result.status >= 300) {
+        span.set({ [Attr.errorType]: result.status === undefined ? 'no_answer' : String(result.status) });
+        span.fail(result.error ?? `HTTP ${result.status}`);
+      }
+    }
+    return result;
+  } finally {
+    span.end();
+  }
+}
+
+function hostOf(raw: string): string | undefined {
+  try {
+    return new URL(raw).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The message's body and headers; `secrets` are the endpoint's current one and any still valid, `custom`
- * the endpoint's own headers (opened), of which reserved or malformed ones are left out.
+ * the endpoint's own headers (opened), of which reserved or malformed ones are left out. `traceparent`:
+ * the context the receiver continues (the attempt's span, or the message's own).
  */
 export function signedRequest(
   m: Claimed,
   secrets: string[],
   custom: Record<string, string> = {},
+  traceparent: string | null = m.traceparent,
 ): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify(m.payload);
   const webhookId = `msg_${m.id.replaceAll('-', '')}`;
@@ -45,7 +99,7 @@ export function signedRequest(
     'webhook-timestamp': String(timestamp),
     'webhook-signature': sign(secrets, webhookId, timestamp, body),
     // The trace of the request that caused the event, so a receiver that traces can join it.
-    ...(m.traceparent ? { traceparent: m.traceparent } : {}),
+    ...(traceparent ? { traceparent } : {}),
   };
   return { body, headers };
 }
@@ -55,7 +109,7 @@ export async function post(
   raw: string,
   headers: Record<string, string>,
   body: string,
-  { policy, timeoutMs }: { policy: DestinationPolicy; timeoutMs: number },
+  { policy, timeoutMs }: Destination,
 ): Promise<AttemptResult> {
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);

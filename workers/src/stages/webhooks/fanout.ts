@@ -9,7 +9,6 @@
  * again, except for an endpoint subscribed since its first delivery, which then gets it too.
  */
 import { ConsumerGroups, Events, type OrderStatus, Topics, WEBHOOK_EVENT_BY_STATUS, type WebhookPayload } from '@orders/contracts';
-import { childTraceparent } from '@orders/platform';
 import type { BatchStage } from '../../runtime/stage';
 
 export const WEBHOOK_CHANNEL = 'webhooks';
@@ -30,10 +29,9 @@ export const webhookFanoutStage: BatchStage = {
         timestamp: new Date(p.occurredAt).toISOString(),
         data: { orderId: p.orderId, status: p.toStatus, previousStatus: p.fromStatus, version: p.version, reason: p.reason },
       };
-      // The delivery continues the trace of the request that caused the change.
-      return [
-        { ord, event_id: p.eventId, user_id: p.userId, order_id: p.orderId, type, payload, traceparent: childTraceparent(e.traceparent) },
-      ];
+      // The delivery continues the trace of the request that caused the change, as a child of this stage's
+      // span for the event: the runtime hands the event over carrying that span's context (runtime/spans.ts).
+      return [{ ord, event_id: p.eventId, user_id: p.userId, order_id: p.orderId, type, payload, traceparent: e.traceparent }];
     });
     if (rows.length > 0) {
       // In partition order, so `seq` (per-order ordering) follows the order's own history.

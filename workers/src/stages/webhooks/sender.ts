@@ -14,10 +14,10 @@
  * Slow receivers hold only their own endpoint's few leases, never the others': the per-endpoint bound and
  * the global `concurrency` are separate.
  */
-import type { DestinationPolicy, Logger, Metrics, SecretBox, Sql } from '@orders/platform';
+import { type DestinationPolicy, type Logger, type Metrics, PgErrorCodes, pgErrorCode, type SecretBox, type Sql } from '@orders/platform';
 import { openCustomHeaders } from '@orders/platform/webhooks/custom-headers';
 import { type Claimed, type ClaimLimits, claimDue } from './claim';
-import { post, signedRequest } from './deliver';
+import { attempt } from './deliver';
 import { WEBHOOK_CHANNEL } from './fanout';
 import { refreshQueueGauges, type WebhookMetrics, webhookMetrics } from './metrics';
 import type { FailurePolicy } from './policy';
@@ -116,9 +116,12 @@ export class WebhookSender {
         }
       }
       for (const m of claimed) {
-        const p = this.deliver(m).catch((err) =>
-          this.logger.error({ err, messageId: m.id }, 'webhook attempt not recorded; its lease runs out'),
-        );
+        const p = this.deliver(m).catch((err) => {
+          // Its endpoint (and with it the message) was deleted while the attempt was in flight: nothing to record.
+          if (pgErrorCode(err) === PgErrorCodes.foreignKeyViolation)
+            this.logger.info({ messageId: m.id }, 'webhook endpoint deleted during an attempt; the attempt is not recorded');
+          else this.logger.error({ err, messageId: m.id }, 'webhook attempt not recorded; its lease runs out');
+        });
         this.inflight.add(p);
         void p.finally(() => {
           this.inflight.delete(p);
@@ -164,9 +167,8 @@ export class WebhookSender {
       });
       return;
     }
-    const { body, headers } = signedRequest(m, secrets, custom);
     const startedAt = new Date();
-    const result = await post(m.url, headers, body, this.destination);
+    const result = await attempt(m, secrets, custom, this.destination);
     this.metrics.latency.observe(result.ms / 1000);
     await this.recorder.record(m, startedAt, result);
   }
