@@ -95,6 +95,18 @@ export function stackConfig(env = process.env) {
         workerMetricsPort: port(env, 'CHAOS_WORKER_METRICS_PORT', 27400),
       },
     },
+    /**
+     * Observability backends, started on demand (`npm run observability -- up`, and by the telemetry suite):
+     * Debian's Prometheus scraping every local service with the project's rules, and Jaeger (built from the
+     * Go module proxy) receiving OTLP traces. Loopback only.
+     */
+    observability: {
+      prometheusPort: port(env, 'PROMETHEUS_PORT', 9090),
+      jaegerQueryPort: port(env, 'JAEGER_QUERY_PORT', 16686),
+      otlpHttpPort: port(env, 'OTLP_HTTP_PORT', 4318),
+      otlpGrpcPort: port(env, 'OTLP_GRPC_PORT', 4317),
+      jaegerVersion: str(env, 'JAEGER_VERSION', 'v1.76.0'),
+    },
     /** The test suites run their own service processes beside a running `npm start`, on these ports. */
     testServices: {
       gatewayPort: port(env, 'TEST_GATEWAY_PORT', 18080),

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as jaeger from './components/jaeger.mjs';
 import { jwtKeyFiles, stackUrls, webhookKeyFile } from './config.mjs';
 
 /**
@@ -53,7 +54,20 @@ export function serviceEnv(cfg, mode) {
     LOG_LEVEL: mode.logLevel ?? 'info',
     DEV_TOKENS: 'true',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    ...tracingEnv(cfg, mode),
   };
+}
+
+/**
+ * The dev stack exports its spans to the local Jaeger when that runs (`npm run observability -- up`
+ * before `npm start`); test and bench runs only when they ask (the telemetry suite passes its own, a
+ * bench the caller's OTEL_EXPORTER_OTLP_ENDPOINT). An endpoint set in the caller's environment wins.
+ * @param {import('./config.mjs').StackConfig} cfg @param {Mode} mode @returns {Record<string, string>}
+ */
+function tracingEnv(cfg, mode) {
+  if (mode.stage !== 'dev' || process.env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || !jaeger.isRunning(cfg)) return {};
+  // Every trace, not the services' default share: a developer looks for the request they just made.
+  return { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl(cfg), OTEL_TRACES_SAMPLER_ARG: '1' };
 }
 
 /** @param {import('./config.mjs').StackConfig} cfg @param {Mode} mode */

@@ -29,6 +29,10 @@ const split = argv.indexOf('--');
 const only = split < 0 ? argv : argv.slice(0, split);
 const passThrough = split < 0 ? [] : argv.slice(split + 1);
 const selected = (/** @type {string} */ name) => only.length === 0 || only.some((o) => name.startsWith(o));
+// Suites that run only when named (`npm test -- telemetry`, which `npm run test:observability` is): they
+// start backends of their own and take minutes, so a plain `npm test` stays within its budget.
+const EXPLICIT = ['telemetry'];
+const named = (/** @type {string} */ name) => only.some((o) => name.startsWith(o));
 // The 3-master Redis Cluster the platform and ws-edge suites use (the limiter, the feed, an edge on Cluster).
 const clusterNodes = selected('platform') || selected('ws-edge') ? await redisCluster.up(cfg) : [];
 // The tracking page's browser test drives Debian's Chromium (playwright-core downloads no browser).
@@ -64,14 +68,22 @@ const suites = [
   ['ws-edge', 'npm', ['test', '-w', 'ws-edge']],
   ['ops + end-to-end', 'npm', ['test', '-w', 'ops']],
   ['deploy', 'node', ['ops/tools/deploy-check.mjs']],
-].filter(([name]) => selected(String(name)));
+  ['telemetry', 'node', ['ops/local/telemetry-suite.mjs']],
+].filter(([name]) => (EXPLICIT.includes(String(name)) ? named(String(name)) : selected(String(name))));
 
 /** @type {[string, boolean, number][]} */
 const results = [];
 for (const [name, cmd, args] of suites) {
   const started = Date.now();
   process.stdout.write(`\n━━ ${name} ━━\n`);
-  const runArgs = passThrough.length > 0 && cmd === 'npm' ? [.../** @type {string[]} */ (args), '--', ...passThrough] : args;
+  const runArgs =
+    passThrough.length === 0
+      ? args
+      : cmd === 'npm'
+        ? [.../** @type {string[]} */ (args), '--', ...passThrough]
+        : name === 'telemetry' // its files, straight to telemetry-suite.mjs
+          ? [.../** @type {string[]} */ (args), ...passThrough]
+          : args;
   const res = spawnSync(/** @type {string} */ (cmd), /** @type {string[]} */ (runArgs), { cwd: cfg.root, env, stdio: 'inherit' });
   results.push([/** @type {string} */ (name), res.status === 0, Date.now() - started]);
 }
