@@ -9,27 +9,11 @@ import { join } from 'node:path';
 import { CARRIED_HEADERS, DeadLetterHeaders, RetryHeaders } from '@orders/contracts';
 import { eventually } from '@orders/platform/testing';
 import type { IHeaders, Kafka, KafkaMessage, Message } from 'kafkajs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServices } from '../local/services.mjs';
 import { cfg, mode, type Services } from './harness';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    // What this machine's closed network needs: no background fetches that fail at every start.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
+export { CHROMIUM, launchChromium } from './browser';
 
 /** A page of its own (its own session storage), with every console error and uncaught exception kept. */
 export async function consolePage(browser: Browser): Promise<{ page: Page; errors: string[] }> {

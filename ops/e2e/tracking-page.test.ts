@@ -9,10 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually } from '@orders/platform/testing';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './browser';
 import { cfg, db, gatewayUrl, type Services, start, stop, useNamespace } from './harness';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(cfg.localDir, 'artifacts');
 const sql = db();
 let services: Services;
@@ -24,19 +24,7 @@ const consoleErrors: string[] = [];
 beforeAll(async () => {
   await useNamespace('e2epage');
   [services, edge] = await Promise.all([start(['gateway', 'workers', 'payment-provider']), start(['ws-edge'])]);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // What this machine's closed network needs: no background fetches that fail at every start.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());

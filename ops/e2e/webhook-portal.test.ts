@@ -14,11 +14,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually } from '@orders/platform/testing';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './browser';
 import { cfg, db, gatewayUrl, type Services, start, stop, useNamespace } from './harness';
 import { Receiver } from './webhook-receiver';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(cfg.localDir, 'artifacts');
 /** The retry schedule × 0.00005 (5 s → 0.25 ms, 10 h → 1.8 s): a message fails for good in ~5 s. */
 const FAST = { WEBHOOK_TIME_SCALE: '0.00005', WEBHOOK_POLL_MS: '100', WEBHOOK_TIMEOUT_MS: '2000' };
@@ -38,19 +38,7 @@ beforeAll(async () => {
   await useNamespace('e2eportal');
   [gateway, workers] = await Promise.all([start(['gateway']), start(['workers'], FAST)]);
   receiver.answer = () => ({ status: failing ? 500 : 204 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // What this machine's closed network needs: no background fetches that fail at every start.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
   page = await context.newPage();
   page.on('console', (m) => {

@@ -52,7 +52,8 @@ function latencyOf(h: Histogram | null): Latency | null {
   return { p50: at(50), p95: at(95), p99: at(99), max };
 }
 
-function addCounts(into: Counts, from: Counts): void {
+/** Adds `from`'s counts into `into` (status codes by code). */
+export function addCounts(into: Counts, from: Counts): void {
   into.offered += from.offered;
   into.sent += from.sent;
   into.dropped += from.dropped;

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Counts, Latency, Measured } from '../engine/recorder';
+import { addCounts, type Counts, type Latency, type Measured } from '../engine/recorder';
 import { escapeHtml } from './html';
 import { SCHEMA_VERSION, type Summary } from './model';
 
@@ -35,15 +35,7 @@ function latencyProblems(where: string, l: Latency | null, answered: number): st
 
 function sum(items: Counts[]): Counts {
   const out: Counts = { offered: 0, sent: 0, dropped: 0, achieved: 0, errors: 0, timeouts: 0, status: {} };
-  for (const c of items) {
-    out.offered += c.offered;
-    out.sent += c.sent;
-    out.dropped += c.dropped;
-    out.achieved += c.achieved;
-    out.errors += c.errors;
-    out.timeouts += c.timeouts;
-    for (const [k, v] of Object.entries(c.status)) out.status[k] = (out.status[k] ?? 0) + v;
-  }
+  for (const c of items) addCounts(out, c);
   return out;
 }
 

@@ -19,6 +19,20 @@ export interface FinishedSpan {
 }
 
 /** A tracer that records every sampled span; `finished()` shuts it down and returns them. */
+/** Tracing settings for tests: an export every 10 ms, a 1 s timeout, every new trace recorded. */
+export function testTracingEnv(overrides: Partial<TracingEnv> = {}): TracingEnv {
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: '',
+    OTEL_SERVICE_NAME: '',
+    OTEL_TRACES_SAMPLER_ARG: 1,
+    OTEL_BSP_SCHEDULE_DELAY: 10,
+    OTEL_BSP_MAX_QUEUE_SIZE: 2_048,
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 512,
+    OTEL_BSP_EXPORT_TIMEOUT: 1_000,
+    ...overrides,
+  };
+}
+
 export async function recordingTracer(
   overrides: Partial<TracingEnv> = {},
 ): Promise<{ tracer: Tracer; finished(): Promise<FinishedSpan[]> }> {
@@ -41,16 +55,7 @@ export async function recordingTracer(
     },
     shutdown: async () => {},
   };
-  const env: TracingEnv = {
-    OTEL_EXPORTER_OTLP_ENDPOINT: '',
-    OTEL_SERVICE_NAME: '',
-    OTEL_TRACES_SAMPLER_ARG: 1,
-    OTEL_BSP_SCHEDULE_DELAY: 10,
-    OTEL_BSP_MAX_QUEUE_SIZE: 2_048,
-    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 512,
-    OTEL_BSP_EXPORT_TIMEOUT: 1_000,
-    ...overrides,
-  };
+  const env = testTracingEnv(overrides);
   const tracer = await createTracer('test', env, { exported() {}, failed() {}, dropped() {} }, exporter);
   return {
     tracer,

@@ -9,22 +9,12 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { parseTraceparent } from '../trace';
 import { createTracer, offTracer, processTracer, type TracingEnv } from './index';
 import type { QueueCounters } from './queue';
+import { testTracingEnv } from './testing';
 
 const SAMPLED = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const UNSAMPLED = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
 
-function env(overrides: Partial<TracingEnv> = {}): TracingEnv {
-  return {
-    OTEL_EXPORTER_OTLP_ENDPOINT: '',
-    OTEL_SERVICE_NAME: '',
-    OTEL_TRACES_SAMPLER_ARG: 1,
-    OTEL_BSP_SCHEDULE_DELAY: 10,
-    OTEL_BSP_MAX_QUEUE_SIZE: 2_048,
-    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 512,
-    OTEL_BSP_EXPORT_TIMEOUT: 1_000,
-    ...overrides,
-  };
-}
+const env = testTracingEnv;
 
 function counting() {
   const seen = { exported: 0, failed: 0, dropped: 0 };

@@ -6,6 +6,7 @@
  * an administrator's gets 403 from every call here: the page says so and offers to sign out.
  */
 import { ApiError, createApi } from '../../pages/shared/api';
+import { bindSignInForm } from '../../pages/shared/signin';
 import { clearDetail, renderDetail } from './detail';
 import type { DeadLetterView, OrderDiagnosis, PipelineOverview, RedriveResult, ReplayResultView, StuckPage } from './model';
 import { renderOverview } from './overview';
@@ -22,16 +23,6 @@ let selected: string | null = null;
 let diagnosis: OrderDiagnosis | null = null;
 
 // ── signing in and out ────────────────────────────────────────────────────────────────────────
-
-async function signIn() {
-  try {
-    await api.signIn($<HTMLInputElement>('email').value.trim(), $<HTMLInputElement>('password').value, false);
-    $<HTMLInputElement>('password').value = '';
-    showApp();
-  } catch (err) {
-    say((err as Error).message, true);
-  }
-}
 
 function showApp() {
   const session = api.session();
@@ -185,10 +176,7 @@ async function replay(entry: DeadLetterView, button: HTMLButtonElement) {
   }
 }
 
-$('signin').addEventListener('submit', (e) => {
-  e.preventDefault();
-  void signIn();
-});
+bindSignInForm(api, showApp);
 $('signout').addEventListener('click', () => signOut());
 $('forbidden-signout').addEventListener('click', () => signOut());
 $('stage-filter').addEventListener('change', (e) => {

@@ -8,6 +8,7 @@
  */
 import { ApiError, createApi } from '../../pages/shared/api';
 import { $, say } from '../../pages/shared/dom';
+import { bindSignInForm } from '../../pages/shared/signin';
 import { DeliveriesPanel } from './deliveries';
 import { type EndpointAction, renderEndpoints } from './endpoints';
 import { changes, closeForm, editedEndpoint, openForm, readForm, setUpForm } from './form';
@@ -26,18 +27,6 @@ const announce = (text: string) => {
 };
 
 // ── signing in ────────────────────────────────────────────────────────────────────────────────
-
-async function signIn(create: boolean) {
-  const email = $<HTMLInputElement>('email').value.trim();
-  const password = $<HTMLInputElement>('password').value;
-  try {
-    await api.signIn(email, password, create);
-    $<HTMLInputElement>('password').value = '';
-    await showApp();
-  } catch (err) {
-    report(err);
-  }
-}
 
 function signOut(reason = 'Signed out.') {
   api.signOut();
@@ -193,10 +182,7 @@ async function showApp() {
 
 setUpForm();
 setUpSecret();
-$('signin').addEventListener('submit', (e) => {
-  e.preventDefault();
-  void signIn((e as SubmitEvent).submitter?.id === 'create');
-});
+bindSignInForm(api, showApp);
 $('signout').addEventListener('click', () => signOut());
 $('new-endpoint').addEventListener('click', () => openForm(null));
 $('cancel-endpoint').addEventListener('click', () => closeForm());

@@ -6,6 +6,7 @@
  */
 import type { StatusUpdate } from '@orders/contracts';
 import { createApi } from '../../pages/shared/api';
+import { bindSignInForm } from '../../pages/shared/signin';
 import { OrderFeed } from './feed';
 import type { HistoryEntry, Order, Product } from './model';
 import { $, productRow, renderOrder, say, showFeedState } from './render';
@@ -18,18 +19,6 @@ const orders = new Map<string, { order: Order; timeline: HistoryEntry[] }>();
 let feed: OrderFeed | null = null;
 
 // ── signing in ────────────────────────────────────────────────────────────────────────────────
-
-async function signIn(create: boolean) {
-  const email = $<HTMLInputElement>('email').value.trim();
-  const password = $<HTMLInputElement>('password').value;
-  try {
-    await api.signIn(email, password, create);
-    $<HTMLInputElement>('password').value = '';
-    await showApp();
-  } catch (err) {
-    say((err as Error).message, true);
-  }
-}
 
 function signOut(reason = 'Signed out.') {
   api.signOut();
@@ -135,10 +124,6 @@ async function showApp() {
   await Promise.all([loadProducts(), loadOrders()]).catch((err) => say((err as Error).message, true));
 }
 
-$('signin').addEventListener('submit', (e) => {
-  e.preventDefault();
-  const create = (e as SubmitEvent).submitter?.id === 'create';
-  void signIn(create);
-});
+bindSignInForm(api, showApp);
 $('signout').addEventListener('click', () => signOut());
 if (api.session()) void showApp();
