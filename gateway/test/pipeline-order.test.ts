@@ -82,12 +82,7 @@ describe('an order in the pipeline view', () => {
     // The validator judged order.placed; then the customer changes the order: the validator now waits on
     // that change's order.updated, not on the order.placed it has processed (no "the projector lags").
     await fx.record(ConsumerGroups.validator, o.placedId, 'order.placed', [fx.output('order.validated', o)]);
-    const changed = await gw.call('PATCH', `/api/v1/orders/${o.id}`, {
-      token: customer.accessToken,
-      headers: { 'if-match': '"1"' },
-      body: { items: [{ sku: 'MUG-BLUE', quantity: 3 }] },
-    });
-    expect(changed.status).toBe(200);
+    await fx.change(customer, o, 3);
     const after = await view(o.id);
     expect(after.json).toMatchObject({ order: { status: 'pending', revision: 2 }, stage: 'validator', lastEvent: null });
     expect(String(after.json.lastEventReason)).toContain('order.updated');
@@ -98,16 +93,9 @@ describe('an order in the pipeline view', () => {
   test('changed while pending, then validated: re-drive possible, its event searched for only when re-driving', async () => {
     const customer = await gw.user();
     const o = await fx.place(customer);
-    const changed = await gw.call('PATCH', `/api/v1/orders/${o.id}`, {
-      token: customer.accessToken,
-      headers: { 'if-match': '"1"' },
-      body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] },
-    });
-    expect(changed.status).toBe(200);
-    const [updated] = await gw.sql<{ event_id: string }[]>`
-      SELECT event_id FROM outbox WHERE aggregate_id = ${o.id} AND event_type = 'order.updated'`;
+    const updatedId = await fx.change(customer, o);
     const verdict = fx.output('order.validated', o, { revision: 2 });
-    await fx.record(ConsumerGroups.validator, String(updated?.event_id), 'order.updated', [verdict]);
+    await fx.record(ConsumerGroups.validator, updatedId, 'order.updated', [verdict]);
     await fx.move(o.id, 'validated', { ageMs: MINUTE, eventId: verdict.payload.eventId });
     const r = await view(o.id);
     expect(r.status).toBe(200);

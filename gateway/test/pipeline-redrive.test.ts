@@ -249,19 +249,11 @@ describe('re-drive', () => {
     async () => {
       const customer = await gw.user();
       const o = await fx.place(customer);
-      const changed = await gw.call('PATCH', `/api/v1/orders/${o.id}`, {
-        token: customer.accessToken,
-        headers: { 'if-match': '"1"' },
-        body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] },
-      });
-      expect(changed.status).toBe(200);
-      const [updated] = await gw.sql<
-        { event_id: string }[]
-      >`SELECT event_id FROM outbox WHERE aggregate_id = ${o.id} AND event_type = 'order.updated'`;
+      const updatedId = await fx.change(customer, o);
       const stale = fx.output('order.validated', o, { revision: 1 });
       const current = fx.output('order.validated', o, { revision: 2 });
       await fx.record(ConsumerGroups.validator, o.placedId, 'order.placed', [stale]);
-      await fx.record(ConsumerGroups.validator, String(updated?.event_id), 'order.updated', [current]);
+      await fx.record(ConsumerGroups.validator, updatedId, 'order.updated', [current]);
       await fx.move(o.id, 'validated', { ageMs: 0, eventId: current.payload.eventId });
       const r = await redrive(o.id);
       expect(r.status).toBe(202);
@@ -278,17 +270,10 @@ describe('re-drive', () => {
       // Placed 30 min ago, changed, the change validated 20 min ago, the projector applying that 10 min ago.
       const customer = await gw.user();
       const o = await fx.place(customer);
-      const changed = await gw.call('PATCH', `/api/v1/orders/${o.id}`, {
-        token: customer.accessToken,
-        headers: { 'if-match': '"1"' },
-        body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] },
-      });
-      expect(changed.status).toBe(200);
+      const updatedId = await fx.change(customer, o);
       await gw.sql`UPDATE order_status_history SET occurred_at = now() - interval '30 minutes' WHERE order_id = ${o.id}`;
-      const [updated] = await gw.sql<{ event_id: string }[]>`
-        SELECT event_id FROM outbox WHERE aggregate_id = ${o.id} AND event_type = 'order.updated'`;
       const verdict = fx.output('order.validated', o, { revision: 2 });
-      await fx.record(ConsumerGroups.validator, String(updated?.event_id), 'order.updated', [verdict], new Date(Date.now() - 20 * MINUTE));
+      await fx.record(ConsumerGroups.validator, updatedId, 'order.updated', [verdict], new Date(Date.now() - 20 * MINUTE));
       await fx.move(o.id, 'validated', { ageMs: 10 * MINUTE, eventId: verdict.payload.eventId });
       const r = await redrive(o.id);
       expect(r.status).toBe(202);
@@ -298,26 +283,10 @@ describe('re-drive', () => {
 
       // Bounded: a verdict recorded more than an hour before the projector applied it is not searched for.
       const late = await fx.place(customer);
-      expect(
-        (
-          await gw.call('PATCH', `/api/v1/orders/${late.id}`, {
-            token: customer.accessToken,
-            headers: { 'if-match': '"1"' },
-            body: { items: [{ sku: 'MUG-BLUE', quantity: 1 }] },
-          })
-        ).status,
-      ).toBe(200);
+      const lateUpdatedId = await fx.change(customer, late);
       await gw.sql`UPDATE order_status_history SET occurred_at = now() - interval '3 hours' WHERE order_id = ${late.id}`;
-      const [lateUpdated] = await gw.sql<{ event_id: string }[]>`
-        SELECT event_id FROM outbox WHERE aggregate_id = ${late.id} AND event_type = 'order.updated'`;
       const lateVerdict = fx.output('order.validated', late, { revision: 2 });
-      await fx.record(
-        ConsumerGroups.validator,
-        String(lateUpdated?.event_id),
-        'order.updated',
-        [lateVerdict],
-        new Date(Date.now() - 150 * MINUTE),
-      );
+      await fx.record(ConsumerGroups.validator, lateUpdatedId, 'order.updated', [lateVerdict], new Date(Date.now() - 150 * MINUTE));
       await fx.move(late.id, 'validated', { ageMs: 10 * MINUTE, eventId: lateVerdict.payload.eventId });
       const refused = await redrive(late.id);
       expect(refused.status).toBe(409);

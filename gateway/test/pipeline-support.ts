@@ -43,6 +43,23 @@ export function pipelineFixtures(gw: Gateway) {
     return { id, userId: customer.userId, placedId: row.event_id, placed: row.payload };
   }
 
+  /**
+   * The customer changes the pending order (PATCH, one mug or `quantity`, If-Match "1"); the id of the
+   * order.updated event the change wrote to the outbox.
+   */
+  async function change(customer: { accessToken: string }, order: { id: string }, quantity = 1): Promise<string> {
+    const r = await gw.call('PATCH', `/api/v1/orders/${order.id}`, {
+      token: customer.accessToken,
+      headers: { 'if-match': '"1"' },
+      body: { items: [{ sku: 'MUG-BLUE', quantity }] },
+    });
+    if (r.status !== 200) throw new Error(`order not changed: ${r.status} ${JSON.stringify(r.json)}`);
+    const [row] = await gw.sql<{ event_id: string }[]>`
+      SELECT event_id FROM outbox WHERE aggregate_id = ${order.id} AND event_type = 'order.updated'`;
+    if (!row) throw new Error('no order.updated in the outbox');
+    return row.event_id;
+  }
+
   /** An event a stage emits for the order, with a fresh id. */
   function output<K extends EventType>(
     type: K,
@@ -79,7 +96,7 @@ export function pipelineFixtures(gw: Gateway) {
     await gw.sql`UPDATE orders SET updated_at = now() - ${ageMs} * interval '1 millisecond' WHERE id = ${orderId}`;
   }
 
-  return { place, output, record, move, age };
+  return { place, change, output, record, move, age };
 }
 
 /**

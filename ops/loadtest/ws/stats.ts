@@ -94,22 +94,22 @@ export interface WsSecond {
   clientLagMs: number;
 }
 
-/** Running totals of everything counted, over the whole run. */
-export interface Totals {
-  delivered: number;
-  /** By edge index. */
-  deliveredByEdge: number[];
-  replayed: number;
-  repeats: number;
-  errors: number;
-  resumed: number;
-  resync: number;
-  attempts: number;
-  retries: number;
-  refreshed: number;
-  closes: Record<string, number>;
-  errorKinds: Record<string, number>;
-}
+/** Running totals of everything counted, over the whole run: the counters every tick carries, summed. */
+export type Totals = Pick<
+  WorkerTick,
+  | 'delivered'
+  | 'deliveredByEdge'
+  | 'replayed'
+  | 'repeats'
+  | 'errors'
+  | 'resumed'
+  | 'resync'
+  | 'attempts'
+  | 'retries'
+  | 'refreshed'
+  | 'closes'
+  | 'errorKinds'
+>;
 
 export interface WaveCounts {
   dropped: number;
