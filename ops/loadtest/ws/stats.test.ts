@@ -7,7 +7,7 @@ import { describe, expect, test } from 'bun:test';
 import { assign, LIMITS, planRun } from './index';
 import type { WorkerTick } from './protocol';
 import { SeqTracker } from './seq-tracker';
-import { decodeHistogram, encodeHistogram, newHistogram, recordMs, StatsMerger } from './stats';
+import { decodeHistogram, emptyTotals, encodeHistogram, newHistogram, recordMs, StatsMerger } from './stats';
 
 function tick(worker: number, over: Partial<WorkerTick> & { lat?: number[]; rep?: number[] } = {}): WorkerTick {
   const live = newHistogram();
@@ -23,18 +23,10 @@ function tick(worker: number, over: Partial<WorkerTick> & { lat?: number[]; rep?
     sockets: 100,
     open: 0,
     connecting: 0,
+    ...emptyTotals(),
     delivered: over.lat?.length ?? 0,
     replayed: over.rep?.length ?? 0,
     deliveredByEdge: [over.lat?.length ?? 0],
-    repeats: 0,
-    errors: 0,
-    resumed: 0,
-    resync: 0,
-    attempts: 0,
-    retries: 0,
-    refreshed: 0,
-    closes: {},
-    errorKinds: {},
     live: encodeHistogram(live),
     replay: encodeHistogram(replay),
     rssBytes: 50 * 2 ** 20,

@@ -111,6 +111,24 @@ export type Totals = Pick<
   | 'errorKinds'
 >;
 
+/** Every counter at zero: the merger's start, and a tick that counted nothing. */
+export function emptyTotals(): Totals {
+  return {
+    delivered: 0,
+    deliveredByEdge: [],
+    replayed: 0,
+    repeats: 0,
+    errors: 0,
+    resumed: 0,
+    resync: 0,
+    attempts: 0,
+    retries: 0,
+    refreshed: 0,
+    closes: {},
+    errorKinds: {},
+  };
+}
+
 export interface WaveCounts {
   dropped: number;
   reopened: number;
@@ -137,20 +155,7 @@ function addInto(into: Record<string, number>, from: Record<string, number>) {
  * over the run (totals); keeps each process's latest gauges and wave counts.
  */
 export class StatsMerger {
-  readonly totals: Totals = {
-    delivered: 0,
-    deliveredByEdge: [],
-    replayed: 0,
-    repeats: 0,
-    errors: 0,
-    resumed: 0,
-    resync: 0,
-    attempts: 0,
-    retries: 0,
-    refreshed: 0,
-    closes: {},
-    errorKinds: {},
-  };
+  readonly totals: Totals = emptyTotals();
   /** Live and replay latency per phase, every process merged. */
   readonly live = new Map<Phase, Histogram>();
   readonly replay = new Map<Phase, Histogram>();
